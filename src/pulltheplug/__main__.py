@@ -1,0 +1,3 @@
+from pulltheplug.cli import main
+
+main()

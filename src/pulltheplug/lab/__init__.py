@@ -1,0 +1,1 @@
+"""The lab: a real multi-node Docker Swarm on one Linux machine (netns + dockerd per node)."""

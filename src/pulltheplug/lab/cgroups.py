@@ -1,0 +1,131 @@
+"""One cgroup per node holding dockerd, containerd, shims and containers, so a node dies whole.
+
+cgroup v1 (one folder per hierarchy, as on this machine) and v2 (one unified tree) are both handled.
+Containers land inside through dockerd's `--cgroup-parent`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+from pulltheplug.errors import LabError
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# v1 hierarchies the node is placed in; freezer is the one used to find and stop every process at once.
+V1_HIERARCHIES = ("freezer", "pids", "memory", "cpu", "cpuacct", "blkio", "devices", "cpuset", "systemd")
+
+
+def is_v2(root: Path = CGROUP_ROOT) -> bool:
+    return (root / "cgroup.controllers").exists()
+
+
+def _dirs(rel: str, root: Path = CGROUP_ROOT) -> list[Path]:
+    if is_v2(root):
+        return [root / rel]
+    return [root / h / rel for h in V1_HIERARCHIES if (root / h).is_dir()]
+
+
+def _main_dir(rel: str, root: Path = CGROUP_ROOT) -> Path:
+    return root / rel if is_v2(root) else root / "freezer" / rel
+
+
+def create(rel: str) -> None:
+    for d in _dirs(rel):
+        parts = Path(rel).parts
+        for i in range(1, len(parts) + 1):
+            sub = d.parents[len(parts) - 1] / Path(*parts[:i])
+            if not sub.exists():
+                sub.mkdir()
+                _inherit_cpuset(sub)
+
+
+def _inherit_cpuset(d: Path) -> None:
+    """A v1 cpuset cgroup takes no task until cpus and mems are set: copy the parent's."""
+    for knob in ("cpuset.cpus", "cpuset.mems"):
+        f = d / knob
+        if f.exists() and not f.read_text().strip():
+            f.write_text((d.parent / knob).read_text())
+
+
+def enter(rel: str, pid: int) -> None:
+    """Put a process in the node's cgroup in every hierarchy (called before dockerd is exec'd)."""
+    for d in _dirs(rel):
+        (d / "cgroup.procs").write_text(str(pid))
+
+
+def pids(rel: str) -> list[int]:
+    """Every process of the node, containers included (the whole subtree)."""
+    base = _main_dir(rel)
+    found: list[int] = []
+    if not base.exists():
+        return found
+    for dirpath, _dirnames, filenames in os.walk(base):
+        if "cgroup.procs" in filenames:
+            try:
+                text = Path(dirpath, "cgroup.procs").read_text()
+            except OSError:
+                continue
+            found.extend(int(p) for p in text.split())
+    return found
+
+
+def _set_frozen(rel: str, frozen: bool) -> None:
+    base = _main_dir(rel)
+    if is_v2():
+        knob = base / "cgroup.freeze"
+        if knob.exists():
+            knob.write_text("1" if frozen else "0")
+    else:
+        knob = base / "freezer.state"
+        if knob.exists():
+            knob.write_text("FROZEN" if frozen else "THAWED")
+
+
+def kill_all(rel: str, timeout: float = 10.0) -> int:
+    """Power cut: freeze the node so nothing reacts, SIGKILL every process, thaw so they die.
+
+    Returns how many processes were killed; raises if some survive the timeout.
+    """
+    base = _main_dir(rel)
+    if not base.exists():
+        return 0
+    victims = pids(rel)
+    if not victims:
+        return 0
+    if is_v2() and (base / "cgroup.kill").exists():
+        (base / "cgroup.kill").write_text("1")
+    else:
+        _set_frozen(rel, True)
+        for pid in pids(rel):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _set_frozen(rel, False)
+    deadline = time.monotonic() + timeout
+    while pids(rel):
+        if time.monotonic() > deadline:
+            raise LabError(f"processes of cgroup {rel} survived SIGKILL: {pids(rel)[:5]}")
+        time.sleep(0.05)
+    return len(victims)
+
+
+def memory_bytes(rel: str) -> int:
+    """Memory the node uses, children included (0 where the controller is missing)."""
+    f = CGROUP_ROOT / rel / "memory.current" if is_v2() else CGROUP_ROOT / "memory" / rel / "memory.usage_in_bytes"
+    try:
+        return int(f.read_text())
+    except (OSError, ValueError):
+        return 0
+
+
+def remove(rel: str) -> None:
+    """Remove the cgroup subtree, deepest first (only empty cgroups can be removed)."""
+    for d in _dirs(rel):
+        if not d.exists():
+            continue
+        for dirpath, _dirnames, _files in sorted(os.walk(d), key=lambda w: -len(w[0])):
+            with contextlib.suppress(OSError):
+                os.rmdir(dirpath)

@@ -1,0 +1,145 @@
+"""One dockerd per node: booted inside the node's namespaces and cgroup, stopped, or killed whole."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import docker
+
+from pulltheplug.errors import LabError
+from pulltheplug.lab import cgroups
+from pulltheplug.lab.mounts import unmount_under
+from pulltheplug.lab.network import NETNS_DIR
+from pulltheplug.lab.plan import NodePlan
+
+API_VERSION = "1.41"  # docker.io 20.10 in Debian 12; newer engines accept it too
+
+
+def client(node: NodePlan, timeout: float = 10) -> docker.DockerClient:
+    return docker.DockerClient(base_url=node.docker_host, version=API_VERSION, timeout=int(max(1, timeout)))
+
+
+def dockerd_args(node: NodePlan) -> list[str]:
+    return [
+        "dockerd",
+        "--data-root", node.data_root,
+        "--exec-root", node.exec_root,
+        "--pidfile", node.pidfile,
+        "-H", node.docker_host,
+        "--cgroup-parent", "/" + node.cgroup,
+        "--log-level", "warn",
+        "--storage-driver", "overlay2",
+    ]
+
+
+def boot(node: NodePlan) -> int:
+    """Start the node's dockerd as a real boot would: /run (our exec-root) and stale pid files are cleared.
+
+    dockerd enters the node's network namespace only (not `ip netns exec`, which remounts /sys and hides
+    the cgroups), gets a fresh UTS namespace named after the node, and joins the node's cgroup before exec.
+    """
+    if running_pid(node) is not None:
+        raise LabError(f"node {node.name} is already running")
+    unmount_under(node.exec_root)
+    shutil.rmtree(node.exec_root, ignore_errors=True)
+    Path(node.pidfile).unlink(missing_ok=True)
+    Path(node.socket).unlink(missing_ok=True)
+    Path(node.data_root).mkdir(parents=True, exist_ok=True)
+    cgroups.create(node.cgroup)
+    joins = " ".join(
+        f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))};" for d in cgroups._dirs(node.cgroup)
+    )
+    script = f"{joins} hostname {shlex.quote(node.name)} && exec {shlex.join(dockerd_args(node))}"
+    env = dict(os.environ)
+    env["DOCKER_SERVICE_PREFER_OFFLINE_IMAGE"] = "1"  # never try a registry when the image is local
+    env.pop("DOCKER_HOST", None)
+    with open(node.log, "ab") as log:
+        proc = subprocess.Popen(
+            ["nsenter", f"--net={NETNS_DIR / node.netns}", "unshare", "--uts", "sh", "-c", script],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    return proc.pid
+
+
+def wait_ready(node: NodePlan, pid: int, timeout: float = 60) -> str:
+    """Wait until the daemon answers on its socket; returns the engine version."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            raise LabError(f"dockerd of {node.name} exited at start: see {node.log}")
+        if Path(node.socket).exists():
+            try:
+                c = client(node, timeout=2)
+                try:
+                    return str(c.version().get("Version", ""))
+                finally:
+                    c.close()
+            except docker.errors.DockerException:
+                pass
+        time.sleep(0.05)
+    raise LabError(f"dockerd of {node.name} did not answer within {timeout:.0f}s: see {node.log}")
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child and already exited
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def running_pid(node: NodePlan) -> int | None:
+    """The node's dockerd pid, if one is alive (the pid file alone may be stale after a power loss)."""
+    try:
+        pid = int(Path(node.pidfile).read_text().strip())
+    except (OSError, ValueError):
+        pid = 0
+    if pid and _alive(pid) and Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd":
+        return pid
+    for p in cgroups.pids(node.cgroup):
+        try:
+            if Path(f"/proc/{p}/comm").read_text().strip() == "dockerd":
+                return p
+        except OSError:
+            continue
+    return None
+
+
+def is_up(node: NodePlan) -> bool:
+    return running_pid(node) is not None
+
+
+def stop(node: NodePlan, timeout: float = 30) -> None:
+    """Graceful shutdown: SIGTERM to dockerd (it stops its containers), then whatever is left is killed,
+    as an OS does at the end of its shutdown."""
+    pid = running_pid(node)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    cgroups.kill_all(node.cgroup)
+    unmount_under(node.dir)
+
+
+def power_off(node: NodePlan) -> int:
+    """Every process of the node killed at once, no clean-up; returns how many died."""
+    killed = cgroups.kill_all(node.cgroup)
+    unmount_under(node.dir)  # a real power cut leaves no mount behind: neither should the lab
+    return killed
+
+
+def remove_files(node: NodePlan) -> None:
+    unmount_under(node.dir)
+    shutil.rmtree(node.dir, ignore_errors=True)
+    if Path(node.dir).exists():
+        raise LabError(f"could not remove {node.dir}: something still holds it (see `mount | grep {node.dir}`)")

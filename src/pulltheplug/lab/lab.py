@@ -1,0 +1,238 @@
+"""Bringing a lab up and down, and using it as a `Cluster`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import docker
+
+from pulltheplug.cluster import ClusterNode
+from pulltheplug.errors import ClusterError, LabError, MissingToolError, NotRootError
+from pulltheplug.lab import cgroups, daemon, image, network, swarm
+from pulltheplug.lab.mounts import unmount_under
+from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, pick_subnet, plan_lab
+from pulltheplug.lab.state import LabState, list_labs, load_state, require_state, save_state, state_path
+
+DEFAULT_NAME = "lab"
+REQUIRED_TOOLS = {
+    "dockerd": "apt-get install docker.io",
+    "containerd": "apt-get install docker.io",
+    "runc": "apt-get install docker.io",
+    "busybox": "apt-get install busybox-static",
+    "ip": "apt-get install iproute2",
+    "nsenter": "apt-get install util-linux",
+    "unshare": "apt-get install util-linux",
+}
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise NotRootError("the lab needs root (namespaces, cgroups, dockerd): run it with sudo")
+
+
+def require_tools() -> None:
+    for tool, fix in REQUIRED_TOOLS.items():
+        if shutil.which(tool) is None:
+            raise MissingToolError(f"{tool} is missing: run `{fix}` (or `pulltheplug doctor`)")
+
+
+class Lab:
+    """A lab that is up (or being made): the `Cluster` backed by namespaces and local dockerds."""
+
+    def __init__(self, state: LabState) -> None:
+        self.state = state
+        self.plan: LabPlan = state.plan
+        self.name = self.plan.name
+
+    @classmethod
+    def open(cls, name: str = DEFAULT_NAME) -> Lab:
+        require_root()
+        return cls(require_state(name))
+
+    # --- Cluster interface -------------------------------------------------------------------------
+    def nodes(self) -> list[ClusterNode]:
+        return [ClusterNode(n.name, n.address, n.role) for n in self.plan.nodes]
+
+    def node(self, name: str) -> ClusterNode:
+        n = self.plan.node(name)
+        return ClusterNode(n.name, n.address, n.role)
+
+    def docker_client(self, node: str, timeout: float = 5) -> docker.DockerClient:
+        return daemon.client(self.plan.node(node), timeout)
+
+    def set_nic(self, node: str, up: bool) -> None:
+        network.set_eth0(self.plan.node(node), up)
+
+    def nic_is_up(self, node: str) -> bool:
+        return network.eth0_is_up(self.plan.node(node))
+
+    def stop_node(self, node: str) -> None:
+        daemon.stop(self.plan.node(node))
+
+    def power_off_node(self, node: str) -> int:
+        return daemon.power_off(self.plan.node(node))
+
+    def boot_node(self, node: str) -> None:
+        plan = self.plan.node(node)
+        pid = daemon.boot(plan)
+        daemon.wait_ready(plan, pid)
+
+    def node_pids(self, node: str) -> list[int]:
+        return cgroups.pids(self.plan.node(node).cgroup)
+
+    def node_running(self, node: str) -> bool:
+        return daemon.is_up(self.plan.node(node))
+
+    # --- status -------------------------------------------------------------------------------------
+    def status(self) -> list[swarm.NodeStatus]:
+        """Each node as the live swarm sees it (asked of the first manager that answers)."""
+        alive = {n.name: daemon.is_up(n) for n in self.plan.nodes}
+        rows: dict[str, dict[str, str]] = {}
+        for m in self.plan.managers:
+            if not alive[m.name]:
+                continue
+            c = daemon.client(m, timeout=5)
+            try:
+                rows = {r["name"]: r for r in swarm.node_rows(c)}
+                break
+            except docker.errors.DockerException:
+                continue
+            finally:
+                c.close()
+        out = []
+        for n in self.plan.nodes:
+            r = rows.get(n.name, {})
+            out.append(
+                swarm.NodeStatus(
+                    name=n.name, role=r.get("role", n.role), address=n.address,
+                    state=r.get("state", "unknown"), availability=r.get("availability", ""),
+                    manager=r.get("manager", ""), daemon=alive[n.name],
+                )
+            )
+        return out
+
+    def exec_argv(self, node: str, argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+        """The command line that runs argv inside the node (its network and hostname, its dockerd)."""
+        n = self.plan.node(node)
+        cmd = ["nsenter", f"--net={network.NETNS_DIR / n.netns}"]
+        pid = daemon.running_pid(n)
+        if pid is not None:
+            cmd.append(f"--uts=/proc/{pid}/ns/uts")
+        env = dict(os.environ, DOCKER_HOST=n.docker_host)
+        return [*cmd, *argv], env
+
+
+def up(name: str = DEFAULT_NAME, nodes: int = 5, managers: int = 3, progress: Progress = _quiet) -> Lab:
+    """Make the whole lab; on any failure (Ctrl-C included) take down what was made, then re-raise."""
+    require_root()
+    if load_state(name) is not None:
+        raise LabError(f"lab {name!r} is already up: use it, or run `pulltheplug lab down --name {name}` first")
+    require_tools()
+    plan = plan_lab(name, nodes, managers, pick_subnet(network.host_networks()))
+    state = LabState(plan=plan, created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    save_state(state)  # before anything exists: `down` finds every piece from here on
+    try:
+        _make(state, progress)
+    except BaseException:
+        progress("rolling back")
+        down(name)
+        raise
+    return Lab(state)
+
+
+def _make(state: LabState, progress: Progress) -> None:
+    plan = state.plan
+    progress(f"network {plan.subnet}")
+    network.create_hub(plan)
+    for n in plan.nodes:
+        network.create_node_net(plan, n)
+        if network.has_default_route(n.netns):
+            raise LabError(f"node {n.name} has a default route: refusing to go on")
+    progress(f"starting {len(plan.nodes)} dockerd")
+    for n in plan.nodes:
+        state.pids[n.name] = daemon.boot(n)
+    save_state(state)
+    tar = image.rootfs_tar()
+    with ThreadPoolExecutor(max_workers=min(16, len(plan.nodes))) as pool:
+        versions = list(pool.map(lambda n: daemon.wait_ready(n, state.pids[n.name]), plan.nodes))
+        state.engine_version = versions[0]
+        progress("importing the probe image")
+        clients = {n.name: daemon.client(n, timeout=60) for n in plan.nodes}
+        list(pool.map(lambda n: image.import_probe(clients[n.name], tar), plan.nodes))
+        first = plan.nodes[0]
+        progress(f"swarm init on {first.name}")
+        tokens = swarm.init(clients[first.name], first)
+        for n in plan.managers[1:]:  # raft grows one member at a time
+            progress(f"manager {n.name} joins")
+            swarm.join(clients[n.name], n, first, tokens["manager"])
+        progress(f"{len(plan.workers)} workers join")
+        list(pool.map(lambda n: swarm.join(clients[n.name], n, first, tokens["worker"]), plan.workers))
+    progress("waiting for every node Ready")
+    swarm.wait_converged(clients[first.name], plan)
+    for c in clients.values():
+        c.close()
+    state.status = "up"
+    save_state(state)
+
+
+def down(name: str = DEFAULT_NAME, progress: Progress = _quiet) -> bool:
+    """Remove everything the lab made. Idempotent; works from the plan or, without one, by names.
+
+    Returns whether there was anything to remove.
+    """
+    require_root()
+    state = load_state(name)
+    lab_cgroup = f"{CGROUP_PREFIX}/{name}"
+    lab_dir = LAB_ROOT / name
+    found = state is not None or lab_dir.exists() or bool(cgroups.pids(lab_cgroup))
+    progress("stopping every process of the lab")
+    cgroups.kill_all(lab_cgroup)  # every node at once, containers included
+    progress("unmounting")
+    unmount_under(str(lab_dir))
+    progress("removing namespaces and links")
+    if state is not None:
+        network.remove_network(state.plan)
+    for ns in _netns_with_prefix(f"ptp-{name}-"):
+        found = True
+        subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+    if Path(f"/sys/class/net/ptp-{name}").exists():
+        found = True
+        subprocess.run(["ip", "link", "del", f"ptp-{name}"], check=False, capture_output=True)
+    cgroups.remove(lab_cgroup)
+    # the state file goes last: until then a second `down` still finds the lab
+    for child in sorted(lab_dir.glob("*")) if lab_dir.exists() else []:
+        if child != state_path(name):
+            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+    state_path(name).unlink(missing_ok=True)
+    if lab_dir.exists():
+        shutil.rmtree(lab_dir, ignore_errors=True)
+    if lab_dir.exists():
+        raise LabError(f"could not remove {lab_dir}: see `mount | grep {lab_dir}`")
+    if not list_labs():
+        cgroups.remove(CGROUP_PREFIX)
+    return found
+
+
+def _netns_with_prefix(prefix: str) -> list[str]:
+    if not network.NETNS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in network.NETNS_DIR.iterdir() if p.name.startswith(prefix))
+
+
+def require_up(name: str) -> Lab:
+    lab = Lab.open(name)
+    if lab.state.status != "up":
+        raise ClusterError(f"lab {name!r} is half made: run `pulltheplug lab down --name {name}`, then up again")
+    return lab

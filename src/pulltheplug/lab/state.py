@@ -1,0 +1,61 @@
+"""The lab state file: how any later command, in any process, finds the lab.
+
+The plan is written before anything is made, so `down` works after `up` was killed half way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from pulltheplug.errors import LabError
+from pulltheplug.lab.plan import LAB_ROOT, LabPlan
+
+
+class LabState(BaseModel):
+    plan: LabPlan
+    status: str = "creating"  # creating | up
+    pids: dict[str, int] = Field(default_factory=dict)  # node -> dockerd pid (the one we started)
+    engine_version: str = ""
+    created_at: str = ""
+
+
+def state_path(name: str, root: Path = LAB_ROOT) -> Path:
+    return root / name / "state.json"
+
+
+def save_state(state: LabState, root: Path = LAB_ROOT) -> None:
+    """Write atomically: a reader never sees half a file."""
+    path = state_path(state.plan.name, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(state.model_dump_json(indent=2))
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def load_state(name: str, root: Path = LAB_ROOT) -> LabState | None:
+    path = state_path(name, root)
+    if not path.exists():
+        return None
+    try:
+        return LabState.model_validate(json.loads(path.read_text()))
+    except (ValueError, OSError) as exc:
+        raise LabError(f"lab state {path} is unreadable ({exc}): run `pulltheplug lab down --name {name}`") from exc
+
+
+def require_state(name: str, root: Path = LAB_ROOT) -> LabState:
+    state = load_state(name, root)
+    if state is None:
+        raise LabError(f"no lab {name!r} is up: run `pulltheplug lab up --name {name}` first")
+    return state
+
+
+def list_labs(root: Path = LAB_ROOT) -> list[str]:
+    if not root.is_dir():
+        return []
+    return sorted(p.parent.name for p in root.glob("*/state.json"))

@@ -1,0 +1,82 @@
+"""Forming the swarm through the Docker SDK: init on the first manager, join the rest with tokens."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import docker
+
+from pulltheplug.errors import ClusterError
+from pulltheplug.lab.plan import LabPlan, NodePlan
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """One row of `docker node ls`, plus whether the node's daemon is alive."""
+
+    name: str
+    role: str
+    address: str
+    state: str  # ready | down | unknown | disconnected
+    availability: str
+    manager: str  # leader | reachable | unreachable | ""
+    daemon: bool
+
+    @property
+    def leader(self) -> bool:
+        return self.manager == "leader"
+
+
+def init(c: docker.DockerClient, node: NodePlan) -> dict[str, str]:
+    c.swarm.init(advertise_addr=node.address, listen_addr=f"{node.address}:2377")
+    tokens = c.swarm.attrs["JoinTokens"]
+    return {"manager": tokens["Manager"], "worker": tokens["Worker"]}
+
+
+def join(c: docker.DockerClient, node: NodePlan, leader: NodePlan, token: str) -> None:
+    c.swarm.join(
+        remote_addrs=[f"{leader.address}:2377"],
+        join_token=token,
+        advertise_addr=node.address,
+        listen_addr=f"{node.address}:2377",
+    )
+
+
+def node_rows(c: docker.DockerClient) -> list[dict[str, str]]:
+    """The swarm's node list as plain fields, as a manager sees it."""
+    rows = []
+    for n in c.api.nodes():
+        ms = n.get("ManagerStatus") or {}
+        rows.append(
+            {
+                "id": n["ID"],
+                "name": n["Description"]["Hostname"],
+                "role": n["Spec"]["Role"],
+                "state": n["Status"]["State"],
+                "availability": n["Spec"]["Availability"],
+                "manager": "leader" if ms.get("Leader") else str(ms.get("Reachability", "")),
+                "addr": n["Status"].get("Addr", ""),
+            }
+        )
+    return rows
+
+
+def wait_converged(c: docker.DockerClient, plan: LabPlan, timeout: float = 120) -> list[dict[str, str]]:
+    """Until every planned node is Ready and every manager Reachable (or the leader)."""
+    deadline = time.monotonic() + timeout
+    rows: list[dict[str, str]] = []
+    while time.monotonic() < deadline:
+        try:
+            rows = node_rows(c)
+        except docker.errors.APIError:
+            time.sleep(0.2)
+            continue
+        by_name = {r["name"]: r for r in rows if r["state"] == "ready"}
+        ok = all(n.name in by_name for n in plan.nodes) and all(
+            by_name[n.name]["manager"] in ("leader", "reachable") for n in plan.managers
+        )
+        if ok:
+            return rows
+        time.sleep(0.2)
+    raise ClusterError(f"the swarm did not converge within {timeout:.0f}s: last seen {rows}")

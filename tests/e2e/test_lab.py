@@ -1,0 +1,112 @@
+"""The lab end to end: a real swarm, a real service over HTTP, and a clean host after `down`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pulltheplug import workload
+from pulltheplug.lab import cgroups
+from pulltheplug.lab import lab as labmod
+from pulltheplug.lab.network import has_default_route
+from pulltheplug.lab.state import state_path
+from tests.e2e.snapshot import host_snapshot
+
+pytestmark = pytest.mark.lab
+CLI = [sys.executable, "-m", "pulltheplug"]
+
+
+def test_every_node_is_ready_and_isolated(lab: labmod.Lab) -> None:
+    rows = lab.status()
+    assert [r.name for r in rows] == ["node1", "node2", "node3"]
+    assert all(r.state == "ready" and r.daemon and r.availability == "active" for r in rows)
+    assert sorted(r.manager for r in rows if r.role == "manager") == ["leader", "reachable"]
+    assert [r.role for r in rows] == ["manager", "manager", "worker"]
+    for n in lab.plan.nodes:
+        assert not has_default_route(n.netns)
+        # dockerd, containerd and more, all inside the node's own cgroup
+        assert len(cgroups.pids(n.cgroup)) >= 2
+
+
+def test_replicated_service_answers_from_each_node(lab: labmod.Lab) -> None:
+    c = lab.docker_client("node1")
+    try:
+        workload.deploy_probe(c, "e2e-web", replicas=3, port=8081)
+        workload.wait_running(c, "e2e-web", 3)
+        for node in lab.nodes():
+            body = ""
+            for _ in range(40):  # the port opens a moment after the task is running
+                try:
+                    with urllib.request.urlopen(f"http://{node.address}:8081/", timeout=2) as resp:
+                        body = resp.read().decode()
+                    break
+                except OSError:
+                    time.sleep(0.25)
+            assert body.startswith(f"node={node.name} task=e2e-web."), body
+    finally:
+        workload.remove(c, "e2e-web")
+        c.close()
+
+
+def test_down_leaves_nothing_and_runs_twice() -> None:
+    before = host_snapshot("ptpd")
+    made = labmod.up("ptpd", nodes=2, managers=1)
+    during = host_snapshot("ptpd")
+    assert during["netns"] and during["processes"] and during["mounts"] and during["cgroups"]
+    assert made.status()[0].state == "ready"
+    assert labmod.down("ptpd") is True
+    assert host_snapshot("ptpd") == before
+    assert labmod.down("ptpd") is False
+    assert host_snapshot("ptpd") == before
+
+
+def test_down_after_sigkill_of_a_half_finished_up() -> None:
+    before = host_snapshot("ptpk")
+    proc = subprocess.Popen([*CLI, "lab", "up", "--name", "ptpk", "--nodes", "3", "--managers", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        # kill it once daemons are starting: namespaces, cgroups and processes exist, the swarm does not
+        while not cgroups.pids("pulltheplug/ptpk") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert cgroups.pids("pulltheplug/ptpk"), "up never started a daemon"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert state_path("ptpk").exists()
+    down = subprocess.run([*CLI, "lab", "down", "--name", "ptpk"], capture_output=True, text=True)
+    assert down.returncode == 0, down.stderr
+    assert host_snapshot("ptpk") == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["lab", "up", "--nodes", "0"], "--nodes 0"),
+        (["lab", "up", "--nodes", "2", "--managers", "3"], "--managers 3"),
+        (["lab", "up", "--name", "ptpt"], "already up"),
+        (["lab", "exec", "--name", "ptpt", "node9", "--", "true"], "no node 'node9'"),
+        (["lab", "status", "--name", "nolab"], "no lab 'nolab'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(lab: labmod.Lab, args: list[str], message: str) -> None:
+    labs_before = sorted(p.name for p in Path("/var/lib/pulltheplug").iterdir())
+    proc = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert sorted(p.name for p in Path("/var/lib/pulltheplug").iterdir()) == labs_before
+
+
+def test_not_root_is_refused() -> None:
+    proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *CLI, "lab", "up"],
+                          capture_output=True, text=True, env={**os.environ, "HOME": "/tmp"})
+    assert proc.returncode == 2
+    assert "needs root" in proc.stderr
