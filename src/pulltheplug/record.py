@@ -1,0 +1,187 @@
+"""The history of a run, on one monotonic clock: requests, cluster events, fault events.
+
+A run folder `runs/<time>-<name>/` holds `spec.yaml`, `requests.jsonl`, `events.jsonl` and `meta.json`.
+Records are appended and flushed as they happen, so a crash keeps everything up to that moment. All
+times are seconds since the run's start (`t0`, a `time.monotonic()` reading kept in meta.json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from pulltheplug.errors import RunError
+
+Outcome = Literal["ok", "fail", "info"]
+
+REQUESTS = "requests.jsonl"
+EVENTS = "events.jsonl"
+META = "meta.json"
+SPEC = "spec.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request, as Jepsen sees an operation: ok (2xx), fail (had no effect), info (unknown).
+
+    `due` is when the open-loop schedule wanted it sent; latency is measured from there (as wrk2 does),
+    so a client that lags shows up as latency, never as a missing request.
+    """
+
+    k: int
+    due: float
+    sent: float
+    end: float
+    target: str
+    outcome: Outcome
+    status: int | None = None
+    error: str | None = None  # kind: refused, unreachable, timeout, reset, http_5xx, ...
+    node: str | None = None  # the node that served the answer
+    task: str | None = None
+
+    @property
+    def latency(self) -> float:
+        return self.end - self.due
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change: of a node, the leader, a task, the control plane, a fault, a phase, the run.
+
+    `data` by type (every event is written on a change, and once at the first observation):
+    - phase: {"phase": "steady" | "fault" | "recovery" | "end"}, at the phase's start
+    - fault: {"action": "inject" | "injected" | "revert" | "reverted", "kind", "node", "evidence": {...}}
+      ("inject"/"revert" just before acting, "injected"/"reverted" once done, with evidence it took effect)
+    - node: {"node", "state": "ready" | "down" | "unknown" | "disconnected", "availability", "role",
+      "manager": "leader" | "reachable" | "unreachable" | ""}
+    - leader: {"node": name or None, "previous": name or None}
+    - task: {"task": id, "service", "slot", "node", "state": "running" | "pending" | ..., "desired"}
+    - control_plane: {"available": bool, "manager": name, "error": str (when unavailable)}
+    - observer: {"manager": name}, the manager the observer now asks (after a failover)
+    - run: {"action": "start" | "end" | "interrupted"}
+    """
+
+    t: float
+    type: str  # node | leader | task | control_plane | fault | phase | run | observer
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Meta:
+    """What the run was: cluster, entries, fault, phases, and whether it ended well."""
+
+    name: str
+    started_at: str  # wall clock, ISO 8601
+    t0_monotonic: float
+    status: str = "running"  # running | complete | interrupted | failed
+    cluster: dict[str, Any] = field(default_factory=dict)  # name, kind, engine_version, nodes[{name,address,role}]
+    entries: dict[str, str] = field(default_factory=dict)  # entry name -> URL
+    workload: dict[str, Any] = field(default_factory=dict)
+    load: dict[str, Any] = field(default_factory=dict)  # rate, timeout
+    fault: dict[str, Any] = field(default_factory=dict)  # kind, target, node, seed, pick
+    phases: dict[str, float] = field(default_factory=dict)  # steady, fault, revert, converged, end
+    slo: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+class JsonLines:
+    """An append-only JSON-lines file, flushed at every write (and fsynced on close)."""
+
+    def __init__(self, path: Path) -> None:
+        self._f: IO[str] = open(path, "a", buffering=1)  # noqa: SIM115 - closed in close()
+
+    def write(self, obj: dict[str, Any]) -> None:
+        self._f.write(json.dumps(obj, separators=(",", ":")) + "\n")
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
+
+
+def request_to_dict(r: RequestRecord) -> dict[str, Any]:
+    d = asdict(r)
+    for key in ("due", "sent", "end"):
+        d[key] = round(d[key], 6)
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def event_to_dict(e: Event) -> dict[str, Any]:
+    return {"t": round(e.t, 6), "type": e.type, **e.data}
+
+
+class RunWriter:
+    """The run folder being written: every record goes to disk at once."""
+
+    def __init__(self, folder: Path, meta: Meta, spec_text: str) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=False)
+        (folder / SPEC).write_text(spec_text)
+        self.meta = meta
+        self.write_meta()
+        self._requests = JsonLines(folder / REQUESTS)
+        self._events = JsonLines(folder / EVENTS)
+
+    def request(self, r: RequestRecord) -> None:
+        self._requests.write(request_to_dict(r))
+
+    def event(self, e: Event) -> None:
+        self._events.write(event_to_dict(e))
+
+    def write_meta(self) -> None:
+        tmp = self.folder / (META + ".tmp")
+        tmp.write_text(json.dumps(asdict(self.meta), indent=2))
+        tmp.replace(self.folder / META)
+
+    def close(self) -> None:
+        self._requests.close()
+        self._events.close()
+        self.write_meta()
+
+
+@dataclass
+class Run:
+    """A run folder read back: everything analysis and reports need, nothing more."""
+
+    folder: Path
+    meta: Meta
+    requests: list[RequestRecord]
+    events: list[Event]
+    spec_text: str = ""
+
+
+def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.exists():
+        return
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line after a crash: everything before it counts
+
+
+def load_run(folder: Path) -> Run:
+    meta_path = folder / META
+    if not meta_path.exists():
+        raise RunError(f"{folder} is not a run folder (no {META}): give the folder `pulltheplug run` made")
+    try:
+        meta = Meta(**json.loads(meta_path.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise RunError(f"{meta_path} is unreadable: {exc}") from exc
+    requests = [RequestRecord(**d) for d in _read_lines(folder / REQUESTS)]
+    events = []
+    for d in _read_lines(folder / EVENTS):
+        t = d.pop("t")
+        kind = d.pop("type")
+        events.append(Event(t=t, type=kind, data=d))
+    spec_path = folder / SPEC
+    return Run(folder, meta, requests, events, spec_path.read_text() if spec_path.exists() else "")

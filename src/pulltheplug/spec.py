@@ -1,0 +1,148 @@
+"""The experiment spec: YAML validated with pydantic; errors name the field and its line.
+
+Every measured constant (rates, timeouts, intervals, phase lengths) lives here with a default.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from pulltheplug.errors import SpecError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """'500ms', '20s', '2m', or a number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like '20s', '500ms', '2m'")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return float(m.group(1)) * _UNITS[m.group(2)]
+    raise ValueError(f"{value!r} is not a duration: use a number of seconds or '20s', '500ms', '2m'")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+FaultKind = Literal["nic-down", "reboot", "power-loss", "none"]
+FAULT_KINDS: tuple[str, ...] = ("nic-down", "reboot", "power-loss", "none")
+TARGET_KEYWORDS: tuple[str, ...] = ("random", "random-worker", "random-manager", "leader", "follower")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClusterSpec(Strict):
+    lab: str = Field("lab", description="Name of the lab to run on.")
+
+
+class WorkloadSpec(Strict):
+    service: str = "ptp-web"
+    image: str = "pulltheplug/probe:1"
+    deploy: bool = Field(True, description="Deploy (or reuse) the service; false: it must exist.")
+    replicas: int | None = Field(None, ge=1, description="Default: one per node.")
+    port: int = Field(8080, ge=1, le=65535)
+    path: str = "/"
+    entries: list[str] = Field(default_factory=list, description="Entry URLs; default: every node's port.")
+    remove_after: bool = Field(False, description="Remove the service when the run ends.")
+
+
+class LoadSpec(Strict):
+    rate: float = Field(200, gt=0, le=20000, description="Requests per second, open loop.")
+    timeout: Duration = 1.0
+    max_in_flight: int = Field(4000, ge=1, description="Cap on concurrent requests (sockets).")
+
+
+class FaultSpec(Strict):
+    kind: FaultKind = "nic-down"
+    target: str = "random"
+    duration: Duration = 20.0
+    seed: int | None = None
+
+    @field_validator("target")
+    @classmethod
+    def _target_is_known(cls, t: str) -> str:
+        if t not in TARGET_KEYWORDS and not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", t):
+            raise ValueError(f"{t!r}: use a node name or one of {', '.join(TARGET_KEYWORDS)}")
+        return t
+
+
+class PhaseSpec(Strict):
+    steady: Duration = 10.0
+    settle: Duration = Field(10.0, description="Requests healthy this long after convergence ends the run.")
+    timeout: Duration = Field(180.0, description="Longest observation after the revert.")
+
+
+class ObserveSpec(Strict):
+    interval: Duration = Field(0.25, gt=0, le=5)
+    request_timeout: Duration = Field(2.0, description="One observer call to a manager.")
+
+
+class SloSpec(Strict):
+    availability: float | None = Field(None, ge=0, le=1, description="Minimal ok/due over the whole run.")
+    max_outage: Duration | None = None
+    recover_within: Duration | None = Field(None, description="Fault start until requests healthy again.")
+    p99_latency: Duration | None = None
+
+
+class ExperimentSpec(Strict):
+    name: str = Field("experiment", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
+    workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
+    load: LoadSpec = Field(default_factory=LoadSpec)
+    fault: FaultSpec = Field(default_factory=FaultSpec)
+    phases: PhaseSpec = Field(default_factory=PhaseSpec)
+    observe: ObserveSpec = Field(default_factory=ObserveSpec)
+    slo: SloSpec = Field(default_factory=SloSpec)
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    node, line = root, None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if getattr(k, "value", None) == key]
+            if not match:
+                break
+            node = match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse_spec(text: str, source: str = "spec") -> ExperimentSpec:
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: the spec must be a mapping of sections (cluster, workload, load, fault, ...)")
+    try:
+        return ExperimentSpec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(x for x in first["loc"] if not str(x).startswith("function-"))
+        field = ".".join(str(x) for x in loc) or "spec"
+        line = _line_of(root, loc)
+        where = f"{source}:{line}" if line else source
+        raise SpecError(f"{where}: {field}: {first['msg']}") from exc
+
+
+def load_spec(path: Path) -> ExperimentSpec:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError(f"cannot read spec {path}: {exc.strerror}") from exc
+    return parse_spec(text, str(path))
