@@ -22,6 +22,10 @@ class ClusterNode:
 class Cluster(Protocol):
     name: str
 
+    def describe(self) -> dict[str, object]:
+        """What a report shows of the cluster: kind, engine version, ..."""
+        ...
+
     def nodes(self) -> list[ClusterNode]: ...
 
     def node(self, name: str) -> ClusterNode: ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -126,12 +127,14 @@ class RunWriter:
         self.write_meta()
         self._requests = JsonLines(folder / REQUESTS)
         self._events = JsonLines(folder / EVENTS)
+        self._lock = threading.Lock()  # events come from the run, the observer and fault threads
 
     def request(self, r: RequestRecord) -> None:
         self._requests.write(request_to_dict(r))
 
     def event(self, e: Event) -> None:
-        self._events.write(event_to_dict(e))
+        with self._lock:
+            self._events.write(event_to_dict(e))
 
     def write_meta(self) -> None:
         tmp = self.folder / (META + ".tmp")

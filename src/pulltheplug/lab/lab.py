@@ -62,6 +62,11 @@ class Lab:
         return cls(require_state(name))
 
     # --- Cluster interface -------------------------------------------------------------------------
+    def describe(self) -> dict[str, object]:
+        return {"name": self.name, "kind": "lab", "engine_version": self.state.engine_version,
+                "subnet": self.plan.subnet,
+                "nodes": [{"name": n.name, "address": n.address, "role": n.role} for n in self.plan.nodes]}
+
     def nodes(self) -> list[ClusterNode]:
         return [ClusterNode(n.name, n.address, n.role) for n in self.plan.nodes]
 
@@ -165,20 +170,23 @@ def _make(state: LabState, progress: Progress) -> None:
         state.pids[n.name] = daemon.boot(n)
     save_state(state)
     tar = image.rootfs_tar()
-    with ThreadPoolExecutor(max_workers=min(16, len(plan.nodes))) as pool:
+    with ThreadPoolExecutor(max_workers=min(16, 2 * len(plan.nodes))) as pool:
         versions = list(pool.map(lambda n: daemon.wait_ready(n, state.pids[n.name]), plan.nodes))
         state.engine_version = versions[0]
-        progress("importing the probe image")
         clients = {n.name: daemon.client(n, timeout=60) for n in plan.nodes}
-        list(pool.map(lambda n: image.import_probe(clients[n.name], tar), plan.nodes))
+        # the image import, the manager joins (one at a time: raft grows one member at a time) and the
+        # worker joins all overlap; only the init must come first
+        progress("importing the probe image, swarm init")
+        imports = [pool.submit(image.import_probe, clients[n.name], tar) for n in plan.nodes]
         first = plan.nodes[0]
-        progress(f"swarm init on {first.name}")
         tokens = swarm.init(clients[first.name], first)
-        for n in plan.managers[1:]:  # raft grows one member at a time
+        progress("nodes join")
+        joins = [pool.submit(swarm.join, clients[n.name], n, first, tokens["worker"]) for n in plan.workers]
+        for n in plan.managers[1:]:
             progress(f"manager {n.name} joins")
             swarm.join(clients[n.name], n, first, tokens["manager"])
-        progress(f"{len(plan.workers)} workers join")
-        list(pool.map(lambda n: swarm.join(clients[n.name], n, first, tokens["worker"]), plan.workers))
+        for f in [*imports, *joins]:
+            f.result()
     progress("waiting for every node Ready")
     swarm.wait_converged(clients[first.name], plan)
     for c in clients.values():

@@ -1,0 +1,357 @@
+"""One experiment, end to end: workload up, steady state, fault, revert, observe until converged.
+
+Requests (open loop), cluster events (observer) and fault events go to one history on one clock, written
+as they happen. Whatever happens (an error, Ctrl-C, SIGTERM), an injected fault is reverted and the run
+folder is kept, marked `interrupted` or `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import docker
+
+from pulltheplug import workload
+from pulltheplug.cluster import Cluster
+from pulltheplug.errors import ClusterError, SpecError
+from pulltheplug.faults import Fault, make_fault
+from pulltheplug.faults.targets import TargetPick, pick_target
+from pulltheplug.load import run_load
+from pulltheplug.observe import Observer
+from pulltheplug.record import Event, Meta, RequestRecord, RunWriter
+from pulltheplug.spec import ExperimentSpec
+
+
+@dataclass
+class RunProgress:
+    """What the terminal shows while a run goes on."""
+
+    phase: str = "starting"
+    elapsed: float = 0.0
+    ok: int = 0
+    fail: int = 0
+    info: int = 0
+    target: str = ""
+    fault: str = ""
+    nodes: dict[str, str] = field(default_factory=dict)
+    leader: str | None = None
+    control_plane: bool | None = None
+
+
+@dataclass
+class Prepared:
+    entries: dict[str, str]
+    nodes: list[str]
+    replicas: int
+    leader: str | None
+    pick: TargetPick | None
+
+
+@dataclass
+class _FaultState:
+    """Set from the fault's own thread, so a revert is never missed, whenever the run is interrupted."""
+
+    fault: Fault | None = None
+    injected: bool = False
+    reverted: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Tally:
+    """Writes each request at once and keeps what convergence needs (when the last failure was due)."""
+
+    def __init__(self, writer: RunWriter, progress: RunProgress) -> None:
+        self.writer = writer
+        self.progress = progress
+        self.last_bad_due = -1.0
+        self.last_ok_end = -1.0
+
+    def __call__(self, r: RequestRecord) -> None:
+        self.writer.request(r)
+        if r.outcome == "ok":
+            self.progress.ok += 1
+            self.last_ok_end = max(self.last_ok_end, r.end)
+        else:
+            self.last_bad_due = max(self.last_bad_due, r.due)
+            if r.outcome == "fail":
+                self.progress.fail += 1
+            else:
+                self.progress.info += 1
+
+
+def _manager_client(cluster: Cluster) -> tuple[str, docker.DockerClient]:
+    errors = []
+    for n in cluster.nodes():
+        if n.role != "manager":
+            continue
+        c = cluster.docker_client(n.name, timeout=10)
+        try:
+            c.api.nodes()
+            return n.name, c
+        except docker.errors.DockerException as exc:
+            errors.append(f"{n.name}: {exc}")
+            c.close()
+    raise ClusterError(f"no manager of {cluster.name} answers ({'; '.join(errors)}): check `pulltheplug lab status`")
+
+
+def _leader(c: docker.DockerClient) -> str | None:
+    for n in c.api.nodes():
+        if (n.get("ManagerStatus") or {}).get("Leader"):
+            return str(n["Description"]["Hostname"])
+    return None
+
+
+def _check_entry(url: str, allowed: set[str]) -> None:
+    """Load goes only to the cluster's own addresses or loopback: nothing else is ever a target."""
+    host = urlsplit(url).hostname or ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if host in allowed or (ip is not None and ip.is_loopback) or host == "localhost":
+        return
+    raise SpecError(f"workload.entries: refusing to send load to {url}: only the cluster's node addresses "
+                    f"({', '.join(sorted(allowed))}) or loopback may be targets")
+
+
+def _wait_answering(entries: dict[str, str], timeout: float = 30) -> None:
+    for name, url in entries.items():
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as resp:
+                    if 200 <= resp.status < 300:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise ClusterError(f"entry {name} ({url}) does not answer: the service is not serving there")
+            time.sleep(0.2)
+
+
+def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
+    """Everything that can fail before a run folder exists: workload, entries, target."""
+    nodes = cluster.nodes()
+    _, c = _manager_client(cluster)
+    try:
+        w = spec.workload
+        replicas = w.replicas or len(nodes)
+        if w.deploy:
+            workload.deploy_probe(c, w.service, replicas, w.port, w.image)
+            workload.wait_running(c, w.service, replicas)
+        path = w.path if w.path.startswith("/") else "/" + w.path
+        if w.entries:
+            entries = {urlsplit(u).netloc or u: u for u in w.entries}
+        else:
+            entries = {n.name: f"http://{n.address}:{w.port}{path}" for n in nodes}
+        for url in entries.values():
+            _check_entry(url, {n.address for n in nodes})
+        _wait_answering(entries)
+        leader = _leader(c)
+        pick = None
+        if spec.fault.kind != "none":
+            # an unseeded random pick still gets a seed, recorded, so the run can be repeated
+            seed = spec.fault.seed if spec.fault.seed is not None else random.SystemRandom().randrange(2**31)
+            pick = pick_target(spec.fault.target, nodes, leader, seed)
+        return Prepared(entries, [n.name for n in nodes], replicas, leader, pick)
+    finally:
+        c.close()
+
+
+def run_folder(runs_dir: Path, name: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = runs_dir / f"{stamp}-{name}"
+    i = 1
+    while folder.exists():
+        i += 1
+        folder = runs_dir / f"{stamp}-{name}-{i}"
+    return folder
+
+
+def execute(
+    spec: ExperimentSpec,
+    spec_text: str,
+    cluster: Cluster,
+    runs_dir: Path,
+    on_progress: Callable[[RunProgress], None] | None = None,
+    prepared: Prepared | None = None,
+) -> Path:
+    """Run the experiment; returns the run folder. Re-raises KeyboardInterrupt after saving and reverting."""
+    prep = prepared or prepare(spec, cluster)
+    t0 = time.monotonic()
+
+    def clock() -> float:
+        return time.monotonic() - t0
+
+    pick = prep.pick
+    meta = Meta(
+        name=spec.name,
+        started_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        t0_monotonic=t0,
+        cluster=cluster.describe(),
+        entries=prep.entries,
+        workload={"service": spec.workload.service, "replicas": prep.replicas, "port": spec.workload.port,
+                  "image": spec.workload.image},
+        load={"rate": spec.load.rate, "timeout": spec.load.timeout},
+        fault={"kind": spec.fault.kind, "target": spec.fault.target, "duration": spec.fault.duration,
+               **({"node": pick.node, "seed": pick.seed, "candidates": pick.candidates} if pick else {})},
+        slo=spec.slo.model_dump(),
+    )
+    meta.cluster["leader_at_start"] = prep.leader
+    writer = RunWriter(run_folder(runs_dir, spec.name), meta, spec_text)
+    progress = RunProgress(target=pick.node if pick else "", fault=spec.fault.kind)
+    tally = _Tally(writer, progress)
+    fs = _FaultState(fault=make_fault(spec.fault.kind, cluster, pick.node) if pick else None)
+
+    def emit(e: Event) -> None:
+        writer.event(e)
+
+    observer = Observer(cluster, spec.workload.service, clock, emit, spec.observe.interval,
+                        spec.observe.request_timeout)
+    emit(Event(clock(), "run", {"action": "start"}))
+    try:
+        observer.start()
+        asyncio.run(_phases(spec, prep, clock, writer, observer, tally, progress, fs, emit, on_progress))
+        meta.status = "complete"
+    except KeyboardInterrupt:
+        meta.status = "interrupted"
+        raise
+    except BaseException as exc:
+        meta.status = "failed"
+        meta.error = str(exc)
+        raise
+    finally:
+        _revert_if_needed(fs, clock, emit, meta)
+        observer.stop()
+        meta.phases.setdefault("end", clock())
+        emit(Event(clock(), "run", {"action": "end" if meta.status == "complete" else meta.status}))
+        writer.close()
+    return writer.folder
+
+
+def _inject(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta) -> None:
+    assert fs.fault is not None
+    with fs.lock:
+        t = clock()
+        meta.phases["fault"] = t
+        emit(Event(t, "phase", {"phase": "fault"}))
+        emit(Event(t, "fault", {"action": "inject", "kind": fs.fault.kind, "node": fs.fault.node}))
+        fs.injected = True  # from here on, a revert is owed even if inject fails half way
+        evidence = fs.fault.inject()
+        emit(Event(clock(), "fault", {"action": "injected", "kind": fs.fault.kind, "node": fs.fault.node,
+                                      "evidence": evidence}))
+
+
+def _revert(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta) -> None:
+    assert fs.fault is not None
+    with fs.lock:
+        if not fs.injected or fs.reverted:
+            return
+        t = clock()
+        meta.phases["revert"] = t
+        emit(Event(t, "phase", {"phase": "recovery"}))
+        emit(Event(t, "fault", {"action": "revert", "kind": fs.fault.kind, "node": fs.fault.node}))
+        evidence = fs.fault.revert()
+        fs.reverted = True
+        emit(Event(clock(), "fault", {"action": "reverted", "kind": fs.fault.kind, "node": fs.fault.node,
+                                      "evidence": evidence}))
+
+
+def _revert_if_needed(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None],
+                      meta: Meta) -> None:
+    if fs.fault is not None and fs.injected and not fs.reverted:
+        _revert(fs, clock, emit, meta)
+
+
+async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float], writer: RunWriter,
+                  observer: Observer, tally: _Tally, progress: RunProgress, fs: _FaultState,
+                  emit: Callable[[Event], None], on_progress: Callable[[RunProgress], None] | None) -> None:
+    meta = writer.meta
+    stop = asyncio.Event()
+    meta.phases["steady"] = clock()
+    emit(Event(clock(), "phase", {"phase": "steady"}))
+    progress.phase = "steady"
+    writer.write_meta()
+    load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, clock, stop, tally,
+                                        spec.load.max_in_flight))
+    ticker = asyncio.create_task(_tick(clock, observer, progress, on_progress))
+    try:
+        await _sleep_or_fail(spec.phases.steady, load)
+        loop = asyncio.get_running_loop()
+        if fs.fault is not None:
+            progress.phase = f"fault: {spec.fault.kind} on {fs.fault.node}"
+            await loop.run_in_executor(None, _inject, fs, clock, emit, meta)
+            writer.write_meta()
+            await _sleep_or_fail(spec.fault.duration, load)
+            progress.phase = "revert"
+            await loop.run_in_executor(None, _revert, fs, clock, emit, meta)
+            writer.write_meta()
+        else:
+            await _sleep_or_fail(spec.fault.duration, load)
+        progress.phase = "recovery"
+        converged = await _until_converged(spec, prep, clock, observer, tally, load)
+        if converged is not None:
+            meta.phases["converged"] = converged
+        else:
+            meta.error = f"did not converge within {spec.phases.timeout:.0f}s after the revert"
+    finally:
+        stop.set()
+        ticker.cancel()
+        meta.phases["end"] = clock()
+        emit(Event(clock(), "phase", {"phase": "end"}))
+        await asyncio.gather(load, ticker, return_exceptions=True)
+        if load.done() and not load.cancelled() and load.exception() is not None:
+            raise load.exception()  # type: ignore[misc]
+
+
+async def _sleep_or_fail(seconds: float, load: asyncio.Task[object]) -> None:
+    """Sleep, but stop at once if the load died (its error is the run's error)."""
+    done, _ = await asyncio.wait({load}, timeout=seconds)
+    if done:
+        exc = load.exception()
+        raise exc if exc else ClusterError("the load stopped before the run ended")
+
+
+async def _until_converged(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float],
+                           observer: Observer, tally: _Tally, load: asyncio.Task[object]) -> float | None:
+    """Every node Ready, every desired task running, and no failed request for `settle` seconds.
+
+    Returns when the cluster side converged (and stayed so), or None on timeout.
+    """
+    names = prep.nodes
+    start = clock()
+    since: float | None = None
+    while clock() - start < spec.phases.timeout:
+        v = observer.snapshot()
+        cluster_ok = bool(v.control_plane) and v.all_ready(names) and v.running_tasks() >= prep.replicas
+        since = (since if since is not None else clock()) if cluster_ok else None
+        healthy = clock() - max(tally.last_bad_due, start) >= spec.phases.settle
+        if since is not None and healthy:
+            return since
+        await _sleep_or_fail(0.25, load)
+    return None
+
+
+async def _tick(clock: Callable[[], float], observer: Observer, progress: RunProgress,
+                on_progress: Callable[[RunProgress], None] | None) -> None:
+    while on_progress is not None:
+        v = observer.snapshot()
+        progress.elapsed = clock()
+        progress.nodes = {n: row["state"] for n, row in v.nodes.items()}
+        progress.leader = v.leader
+        progress.control_plane = v.control_plane
+        on_progress(progress)
+        await asyncio.sleep(0.5)
+
+

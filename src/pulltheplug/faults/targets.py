@@ -1,0 +1,41 @@
+"""Which node a fault hits: a name, or a seeded pick among all nodes, workers, managers, the leader..."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from pulltheplug.cluster import ClusterNode
+from pulltheplug.errors import SpecError
+
+
+@dataclass(frozen=True)
+class TargetPick:
+    node: str
+    target: str
+    seed: int | None
+    candidates: list[str]
+
+
+def pick_target(target: str, nodes: list[ClusterNode], leader: str | None, seed: int | None) -> TargetPick:
+    """Resolve a target keyword to one node; random picks use `seed` and record it."""
+    names = [n.name for n in nodes]
+    managers = [n.name for n in nodes if n.role == "manager"]
+    if target == "leader":
+        if leader is None:
+            raise SpecError("target leader: the swarm has no leader right now; wait for it, or name a node")
+        return TargetPick(leader, target, None, [leader])
+    pools = {
+        "random": names,
+        "random-worker": [n.name for n in nodes if n.role == "worker"],
+        "random-manager": managers,
+        "follower": [m for m in managers if m != leader],
+    }
+    if target in pools:
+        pool = pools[target]
+        if not pool:
+            raise SpecError(f"target {target}: the cluster has no such node (nodes: {', '.join(names)})")
+        return TargetPick(random.Random(seed).choice(sorted(pool)), target, seed, sorted(pool))
+    if target not in names:
+        raise SpecError(f"target {target!r} is not a node of the cluster: use one of {', '.join(names)}")
+    return TargetPick(target, target, None, [target])
