@@ -30,6 +30,7 @@ from pulltheplug.faults.targets import TargetPick, pick_target
 from pulltheplug.load import run_load
 from pulltheplug.observe import Observer
 from pulltheplug.record import Event, Meta, RequestRecord, RunWriter
+from pulltheplug.results import write_results
 from pulltheplug.spec import ExperimentSpec
 
 
@@ -187,7 +188,8 @@ def execute(
     on_progress: Callable[[RunProgress], None] | None = None,
     prepared: Prepared | None = None,
 ) -> Path:
-    """Run the experiment; returns the run folder. Re-raises KeyboardInterrupt after saving and reverting."""
+    """Run the experiment; returns the run folder. Ctrl-C (or SIGTERM) ends it early: the fault is reverted,
+    the records kept, and meta.json says `interrupted`."""
     prep = prepared or prepare(spec, cluster)
     t0 = time.monotonic()
 
@@ -225,8 +227,7 @@ def execute(
         asyncio.run(_phases(spec, prep, clock, writer, observer, tally, progress, fs, emit, on_progress))
         meta.status = "complete"
     except KeyboardInterrupt:
-        meta.status = "interrupted"
-        raise
+        meta.status = "interrupted"  # the caller sees it in meta.json; records and revert are done below
     except BaseException as exc:
         meta.status = "failed"
         meta.error = str(exc)
@@ -237,6 +238,7 @@ def execute(
         meta.phases.setdefault("end", clock())
         emit(Event(clock(), "run", {"action": "end" if meta.status == "complete" else meta.status}))
         writer.close()
+    write_results(writer.folder)
     return writer.folder
 
 

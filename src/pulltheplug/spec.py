@@ -34,6 +34,7 @@ def parse_duration(value: Any) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 FaultKind = Literal["nic-down", "reboot", "power-loss", "none"]
 FAULT_KINDS: tuple[str, ...] = ("nic-down", "reboot", "power-loss", "none")
+SEED_FAULTS: tuple[FaultKind, ...] = ("nic-down", "reboot", "power-loss")  # the seed's three experiments
 TARGET_KEYWORDS: tuple[str, ...] = ("random", "random-worker", "random-manager", "leader", "follower")
 
 
@@ -122,15 +123,53 @@ def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
 
 
 def parse_spec(text: str, source: str = "spec") -> ExperimentSpec:
+    spec: ExperimentSpec = _validated(ExperimentSpec, text, source)
+    return spec
+
+
+def load_spec(path: Path) -> ExperimentSpec:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError(f"cannot read spec {path}: {exc.strerror}") from exc
+    return parse_spec(text, str(path))
+
+
+class CampaignLabSpec(Strict):
+    nodes: int = Field(5, ge=1, le=50)
+    managers: int = Field(3, ge=1)
+
+
+class CampaignSpec(Strict):
+    """A matrix of faults x targets x repetitions, run back to back on one lab."""
+
+    name: str = Field("campaign", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    base: ExperimentSpec = Field(default_factory=ExperimentSpec, description="What every run shares.")
+    faults: list[FaultKind] = Field(default_factory=lambda: list(SEED_FAULTS), min_length=1)
+    targets: list[str] = Field(default_factory=lambda: ["leader", "follower", "random-worker"], min_length=1)
+    repetitions: int = Field(5, ge=1, le=100)
+    lab: CampaignLabSpec = Field(default_factory=CampaignLabSpec)
+    rebuild_lab: bool = Field(True, description="Rebuild the lab when a run leaves it unconverged.")
+    healthy_timeout: Duration = Field(180.0, description="Wait this long for the lab to heal between runs.")
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_are_known(cls, targets: list[str]) -> list[str]:
+        for t in targets:
+            FaultSpec._target_is_known(t)
+        return targets
+
+
+def _validated(model: type[Strict], text: str, source: str) -> Any:
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise SpecError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from exc
     if not isinstance(data, dict):
-        raise SpecError(f"{source}: the spec must be a mapping of sections (cluster, workload, load, fault, ...)")
+        raise SpecError(f"{source}: the spec must be a mapping of sections")
     try:
-        return ExperimentSpec.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(x for x in first["loc"] if not str(x).startswith("function-"))
@@ -140,9 +179,10 @@ def parse_spec(text: str, source: str = "spec") -> ExperimentSpec:
         raise SpecError(f"{where}: {field}: {first['msg']}") from exc
 
 
-def load_spec(path: Path) -> ExperimentSpec:
+def load_campaign(path: Path) -> CampaignSpec:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise SpecError(f"cannot read spec {path}: {exc.strerror}") from exc
-    return parse_spec(text, str(path))
+        raise SpecError(f"cannot read campaign {path}: {exc.strerror}") from exc
+    spec: CampaignSpec = _validated(CampaignSpec, text, str(path))
+    return spec

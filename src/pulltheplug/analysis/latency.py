@@ -1,0 +1,55 @@
+"""Latency (from due time, as wrk2 measures it) and client lag, as HdrHistogram percentiles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from hdrh.histogram import HdrHistogram
+
+from pulltheplug.analysis.phases import PHASES, Phases
+from pulltheplug.record import RequestRecord
+
+LOWEST_US = 1
+HIGHEST_US = 120_000_000  # 120 s: longer than any request timeout the spec allows in practice
+SIGNIFICANT_DIGITS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    """Milliseconds; `max_ms` is exact, the percentiles are to 3 significant digits."""
+
+    count: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+def percentiles(seconds: Iterable[float]) -> Percentiles | None:
+    """None for no values; values above 120 s are clamped to it, not dropped (the histogram would)."""
+    values = list(seconds)
+    if not values:
+        return None
+    h = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    for s in values:
+        h.record_value(min(max(round(s * 1e6), 0), HIGHEST_US))
+
+    def ms(p: float) -> float:
+        return float(h.get_value_at_percentile(p)) / 1000.0
+
+    return Percentiles(count=len(values), p50_ms=ms(50), p90_ms=ms(90), p99_ms=ms(99), max_ms=max(values) * 1000.0)
+
+
+def latency_by_phase(requests: Sequence[RequestRecord], phases: Phases) -> dict[str, Percentiles | None]:
+    """Ok requests only (a failure's latency is its timeout); keys: overall and each phase."""
+    ok = [r for r in requests if r.outcome == "ok"]
+    by_phase: dict[str, Percentiles | None] = {"overall": percentiles(r.latency for r in ok)}
+    for phase in PHASES:
+        by_phase[phase] = percentiles(r.latency for r in ok if phases.of(r.due) == phase)
+    return by_phase
+
+
+def client_lag(requests: Sequence[RequestRecord]) -> Percentiles | None:
+    """sent - due over every request: large values mean the client, not the service, was slow."""
+    return percentiles(max(r.sent - r.due, 0.0) for r in requests)

@@ -1,0 +1,30 @@
+"""How requests ended: outcome counts, and what went wrong with the ones that failed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pulltheplug.analysis.outages import error_kind
+from pulltheplug.record import RequestRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """`info` is Jepsen's indeterminate: a timeout may or may not have reached the service."""
+
+    requests: int
+    ok: int
+    fail: int
+    info: int
+
+
+def outcome_counts(requests: Sequence[RequestRecord]) -> Outcomes:
+    c = Counter(r.outcome for r in requests)
+    return Outcomes(requests=len(requests), ok=c["ok"], fail=c["fail"], info=c["info"])
+
+
+def errors_by_kind(requests: Sequence[RequestRecord]) -> dict[str, int]:
+    """Error kind -> count over non-ok requests, most frequent first."""
+    return dict(Counter(error_kind(r) for r in requests if r.outcome != "ok").most_common())

@@ -1,0 +1,60 @@
+"""When the fault started and was reverted, and which phase a moment belongs to.
+
+Meta.phases is the runner's own account; the fault events stand in when it is missing (a run cut
+short before meta.json was last written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pulltheplug.record import Event, Meta, RequestRecord
+
+Phase = Literal["steady", "fault", "recovery"]
+PHASES: tuple[Phase, ...] = ("steady", "fault", "recovery")
+
+
+@dataclass(frozen=True, slots=True)
+class Phases:
+    """Phase edges in seconds since run start; `fault`/`revert` are None when they never happened."""
+
+    steady: float
+    fault: float | None
+    revert: float | None
+    end: float
+    converged: float | None = None
+
+    def of(self, t: float) -> Phase:
+        """steady is [steady, fault), fault is [fault, revert), recovery is [revert, end]."""
+        if self.fault is None or t < self.fault:
+            return "steady"
+        if self.revert is None or t < self.revert:
+            return "fault"
+        return "recovery"
+
+
+def fault_action_time(events: Sequence[Event], action: str) -> float | None:
+    """Time of the first fault event with this action ("inject", "revert", ...)."""
+    times = [e.t for e in events if e.type == "fault" and e.data.get("action") == action]
+    return min(times) if times else None
+
+
+def fault_start(meta: Meta, events: Sequence[Event]) -> float | None:
+    """The fault "inject" event (the moment the fault began to act), else Meta.phases["fault"]."""
+    t = fault_action_time(events, "inject")
+    return t if t is not None else meta.phases.get("fault")
+
+
+def last_record_time(requests: Sequence[RequestRecord], events: Sequence[Event]) -> float:
+    """The latest moment the history speaks of (0.0 for an empty history)."""
+    return max([r.end for r in requests] + [e.t for e in events], default=0.0)
+
+
+def phases_of(meta: Meta, requests: Sequence[RequestRecord], events: Sequence[Event]) -> Phases:
+    p = meta.phases
+    fault = p.get("fault", fault_action_time(events, "inject"))
+    revert = p.get("revert", fault_action_time(events, "revert")) if fault is not None else None
+    end = p.get("end", last_record_time(requests, events))
+    return Phases(steady=p.get("steady", 0.0), fault=fault, revert=revert, end=end, converged=p.get("converged"))

@@ -1,0 +1,97 @@
+"""The summary of a run: everything the verdict and the report need, as plain JSON-ready data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pulltheplug.analysis.availability import Availability, availability
+from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
+from pulltheplug.analysis.latency import Percentiles, client_lag, latency_by_phase
+from pulltheplug.analysis.outages import OutageWindow, longest_outage, outage_windows
+from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_counts
+from pulltheplug.analysis.phases import Phases, fault_start, phases_of
+from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
+from pulltheplug.record import Event, Meta, Run
+
+
+@dataclass(frozen=True, slots=True)
+class FaultInfo:
+    """`start` is when the fault began to act (None: no fault); `reverted` False: it lasted to the end."""
+
+    kind: str | None
+    node: str | None
+    target: str | None
+    start: float | None
+    reverted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    name: str
+    status: str  # complete | interrupted | failed
+    fault: FaultInfo
+    phases: Phases
+    duration: float
+    rate: float | None  # requested (spec), requests per second
+    achieved_rate: float | None  # requests due per second of run
+    outcomes: Outcomes
+    errors: dict[str, int]
+    availability: Availability
+    outages: list[OutageWindow]
+    longest_outage: float
+    detect: Detection
+    recover: Recovery
+    control_plane: list[ControlPlaneWindow]
+    latency: dict[str, Percentiles | None]
+    client_lag: Percentiles | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_status(meta: Meta, events: list[Event]) -> str:
+    """A run still "running" on disk was cut short (killed): that is interrupted too."""
+    interrupted = any(e.type == "run" and e.data.get("action") == "interrupted" for e in events)
+    if meta.status in ("complete", "failed") and not interrupted:
+        return meta.status
+    return "interrupted"
+
+
+def _desired_replicas(meta: Meta) -> int | None:
+    replicas = meta.workload.get("replicas")
+    return int(replicas) if isinstance(replicas, int | float) and not isinstance(replicas, bool) else None
+
+
+def summarize(run: Run) -> Summary:
+    meta, requests, events = run.meta, run.requests, run.events
+    phases = phases_of(meta, requests, events)
+    start = fault_start(meta, events)
+    windows = outage_windows(requests)
+    duration = phases.end - phases.steady
+    rate = meta.load.get("rate")
+    return Summary(
+        name=meta.name,
+        status=run_status(meta, events),
+        fault=FaultInfo(
+            kind=meta.fault.get("kind"),
+            node=meta.fault.get("node"),
+            target=meta.fault.get("target"),
+            start=start,
+            reverted=phases.revert is not None,
+        ),
+        phases=phases,
+        duration=duration,
+        rate=float(rate) if isinstance(rate, int | float) else None,
+        achieved_rate=len(requests) / duration if duration > 0 else None,
+        outcomes=outcome_counts(requests),
+        errors=errors_by_kind(requests),
+        availability=availability(requests, phases),
+        outages=windows,
+        longest_outage=longest_outage(windows),
+        detect=time_to_detect(events, meta.fault.get("node"), start),
+        recover=time_to_recover(events, windows, meta.fault, start, phases.revert, _desired_replicas(meta)),
+        control_plane=control_plane_windows(events, phases.end),
+        latency=latency_by_phase(requests, phases),
+        client_lag=client_lag(requests),
+    )

@@ -1,0 +1,156 @@
+"""How long the cluster took to notice the fault, and to recover from it.
+
+Each timing is a duration from the moment that caused it (fault start or revert) to the first event
+showing the effect; None means the effect never showed within the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pulltheplug.analysis.outages import ALL, OutageWindow
+from pulltheplug.record import Event
+
+# "disconnected" also means the managers saw the node go: it counts as detection like down/unknown.
+NODE_LOST = frozenset({"down", "unknown", "disconnected"})
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """Seconds from fault start to the node seen lost, and to a new leader."""
+
+    node_down: float | None
+    leader_change: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """node_ready from the revert; replicas and requests from the fault start.
+
+    `replicas_never_lost`: the running count never dropped, so there was nothing to recover
+    (replicas_running is then None).
+    """
+
+    node_ready: float | None
+    replicas_running: float | None
+    replicas_never_lost: bool
+    requests_healthy: float | None
+
+
+def _of_type(events: Sequence[Event], kind: str) -> list[Event]:
+    return sorted((e for e in events if e.type == kind), key=lambda e: e.t)
+
+
+def first_node_state(events: Sequence[Event], node: str, states: frozenset[str], after: float) -> float | None:
+    """Time of the first node event for `node`, strictly after `after`, in one of `states`."""
+    for e in _of_type(events, "node"):
+        if e.t > after and e.data.get("node") == node and e.data.get("state") in states:
+            return e.t
+    return None
+
+
+def leader_at(events: Sequence[Event], t: float) -> str | None:
+    """The leader as last seen at or before t (None if never seen)."""
+    leader: str | None = None
+    for e in _of_type(events, "leader"):
+        if e.t > t:
+            break
+        leader = e.data.get("node")
+    return leader
+
+
+def first_new_leader(events: Sequence[Event], after: float) -> float | None:
+    """First leader event after `after` naming a node other than the leader before it."""
+    before = leader_at(events, after)
+    if before is None:
+        return None
+    for e in _of_type(events, "leader"):
+        node = e.data.get("node")
+        if e.t > after and node is not None and node != before:
+            return e.t
+    return None
+
+
+def _since(t: float | None, origin: float) -> float | None:
+    return None if t is None else t - origin
+
+
+def time_to_detect(events: Sequence[Event], node: str | None, fault_start: float | None) -> Detection:
+    if fault_start is None:
+        return Detection(node_down=None, leader_change=None)
+    down = first_node_state(events, node, NODE_LOST, fault_start) if node else None
+    return Detection(
+        node_down=_since(down, fault_start),
+        leader_change=_since(first_new_leader(events, fault_start), fault_start),
+    )
+
+
+def running_counts(events: Sequence[Event]) -> list[tuple[float, int]]:
+    """After each task event: how many tasks are running with desired state running."""
+    tasks: dict[str, bool] = {}
+    counts: list[tuple[float, int]] = []
+    running = 0
+    for e in _of_type(events, "task"):
+        now = e.data.get("state") == "running" and e.data.get("desired") == "running"
+        running += int(now) - int(tasks.get(str(e.data.get("task")), False))
+        tasks[str(e.data.get("task"))] = now
+        counts.append((e.t, running))
+    return counts
+
+
+def replicas_back(
+    counts: Sequence[tuple[float, int]], fault_start: float, desired: int | None
+) -> tuple[float | None, bool]:
+    """(seconds until the running count is back to `desired` after dropping below it, never_lost).
+
+    `desired` None: the count just before the fault start.
+    """
+    if desired is None:
+        before = [c for t, c in counts if t <= fault_start]
+        desired = before[-1] if before else 0
+    dropped = False
+    for t, c in counts:
+        if t <= fault_start:
+            continue
+        if c < desired:
+            dropped = True
+        elif dropped:
+            return t - fault_start, False
+    return None, not dropped
+
+
+def requests_healthy(windows: Sequence[OutageWindow], fault_start: float) -> float | None:
+    """Until the end of the last per-entry outage overlapping or after the fault start.
+
+    0.0 if no request failed after the fault start; None if that last outage was still open.
+    """
+    after = [w for w in windows if w.entry != ALL and w.end > fault_start]
+    if not after:
+        return 0.0
+    if any(w.open for w in after):
+        return None
+    return max(w.end for w in after) - fault_start
+
+
+def time_to_recover(
+    events: Sequence[Event],
+    windows: Sequence[OutageWindow],
+    fault: Mapping[str, Any],
+    fault_start: float | None,
+    revert: float | None,
+    desired: int | None,
+) -> Recovery:
+    """`fault` is Meta.fault (its "node"); `desired` is the replica count, None to take it from the tasks."""
+    if fault_start is None:
+        return Recovery(node_ready=None, replicas_running=None, replicas_never_lost=True, requests_healthy=None)
+    node = fault.get("node")
+    ready = first_node_state(events, node, frozenset({"ready"}), revert) if node and revert is not None else None
+    replicas, never_lost = replicas_back(running_counts(events), fault_start, desired)
+    return Recovery(
+        node_ready=None if revert is None else _since(ready, revert),
+        replicas_running=replicas,
+        replicas_never_lost=never_lost,
+        requests_healthy=requests_healthy(windows, fault_start),
+    )

@@ -1,0 +1,134 @@
+"""A campaign: the fault x target x repetition matrix, run back to back on one lab.
+
+Between runs the lab must be whole again (every node Ready, every manager reachable, every daemon alive);
+where it does not heal in time, it is rebuilt, and the index says so. Each run is an ordinary run folder
+inside the campaign folder, so every single-run report still works.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from pulltheplug import experiment
+from pulltheplug.lab import lab as labmod
+from pulltheplug.record import load_run
+from pulltheplug.spec import CampaignSpec, ExperimentSpec
+
+INDEX = "index.jsonl"
+CAMPAIGN = "campaign.yaml"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    number: int
+    repetition: int
+    fault: str
+    target: str
+
+    @property
+    def scenario(self) -> str:
+        return f"{self.fault}@{self.target}"
+
+
+@dataclass(frozen=True)
+class CampaignEntry:
+    number: int
+    scenario: str
+    fault: str
+    target: str
+    repetition: int
+    folder: str  # relative to the campaign folder
+    status: str
+    converged: bool
+    rebuilt_before: bool
+
+
+def plan_runs(spec: CampaignSpec) -> list[PlannedRun]:
+    """Repetition-major order, so a slow drift of the machine spreads over every scenario alike."""
+    out: list[PlannedRun] = []
+    for rep in range(1, spec.repetitions + 1):
+        for fault in spec.faults:
+            for target in spec.targets:
+                out.append(PlannedRun(len(out) + 1, rep, fault, target))
+    return out
+
+
+def run_spec(spec: CampaignSpec, run: PlannedRun) -> ExperimentSpec:
+    name = f"{run.number:03d}-{run.fault}-{run.target}-r{run.repetition}"
+    fault = spec.base.fault.model_copy(update={"kind": run.fault, "target": run.target})
+    return spec.base.model_copy(update={"fault": fault, "name": name})
+
+
+def lab_is_whole(lab: labmod.Lab) -> bool:
+    rows = lab.status()
+    return all(r.daemon and r.state == "ready" for r in rows) and all(
+        r.manager in ("leader", "reachable") for r in rows if r.role == "manager"
+    )
+
+
+def wait_whole(lab: labmod.Lab, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if lab_is_whole(lab):
+                return True
+        except Exception:  # a half-healed swarm may answer oddly: keep waiting
+            pass
+        time.sleep(1)
+    return False
+
+
+def read_index(folder: Path) -> list[CampaignEntry]:
+    path = folder / INDEX
+    if not path.exists():
+        return []
+    return [CampaignEntry(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_campaign(
+    spec: CampaignSpec,
+    runs_dir: Path,
+    on_run: Callable[[PlannedRun, int], None] | None = None,
+    on_progress: Callable[[experiment.RunProgress], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> Path:
+    """Run the whole matrix; returns the campaign folder. Ctrl-C stops after saving the current run."""
+    lab_name = spec.base.cluster.lab
+    lab = labmod.require_up(lab_name)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = runs_dir / f"{stamp}-campaign-{spec.name}"
+    folder.mkdir(parents=True)
+    (folder / CAMPAIGN).write_text(yaml.safe_dump(spec.model_dump(), sort_keys=False))
+    plan = plan_runs(spec)
+    note = on_note or (lambda _: None)
+    for run in plan:
+        rebuilt = False
+        if not wait_whole(lab, spec.healthy_timeout):
+            if not spec.rebuild_lab:
+                note(f"lab not whole before run {run.number}: stopping (rebuild_lab is off)")
+                break
+            note(f"lab not whole before run {run.number}: rebuilding it")
+            labmod.down(lab_name)
+            lab = labmod.up(lab_name, spec.lab.nodes, spec.lab.managers)
+            rebuilt = True
+        if on_run:
+            on_run(run, len(plan))
+        exp = run_spec(spec, run)
+        text = yaml.safe_dump(exp.model_dump(), sort_keys=False)
+        run_folder = experiment.execute(exp, text, lab, folder, on_progress)
+        meta = load_run(run_folder).meta
+        entry = CampaignEntry(run.number, run.scenario, run.fault, run.target, run.repetition,
+                              run_folder.name, meta.status, "converged" in meta.phases, rebuilt)
+        with open(folder / INDEX, "a") as f:
+            f.write(json.dumps(asdict(entry)) + "\n")
+        if meta.status == "interrupted":
+            note("interrupted: the campaign stops here; what ran is kept")
+            break
+    return folder

@@ -1,0 +1,88 @@
+"""The terminal summary of a run: availability, outages, detect/recover times, latency, verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from pulltheplug.analysis import Summary
+from pulltheplug.results import write_results
+from pulltheplug.verdict import SloResult, exit_code
+
+
+def _s(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}s"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
+    head = Table(title=f"run {s.name}: {s.status}", show_header=False)
+    fault = f"{s.fault.kind} on {s.fault.node} (target {s.fault.target})" if s.fault.node else "none"
+    head.add_row("fault", fault + ("" if s.fault.reverted or not s.fault.node else " [red]never reverted[/]"))
+    head.add_row("requests", f"{s.outcomes.requests} due over {s.duration:.1f}s "
+                 f"(rate {s.rate or 0:g}/s): ok {s.outcomes.ok}, fail {s.outcomes.fail}, info {s.outcomes.info}")
+    head.add_row("availability", f"{_pct(s.availability.overall)} overall; " + ", ".join(
+        f"{p} {_pct(v)}" for p, v in s.availability.by_phase.items()))
+    head.add_row("longest outage", _s(s.longest_outage))
+    head.add_row("time to detect", f"node lost {_s(s.detect.node_down)}, leader change {_s(s.detect.leader_change)}")
+    rec = s.recover
+    head.add_row("time to recover", f"node Ready {_s(rec.node_ready)} after revert; replicas "
+                 f"{'never lost' if rec.replicas_never_lost else _s(rec.replicas_running)}, "
+                 f"requests healthy {_s(rec.requests_healthy)} after fault start")
+    cp = s.control_plane
+    head.add_row("control plane", "always answered" if not cp else
+                 f"{len(cp)} window(s) without answer, {sum(w.duration for w in cp):.2f}s in all")
+    if s.errors:
+        head.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(s.errors.items(), key=lambda kv: -kv[1])))
+    tables = [head]
+
+    entries = Table(title="availability per entry point")
+    phases = list(s.availability.by_phase)
+    for col in ("entry", "overall", *phases):
+        entries.add_column(col, justify="right")
+    for entry, overall in s.availability.by_entry.items():
+        per = s.availability.by_entry_phase.get(entry, {})
+        entries.add_row(entry, _pct(overall), *[_pct(per.get(p)) for p in phases])
+    tables.append(entries)
+
+    if s.outages:
+        out = Table(title=f"outage windows ({len(s.outages)})")
+        for col in ("entry", "start", "end", "duration", "failed", "errors"):
+            out.add_column(col, justify="right")
+        for w in sorted(s.outages, key=lambda w: -w.duration)[:10]:
+            out.add_row(w.entry, f"{w.start:.3f}", f"{w.end:.3f}", f"{w.duration:.3f}s", str(w.failed),
+                        ", ".join(f"{k} {v}" for k, v in w.errors.items()))
+        tables.append(out)
+
+    lat = Table(title="latency from due time (ms)")
+    for col in ("phase", "count", "p50", "p90", "p99", "max"):
+        lat.add_column(col, justify="right")
+    for phase, p in [*s.latency.items(), ("client lag", s.client_lag)]:
+        if p is not None:
+            lat.add_row(phase, str(p.count), f"{p.p50_ms:.1f}", f"{p.p90_ms:.1f}", f"{p.p99_ms:.1f}",
+                        f"{p.max_ms:.1f}")
+    tables.append(lat)
+
+    if slos:
+        verdict = Table(title="verdict")
+        verdict.add_column("SLO")
+        verdict.add_column("result")
+        verdict.add_column("")
+        for r in slos:
+            verdict.add_row(r.name, "[green]pass[/]" if r.passed else "[red]FAIL[/]", r.message)
+        tables.append(verdict)
+    return tables
+
+
+def render_summary(console: Console, folder: Path) -> int:
+    """Print the summary (and rewrite summary.json); returns the verdict's exit code."""
+    _, summary, slos = write_results(folder)
+    for t in summary_tables(summary, slos):
+        console.print(t)
+    console.print(f"records: {folder}")
+    return exit_code(slos)

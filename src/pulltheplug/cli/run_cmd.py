@@ -1,0 +1,83 @@
+"""`pulltheplug run`: one experiment, from a YAML spec and/or flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from pulltheplug import experiment
+from pulltheplug.cli.app import app
+from pulltheplug.cli.render import render_summary
+from pulltheplug.errors import SpecError
+from pulltheplug.lab import lab as labmod
+from pulltheplug.record import load_run
+from pulltheplug.spec import ExperimentSpec, load_spec, parse_spec
+
+console = Console()
+
+
+def _progress_line(p: experiment.RunProgress) -> Text:
+    total = p.ok + p.fail + p.info
+    nodes = " ".join(f"{n}:{s}" for n, s in sorted(p.nodes.items()))
+    cp = {True: "ok", False: "[red]DOWN[/]", None: "?"}[p.control_plane]
+    return Text.from_markup(
+        f"[bold]{p.elapsed:6.1f}s[/] {p.phase:<28} requests {total} ok {p.ok} "
+        f"[red]fail {p.fail}[/] [yellow]info {p.info}[/]  leader {p.leader}  control plane {cp}\n  {nodes}"
+    )
+
+
+def build_spec(spec_file: Path | None, overrides: dict[str, dict[str, Any]]) -> tuple[ExperimentSpec, str]:
+    """The spec file (or defaults), with flags on top; returns it and its effective YAML."""
+    base = load_spec(spec_file) if spec_file else ExperimentSpec()
+    data = base.model_dump()
+    for section, values in overrides.items():
+        for key, value in values.items():
+            if value is not None:
+                data[section][key] = value
+    text = yaml.safe_dump(data, sort_keys=False)
+    return parse_spec(text, str(spec_file or "flags")), text
+
+
+@app.command("run")
+def run(
+    spec_file: Path | None = typer.Argument(None, help="Experiment YAML (see scenarios/). Flags override it."),
+    fault: str | None = typer.Option(None, "--fault", help="nic-down, reboot, power-loss or none."),
+    target: str | None = typer.Option(None, "--target", help="Node name, random, random-worker, "
+                                      "random-manager, leader or follower."),
+    duration: str | None = typer.Option(None, "--duration", help="How long the fault lasts, e.g. 20s."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of a random target pick."),
+    rate: float | None = typer.Option(None, "--rate", help="Requests per second (open loop)."),
+    steady: str | None = typer.Option(None, "--steady", help="Steady state before the fault, e.g. 10s."),
+    settle: str | None = typer.Option(None, "--settle", help="Healthy this long after convergence, e.g. 10s."),
+    lab: str | None = typer.Option(None, "--lab", help="Lab name (default: the spec's, or 'lab')."),
+    name: str | None = typer.Option(None, "--name", help="Run name (the run folder's suffix)."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
+) -> None:
+    """Pull the plug: steady load, a fault on one node, its revert, observation until converged; then the
+    verdict. Exit 0 when every SLO holds, 1 when one fails, 2 for bad input."""
+    if spec_file is not None and not spec_file.exists():
+        raise SpecError(f"spec {spec_file} does not exist: see scenarios/ for examples")
+    spec, text = build_spec(spec_file, {
+        "fault": {"kind": fault, "target": target, "duration": duration, "seed": seed},
+        "load": {"rate": rate}, "phases": {"steady": steady, "settle": settle},
+        "cluster": {"lab": lab},
+    })
+    if name is not None:
+        spec = spec.model_copy(update={"name": name})
+    cluster = labmod.require_up(spec.cluster.lab)
+    with console.status("preparing: workload, entries, target"):
+        prepared = experiment.prepare(spec, cluster)
+    with Live(Text("starting"), console=console, refresh_per_second=4, transient=True) as live:
+        folder = experiment.execute(spec, text, cluster, runs_dir, lambda p: live.update(_progress_line(p)),
+                                    prepared)
+    code = render_summary(console, folder)
+    if load_run(folder).meta.status == "interrupted":
+        console.print(f"[yellow]interrupted: the fault was reverted and the run saved in {folder}[/]")
+        raise typer.Exit(130)
+    raise typer.Exit(code)

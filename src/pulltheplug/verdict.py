@@ -1,0 +1,79 @@
+"""The verdict: each SLO of the spec checked against a run's summary, pass or fail, like a checker.
+
+Limits are in the spec's units: availability a ratio, the others seconds. An SLO that cannot be
+measured (no requests, never recovered) fails: a run cannot show it was met.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pulltheplug.analysis.summary import Summary
+
+
+@dataclass(frozen=True, slots=True)
+class SloResult:
+    name: str
+    limit: float
+    measured: float | None
+    passed: bool
+    message: str  # one line, e.g. "availability 0.9731 < 0.99"
+
+
+def _seconds(x: float) -> str:
+    return f"{x:.3f}s"
+
+
+def _at_least(name: str, limit: float, measured: float | None, missing: str) -> SloResult:
+    if measured is None:
+        return SloResult(name, limit, None, False, f"{name}: {missing} (limit {limit:g})")
+    passed = measured >= limit
+    return SloResult(name, limit, measured, passed, f"{name} {measured:.4f} {'>=' if passed else '<'} {limit:g}")
+
+
+def _at_most(name: str, limit: float, measured: float | None, missing: str) -> SloResult:
+    if measured is None:
+        return SloResult(name, limit, None, False, f"{name}: {missing} (limit {limit:g}s)")
+    passed = measured <= limit
+    sign = "<=" if passed else ">"
+    return SloResult(name, limit, measured, passed, f"{name} {_seconds(measured)} {sign} {limit:g}s")
+
+
+def _availability(s: Summary, limit: float) -> SloResult:
+    return _at_least("availability", limit, s.availability.overall, "no request was due")
+
+
+def _max_outage(s: Summary, limit: float) -> SloResult:
+    return _at_most("max_outage", limit, s.longest_outage, "not measured")
+
+
+def _recover_within(s: Summary, limit: float) -> SloResult:
+    if s.fault.start is None:
+        return SloResult("recover_within", limit, None, True, "recover_within: no fault injected, nothing to recover")
+    return _at_most("recover_within", limit, s.recover.requests_healthy, "requests never healthy again")
+
+
+def _p99_latency(s: Summary, limit: float) -> SloResult:
+    overall = s.latency.get("overall")
+    measured = overall.p99_ms / 1000.0 if overall else None
+    return _at_most("p99_latency", limit, measured, "no ok request to measure")
+
+
+CHECKS: dict[str, Callable[[Summary, float], SloResult]] = {
+    "availability": _availability,
+    "max_outage": _max_outage,
+    "recover_within": _recover_within,
+    "p99_latency": _p99_latency,
+}
+
+
+def check_slos(summary: Summary, slo: Mapping[str, Any]) -> list[SloResult]:
+    """One result per SLO set in `slo` (Meta.slo); None or absent means not set, unknown keys are ignored."""
+    return [check(summary, float(slo[name])) for name, check in CHECKS.items() if slo.get(name) is not None]
+
+
+def exit_code(results: Sequence[SloResult]) -> int:
+    """0 when every SLO passed (or none was set), 1 when any failed."""
+    return 0 if all(r.passed for r in results) else 1

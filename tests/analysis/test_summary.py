@@ -1,0 +1,83 @@
+"""summarize(): the whole run in one JSON-ready object, even for odd runs (empty, cut short, unreverted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pulltheplug.analysis import summarize, summarize_folder
+from pulltheplug.record import Event, RunWriter
+from tests.analysis.history import failing, fault, node, run, stream, task
+
+
+def test_empty_run_summarizes_without_crashing() -> None:
+    s = summarize(run(phases={}, fault_node=None, status="running"))
+    assert s.status == "interrupted"
+    assert s.outcomes.requests == 0
+    assert s.availability.overall is None
+    assert s.outages == [] and s.longest_outage == 0.0
+    assert all(v is None for v in s.latency.values())
+    assert s.client_lag is None
+    assert s.achieved_rate is None
+    json.dumps(s.to_dict())
+
+
+def test_fault_never_reverted() -> None:
+    requests = stream(200.0, 30.0, fail=failing("node3", 12.0, 99.0, kind="unreachable"))
+    events = [
+        *(task(0.5, f"t{i}", "running") for i in (1, 2, 3)),
+        fault(10.0, "inject"),
+        node(13.0, "node3", "down"),
+        task(13.5, "t3", "running", desired="shutdown"),
+    ]
+    s = summarize(run(requests, events, phases={"steady": 0.0, "fault": 10.0, "end": 30.0}))
+
+    assert not s.fault.reverted and s.phases.revert is None
+    assert s.detect.node_down == pytest.approx(3.0)
+    assert s.recover.node_ready is None
+    assert s.recover.replicas_running is None and not s.recover.replicas_never_lost
+    assert s.recover.requests_healthy is None
+    assert s.availability.by_phase["recovery"] is None
+    assert s.availability.by_entry_phase["node3"]["fault"] == pytest.approx(2 / 20, abs=1e-3)  # the fault lasts to 30 s
+    assert s.outages[0].open
+
+
+def test_errors_by_kind_and_outcome_counts() -> None:
+    def fail(entry: str, due: float) -> str | None:
+        if entry == "node3" and 1.0 <= due < 2.0:
+            return "timeout"
+        if entry == "node2" and 1.0 <= due < 1.5:
+            return "refused"
+        return None
+
+    s = summarize(run(stream(300.0, 3.0, fail=fail)))
+    assert s.errors == {"timeout": 100, "refused": 50}
+    assert list(s.errors) == ["timeout", "refused"]  # most frequent first
+    assert (s.outcomes.requests, s.outcomes.ok, s.outcomes.fail, s.outcomes.info) == (900, 750, 50, 100)
+
+
+def test_interrupted_run_event_marks_the_run_interrupted() -> None:
+    s = summarize(run(events=[Event(5.0, "run", {"action": "interrupted"})], status="interrupted"))
+    assert s.status == "interrupted"
+    assert summarize(run()).status == "complete"
+
+
+def test_summary_of_a_written_run_folder(tmp_path: Path) -> None:
+    made = run(stream(200.0, 30.0, fail=failing("node3", 12.0, 14.0)), [fault(10.0, "inject")])
+    writer = RunWriter(tmp_path / "run", made.meta, "name: synthetic\n")
+    for r in made.requests:
+        writer.request(r)
+    for e in made.events:
+        writer.event(e)
+    writer.close()
+
+    s, expected = summarize_folder(tmp_path / "run").to_dict(), summarize(made).to_dict()
+    # times are stored to the microsecond, so latencies may land one histogram bucket apart
+    for key in ("latency", "client_lag"):
+        s.pop(key), expected.pop(key)
+    assert s == expected
+    assert (s["name"], s["rate"], s["duration"]) == ("synthetic", 200.0, 30.0)
+    assert (s["fault"]["node"], s["fault"]["kind"], s["fault"]["start"]) == ("node3", "nic-down", 10.0)
+    assert json.loads(json.dumps(s))["outages"][0]["entry"] == "node3"

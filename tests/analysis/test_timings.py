@@ -1,0 +1,90 @@
+"""Time to detect and to recover, from node, leader and task events and from the requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from pulltheplug.analysis import outage_windows, summarize, time_to_detect, time_to_recover
+from pulltheplug.record import Event
+from tests.analysis.history import failing, fault, leader, node, run, stream, task
+
+FAULT_AT, REVERT_AT = 10.0, 20.0
+
+
+def cluster_history() -> list[Event]:
+    """node3 leads and runs one of 3 replicas; it goes at 10 s, node1 takes over, node3 is back at 22.5 s."""
+    return [
+        leader(0.5, "node3"),
+        *(node(0.5, n, "ready") for n in ("node1", "node2", "node3")),
+        *(task(0.5, f"t{i}", "running", on=f"node{i}") for i in (1, 2, 3)),
+        node(5.0, "node3", "unknown"),  # a blip before the fault: not a detection
+        node(6.0, "node3", "ready"),
+        fault(FAULT_AT, "inject"),
+        fault(FAULT_AT + 0.2, "injected"),
+        node(13.2, "node3", "down"),
+        task(13.3, "t3", "running", desired="shutdown", on="node3"),
+        task(13.4, "t4", "pending", on="node1"),
+        leader(14.5, None, previous="node3"),  # no leader known for a moment: not yet a change
+        leader(15.0, "node1", previous=None),
+        task(16.0, "t4", "running", on="node1"),
+        fault(REVERT_AT, "revert"),
+        node(21.0, "node1", "ready"),  # another node: does not count
+        node(22.5, "node3", "ready"),
+    ]
+
+
+def test_detect_and_recover_from_events_and_requests() -> None:
+    requests = stream(200.0, 30.0, fail=failing("node3", 12.0, 14.0))
+    s = summarize(run(requests, cluster_history()))
+
+    assert s.detect.node_down == pytest.approx(3.2)
+    assert s.detect.leader_change == pytest.approx(5.0)
+    assert s.recover.node_ready == pytest.approx(2.5)
+    assert s.recover.replicas_running == pytest.approx(6.0)
+    assert not s.recover.replicas_never_lost
+    assert s.recover.requests_healthy == pytest.approx(4.0, abs=3 / 200)
+
+
+def test_fault_start_is_the_inject_event_over_meta_phases() -> None:
+    events = [fault(9.0, "inject"), node(12.0, "node3", "down")]
+    s = summarize(run([], events))  # meta says fault at 10.0
+    assert s.fault.start == 9.0
+    assert s.detect.node_down == pytest.approx(3.0)
+
+
+def test_replicas_never_lost_is_flagged_not_zero() -> None:
+    events = [*(task(0.5, f"t{i}", "running") for i in (1, 2, 3)), task(12.0, "t4", "pending")]
+    r = time_to_recover(events, [], {"node": "node3"}, FAULT_AT, REVERT_AT, desired=None)
+    assert r.replicas_running is None
+    assert r.replicas_never_lost
+
+
+def test_replica_target_from_workload_replicas() -> None:
+    events = [
+        *(task(0.5, f"t{i}", "running") for i in (1, 2, 3)),
+        task(11.0, "t3", "failed", desired="shutdown"),
+        task(12.0, "t4", "running"),  # back to 3, but the service asks for 4
+        task(17.0, "t5", "running"),
+    ]
+    r = time_to_recover(events, [], {"node": "node3"}, FAULT_AT, REVERT_AT, desired=4)
+    assert r.replicas_running == pytest.approx(7.0)
+
+
+def test_no_leader_change_and_node_never_seen_down() -> None:
+    events = [leader(0.5, "node1"), leader(12.0, "node1", previous="node1"), node(12.0, "node2", "down")]
+    d = time_to_detect(events, "node3", FAULT_AT)
+    assert d.node_down is None
+    assert d.leader_change is None
+
+
+def test_requests_healthy_is_zero_without_failures_after_the_fault() -> None:
+    requests = stream(200.0, 30.0, fail=failing("node2", 2.0, 3.0))  # before the fault only
+    r = time_to_recover([], outage_windows(requests), {"node": "node3"}, FAULT_AT, REVERT_AT, desired=None)
+    assert r.requests_healthy == 0.0
+
+
+def test_no_fault_means_no_timings() -> None:
+    s = summarize(run(stream(200.0, 5.0), phases={"steady": 0.0, "end": 5.0}, fault_node=None))
+    assert s.fault.start is None and not s.fault.reverted
+    assert s.detect.node_down is None and s.detect.leader_change is None
+    assert s.recover.node_ready is None and s.recover.requests_healthy is None

@@ -1,0 +1,71 @@
+"""The SLO verdict: each set SLO passes or fails with a one-line reason; the exit code follows."""
+
+from __future__ import annotations
+
+import pytest
+
+from pulltheplug.analysis import Summary, summarize
+from pulltheplug.spec import SloSpec
+from pulltheplug.verdict import check_slos, exit_code
+from tests.analysis.history import failing, run, stream
+
+
+@pytest.fixture(scope="module")
+def outage() -> Summary:
+    """node3 down from 12 s to 14 s of 30 s, fault at 10 s: availability ~0.978, outage ~2 s, healthy at ~4 s."""
+    return summarize(run(stream(200.0, 30.0, fail=failing("node3", 12.0, 14.0))))
+
+
+def test_all_slos_pass(outage: Summary) -> None:
+    slo = SloSpec(availability=0.97, max_outage=3.0, recover_within=5.0, p99_latency=0.01).model_dump()
+    results = check_slos(outage, slo)
+    assert [r.name for r in results] == ["availability", "max_outage", "recover_within", "p99_latency"]
+    assert all(r.passed for r in results)
+    assert exit_code(results) == 0
+
+
+def test_each_slo_can_fail_with_a_one_line_message(outage: Summary) -> None:
+    slo = SloSpec(availability=0.99, max_outage=1.0, recover_within=2.0, p99_latency=0.001).model_dump()
+    results = {r.name: r for r in check_slos(outage, slo)}
+    assert not any(r.passed for r in results.values())
+    assert (
+        results["availability"].message.startswith("availability 0.97") and "< 0.99" in results["availability"].message
+    )
+    assert results["max_outage"].measured == pytest.approx(2.0, abs=0.015)
+    assert results["max_outage"].message.endswith("> 1s")
+    assert "> 2s" in results["recover_within"].message
+    assert results["p99_latency"].measured == pytest.approx(0.002, rel=0.01)
+    assert all("\n" not in r.message for r in results.values())
+    assert exit_code(list(results.values())) == 1
+
+
+def test_one_failure_is_enough_to_fail(outage: Summary) -> None:
+    results = check_slos(outage, {"availability": 0.5, "max_outage": 1.0})
+    assert [r.passed for r in results] == [True, False]
+    assert exit_code(results) == 1
+
+
+def test_never_recovered_fails_recover_within() -> None:
+    s = summarize(run(stream(200.0, 30.0, fail=failing("node3", 12.0, 99.0)), phases={"fault": 10.0, "end": 30.0}))
+    (r,) = check_slos(s, {"recover_within": 600.0})
+    assert r.measured is None and not r.passed
+    assert "never" in r.message
+
+
+def test_no_slo_set_passes() -> None:
+    s = summarize(run())
+    assert check_slos(s, SloSpec().model_dump()) == []
+    assert check_slos(s, {}) == []
+    assert exit_code([]) == 0
+
+
+def test_unmeasurable_availability_fails() -> None:
+    (r,) = check_slos(summarize(run()), {"availability": 0.9})
+    assert not r.passed and r.measured is None
+
+
+def test_interrupted_run_is_still_judged() -> None:
+    s = summarize(run(stream(200.0, 5.0), status="interrupted", phases={"end": 5.0}))
+    assert s.status == "interrupted"
+    results = check_slos(s, {"availability": 0.99})
+    assert [r.passed for r in results] == [True]

@@ -1,0 +1,95 @@
+"""Experiments end to end on the real 3-node lab (node1, node2 managers; node3 a worker)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pulltheplug import experiment
+from pulltheplug.lab import lab as labmod
+from pulltheplug.record import load_run
+from pulltheplug.spec import parse_spec
+
+pytestmark = pytest.mark.lab
+
+FAST = """
+name: {name}
+cluster: {{lab: ptpt}}
+workload: {{service: e2e-probe, port: 8090}}
+load: {{rate: 100, timeout: 500ms}}
+fault: {{kind: {kind}, target: {target}, duration: {duration}}}
+phases: {{steady: 3s, settle: 3s, timeout: 120s}}
+"""
+
+
+def run(lab: labmod.Lab, tmp_path: Path, kind: str, target: str, duration: str) -> Path:
+    text = FAST.format(name=f"e2e-{kind}", kind=kind, target=target, duration=duration)
+    return experiment.execute(parse_spec(text), text, lab, tmp_path)
+
+
+def test_nic_down_of_a_worker(lab: labmod.Lab, tmp_path: Path) -> None:
+    folder = run(lab, tmp_path, "nic-down", "random-worker", "20s")
+    r = load_run(folder)
+    assert r.meta.status == "complete" and r.meta.fault["node"] == "node3"
+    bad = [q for q in r.requests if q.outcome != "ok"]
+    assert bad, "taking eth0 down made no request fail"
+    assert {q.target for q in bad} == {"node3"}  # only that node's entry point suffered
+    fault_start, revert = r.meta.phases["fault"], r.meta.phases["revert"]
+    assert all(fault_start <= q.due <= revert + 2 for q in bad)
+    node3 = [e for e in r.events if e.type == "node" and e.data["node"] == "node3"]
+    left = [e for e in node3 if e.t > fault_start and e.data["state"] in ("down", "unknown")]
+    assert left, "the swarm never showed node3 leaving"
+    assert any(e.t > left[0].t and e.data["state"] == "ready" for e in node3), "node3 never came back"
+    assert lab.nic_is_up("node3")
+    # every due request has one record, none vanished
+    ks = sorted(q.k for q in r.requests)
+    assert ks == list(range(len(ks)))
+    assert (folder / "summary.json").exists()
+
+
+def test_power_loss_leaves_no_process_then_boots(lab: labmod.Lab, tmp_path: Path) -> None:
+    folder = run(lab, tmp_path, "power-loss", "node3", "5s")
+    r = load_run(folder)
+    injected = next(e for e in r.events if e.type == "fault" and e.data["action"] == "injected")
+    assert injected.data["evidence"]["processes_left"] == 0
+    assert injected.data["evidence"]["killed"] >= 3  # dockerd, containerd, shim, the container...
+    assert not injected.data["evidence"]["daemon_running"]
+    assert "converged" in r.meta.phases
+    assert lab.node_running("node3")
+    assert {s.name: s.state for s in lab.status()}["node3"] == "ready"
+
+
+def test_ctrl_c_mid_fault_reverts_and_keeps_the_run(lab: labmod.Lab, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "pulltheplug", "run", "--lab", "ptpt", "--fault", "nic-down", "--target", "node3",
+           "--duration", "60s", "--steady", "2s", "--rate", "50", "--runs-dir", str(tmp_path), "--name", "e2e-int"]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("workload: {service: e2e-probe, port: 8090}\n")
+    proc = subprocess.Popen([*cmd, str(spec)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        events: list[dict[str, object]] = []
+        while time.monotonic() < deadline and not any(e.get("action") == "injected" for e in events):
+            time.sleep(0.2)
+            files = list(tmp_path.glob("*-e2e-int/events.jsonl"))
+            if files:
+                events = [json.loads(x) for x in files[0].read_text().splitlines() if x.strip()]
+        assert any(e.get("action") == "injected" for e in events), "the fault was never injected"
+        assert not lab.nic_is_up("node3")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        lab.set_nic("node3", True)  # whatever happened, leave the shared lab whole
+    assert proc.returncode == 130, err
+    assert lab.nic_is_up("node3")
+    r = load_run(next(tmp_path.glob("*-e2e-int")))
+    assert r.meta.status == "interrupted"
+    assert any(e.type == "fault" and e.data["action"] == "reverted" for e in r.events)
+    assert r.requests and "revert" in r.meta.phases
