@@ -285,7 +285,7 @@ async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], floa
     emit(Event(clock(), "phase", {"phase": "steady"}))
     progress.phase = "steady"
     writer.write_meta()
-    load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, clock, stop, tally,
+    load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic, stop, tally,
                                         spec.load.max_in_flight))
     ticker = asyncio.create_task(_tick(clock, observer, progress, on_progress))
     try:

@@ -41,7 +41,10 @@ def test_nic_down_of_a_worker(lab: labmod.Lab, tmp_path: Path) -> None:
     assert bad, "taking eth0 down made no request fail"
     assert {q.target for q in bad} == {"node3"}  # only that node's entry point suffered
     fault_start, revert = r.meta.phases["fault"], r.meta.phases["revert"]
-    assert all(fault_start <= q.due <= revert + 2 for q in bad)
+    assert all(q.due >= fault_start for q in bad)  # a clean steady state
+    # eth0 down: node3 answers nothing during the fault (after the revert Swarm may still restart its task)
+    during = [q for q in r.requests if q.target == "node3" and fault_start + 0.1 < q.due < revert]
+    assert during and all(q.outcome != "ok" for q in during)
     node3 = [e for e in r.events if e.type == "node" and e.data["node"] == "node3"]
     left = [e for e in node3 if e.t > fault_start and e.data["state"] in ("down", "unknown")]
     assert left, "the swarm never showed node3 leaving"
