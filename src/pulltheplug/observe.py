@@ -1,14 +1,18 @@
-"""The observer: polls the swarm through a reachable manager and turns every change into an event.
+"""The observer: polls every manager of the swarm and turns every change into an event.
 
-It asks one manager at a time; when that manager stops answering (as the leader does when it is the
-target), it fails over to the next. When none answers, the control plane is unavailable: that is a
-result, recorded as events, never a crash.
+A lone manager cannot be trusted: measured here, a leader cut off from the others keeps answering for
+about 15 s with a stale view that still names itself leader, while the managers that can elect a new one
+block until they have. So every manager is polled in its own thread, and the control plane counts as
+available only while a majority of managers answer (as raft needs a quorum); the cluster view is taken
+from the answer that most answering managers agree with (same leader). Silence is a result, recorded as
+events, never a crash.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +25,7 @@ from pulltheplug.record import Event
 
 Clock = Callable[[], float]
 Emit = Callable[[Event], None]
+_API_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
 
 @dataclass
@@ -41,8 +46,66 @@ class ClusterView:
         return all(self.nodes.get(n, {}).get("state") == "ready" for n in names)
 
 
+@dataclass
+class _Answer:
+    at: float
+    nodes: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+
+    @property
+    def leader(self) -> str | None:
+        for n in self.nodes:
+            if (n.get("ManagerStatus") or {}).get("Leader"):
+                return str(n["Description"]["Hostname"])
+        return None
+
+
+class _ManagerPoller:
+    """One manager, asked again and again; remembers its last answer and its last error."""
+
+    def __init__(self, observer: Observer, manager: str) -> None:
+        self.o = observer
+        self.manager = manager
+        self.answer: _Answer | None = None
+        self.error = "not asked yet"
+        self.pending_since: float | None = None  # run time when the call in flight began
+        self.thread = threading.Thread(target=self._loop, name=f"observe-{manager}", daemon=True)
+        self._client: docker.DockerClient | None = None
+
+    def _loop(self) -> None:
+        while not self.o.stopping.is_set():
+            started = time.monotonic()
+            self.poll()
+            self.o.stopping.wait(max(0.0, self.o.interval - (time.monotonic() - started)))
+        if self._client is not None:
+            self._client.close()
+
+    def why_silent(self, now: float) -> str:
+        if self.pending_since is not None:
+            return f"no answer for {now - self.pending_since:.1f}s"
+        return self.error
+
+    def poll(self) -> None:
+        self.pending_since = self.o.clock()
+        try:
+            if self._client is None:
+                self._client = self.o.cluster.docker_client(self.manager, timeout=self.o.request_timeout)
+            nodes = self._client.api.nodes()
+            svc = self.o.service
+            tasks = self._client.api.tasks(filters={"service": svc}) if svc else []
+        except _API_ERRORS as exc:
+            if self._client is not None:
+                self._client.close()
+            self._client = None
+            self.error = _short(exc)
+            return
+        finally:
+            self.pending_since = None
+        self.answer = _Answer(self.o.clock(), nodes, tasks)
+
+
 class Observer:
-    """Background thread: poll, diff, emit. Times come from the run's clock (monotonic, run seconds)."""
+    """Pollers per manager plus one thread that merges their answers into events (run clock, seconds)."""
 
     def __init__(self, cluster: Cluster, service: str | None, clock: Clock, emit: Emit,
                  interval: float = 0.25, request_timeout: float = 2.0) -> None:
@@ -52,82 +115,86 @@ class Observer:
         self.emit = emit
         self.interval = interval
         self.request_timeout = request_timeout
+        # an answer older than this means the manager has gone silent (its call is hanging)
+        self.staleness = max(1.0, 3 * interval)
         self.view = ClusterView()
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._answering: dict[str, bool] = {}
+        self._pollers = [_ManagerPoller(self, n.name) for n in cluster.nodes() if n.role == "manager"]
         self._thread = threading.Thread(target=self._loop, name="observer", daemon=True)
-        self._clients: dict[str, docker.DockerClient] = {}
-        self._managers = [n.name for n in cluster.nodes() if n.role == "manager"]
 
     def start(self) -> None:
-        self.poll_once()  # the first view is there before the run begins
+        """Start polling; returns once the first view is there (or every manager failed once)."""
+        for p in self._pollers:
+            p.poll()
+        self.merge()
+        for p in self._pollers:
+            p.thread.start()
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=self.request_timeout * (len(self._managers) + 2))
-        for c in self._clients.values():
-            c.close()
+        self.stopping.set()
+        for t in [self._thread, *(p.thread for p in self._pollers)]:
+            if t.is_alive():
+                t.join(timeout=self.request_timeout + 1)
 
     def snapshot(self) -> ClusterView:
         with self._lock:
-            return ClusterView(dict(self.view.nodes), self.view.leader, dict(self.view.tasks),
-                               self.view.control_plane, self.view.manager, self.view.polls)
+            v = self.view
+            return ClusterView(dict(v.nodes), v.leader, dict(v.tasks), v.control_plane, v.manager, v.polls)
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            self.poll_once()
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        while not self.stopping.wait(self.interval):
+            self.merge()
 
-    def _client(self, node: str) -> docker.DockerClient:
-        if node not in self._clients:
-            self._clients[node] = self.cluster.docker_client(node, timeout=self.request_timeout)
-        return self._clients[node]
-
-    def _order(self) -> list[str]:
-        """Ask the manager that answered last first, then the leader, then the others."""
-        first = [m for m in (self.view.manager, self.view.leader) if m in self._managers]
-        return list(dict.fromkeys(first + self._managers))
-
-    def poll_once(self) -> None:
-        errors = []
-        for manager in self._order():
-            try:
-                c = self._client(manager)
-                nodes = c.api.nodes()
-                tasks = c.api.tasks(filters={"service": self.service}) if self.service else []
-            except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-                self._clients.pop(manager, None)
-                errors.append(f"{manager}: {_short(exc)}")
-                continue
-            self._apply(manager, nodes, tasks)
+    def merge(self) -> None:
+        """One look at every manager's latest answer: who answers, is there a quorum, what it says."""
+        now = self.clock()
+        fresh = {p.manager: p.answer for p in self._pollers
+                 if p.answer is not None and now - p.answer.at <= self.staleness}
+        for p in self._pollers:
+            answering = p.manager in fresh
+            if self._answering.get(p.manager) != answering:
+                self._answering[p.manager] = answering
+                data: dict[str, Any] = {"manager": p.manager, "answering": answering}
+                if not answering:
+                    data["error"] = p.why_silent(now)
+                self.emit(Event(now, "manager", data))
+        if 2 * len(fresh) <= len(self._pollers):
+            silent = [p for p in self._pollers if p.manager not in fresh]
+            claims = ", ".join(f"{m} (says leader {a.leader})" for m, a in fresh.items() if a is not None)
+            self._unavailable(now, f"{len(fresh)} of {len(self._pollers)} managers answer"
+                              + (f": {claims}" if claims else "") + "; silent: "
+                              + "; ".join(f"{p.manager}: {p.why_silent(now)}" for p in silent))
             return
-        self._unavailable("; ".join(errors))
+        votes = Counter(a.leader for a in fresh.values() if a is not None)
+        leader = votes.most_common(1)[0][0]
+        agreeing = {m: a for m, a in fresh.items() if a is not None and a.leader == leader}
+        # stay with the manager asked so far while it agrees: switching views back and forth is noise
+        manager = self.view.manager if self.view.manager in agreeing else max(agreeing, key=lambda m: agreeing[m].at)
+        self._apply(manager, agreeing[manager])
 
-    def _unavailable(self, error: str) -> None:
-        t = self.clock()
+    def _unavailable(self, t: float, error: str) -> None:
         with self._lock:
             self.view.polls += 1
             if self.view.control_plane is not False:
                 self.view.control_plane = False
                 self.emit(Event(t, "control_plane", {"available": False, "manager": None, "error": error}))
 
-    def _apply(self, manager: str, nodes: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> None:
-        t = self.clock()
+    def _apply(self, manager: str, answer: _Answer) -> None:
+        t = answer.at
         with self._lock:
             v = self.view
             v.polls += 1
             if v.control_plane is not True:
                 v.control_plane = True
-                self.emit(Event(t, "control_plane", {"available": True, "manager": manager}))
+                self.emit(Event(self.clock(), "control_plane", {"available": True, "manager": manager}))
             if v.manager != manager:
                 v.manager = manager
                 self.emit(Event(t, "observer", {"manager": manager}))
             names: dict[str, str] = {}
-            leader = None
-            for n in nodes:
+            for n in answer.nodes:
                 name = n["Description"]["Hostname"]
                 names[n["ID"]] = name
                 ms = n.get("ManagerStatus") or {}
@@ -137,15 +204,13 @@ class Observer:
                     "role": n["Spec"]["Role"],
                     "manager": "leader" if ms.get("Leader") else str(ms.get("Reachability", "")),
                 }
-                if ms.get("Leader"):
-                    leader = name
                 if v.nodes.get(name) != row:
                     v.nodes[name] = row
                     self.emit(Event(t, "node", {"node": name, **row}))
-            if leader != v.leader:
-                self.emit(Event(t, "leader", {"node": leader, "previous": v.leader}))
-                v.leader = leader
-            for task in tasks:
+            if answer.leader != v.leader:
+                self.emit(Event(t, "leader", {"node": answer.leader, "previous": v.leader}))
+                v.leader = answer.leader
+            for task in answer.tasks:
                 row = {
                     "service": self.service,
                     "slot": task.get("Slot"),

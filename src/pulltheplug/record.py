@@ -61,13 +61,15 @@ class Event:
       "manager": "leader" | "reachable" | "unreachable" | ""}
     - leader: {"node": name or None, "previous": name or None}
     - task: {"task": id, "service", "slot", "node", "state": "running" | "pending" | ..., "desired"}
-    - control_plane: {"available": bool, "manager": name, "error": str (when unavailable)}
+    - control_plane: {"available": bool, "manager": name, "error": str (when unavailable)}: available while
+      a majority of managers answer
+    - manager: {"manager": name, "answering": bool, "error": str (when silent)}, each manager on its own
     - observer: {"manager": name}, the manager the observer now asks (after a failover)
     - run: {"action": "start" | "end" | "interrupted"}
     """
 
     t: float
-    type: str  # node | leader | task | control_plane | fault | phase | run | observer
+    type: str  # node | leader | task | control_plane | manager | fault | phase | run | observer
     data: dict[str, Any] = field(default_factory=dict)
 
 

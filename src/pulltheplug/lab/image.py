@@ -15,12 +15,16 @@ import docker
 from pulltheplug.errors import MissingToolError
 
 PROBE_IMAGE = "pulltheplug/probe:1"
-APPLETS = ("sh", "httpd", "hostname", "cat", "echo", "sleep", "ls", "mkdir", "wget", "env")
+APPLETS = ("sh", "httpd", "hostname", "cat", "echo", "sleep", "ls", "mkdir", "wget", "env", "kill")
 START = """#!/bin/sh
 mkdir -p /www
 echo "node=${PTP_NODE:-$(hostname)} task=${PTP_TASK:-$(hostname)}" > /www/index.html
 echo "static" > /www/static.txt
-exec httpd -f -p "${PTP_PORT:-80}" -h /www
+# a real service stops on SIGTERM; httpd as PID 1 would ignore it and make every stop wait 10 s
+httpd -f -p "${PTP_PORT:-80}" -h /www &
+pid=$!
+trap 'kill $pid; wait $pid; exit 0' TERM INT
+wait $pid
 """
 
 
