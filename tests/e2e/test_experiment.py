@@ -85,7 +85,7 @@ def test_ctrl_c_mid_fault_reverts_and_keeps_the_run(lab: labmod.Lab, tmp_path: P
         assert any(e.get("action") == "injected" for e in events), "the fault was never injected"
         assert not lab.nic_is_up("node3")
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1,0 +1,220 @@
+"""`pulltheplug campaign` (a fault x target matrix on a lab) and `pulltheplug demo` (the seed's, end to end)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from pulltheplug import experiment
+from pulltheplug.analysis.compare import Metric
+from pulltheplug.campaign import PlannedRun, read_index, run_campaign
+from pulltheplug.cli.app import app
+from pulltheplug.cli.run_cmd import _progress_line
+from pulltheplug.lab import lab as labmod
+from pulltheplug.report.campaign_html import CampaignResults, campaign_results, mean_ci, write_campaign_report
+from pulltheplug.report.html import render_report
+from pulltheplug.results import write_results
+from pulltheplug.spec import (
+    SEED_FAULTS,
+    CampaignLabSpec,
+    CampaignSpec,
+    ClusterSpec,
+    ExperimentSpec,
+    FaultSpec,
+    PhaseSpec,
+    SloSpec,
+    load_campaign,
+)
+
+console = Console()
+
+DEMO_LAB = "demo"
+SEED_TARGETS = ["leader", "follower", "random-worker"]
+TABLE_METRICS = ("outage", "failed", "detect", "recover", "availability")
+
+
+def demo_campaign(quick: bool) -> CampaignSpec:
+    """The seed's matrix, once over, on a 5-node lab; quick: shorter phases and a random target only."""
+    base = ExperimentSpec(
+        cluster=ClusterSpec(lab=DEMO_LAB),
+        slo=SloSpec(availability=0.9, max_outage=30.0, recover_within=120.0),
+    )
+    if quick:
+        base = base.model_copy(update={"fault": FaultSpec(duration=10.0),
+                                       "phases": PhaseSpec(steady=5.0, settle=5.0)})
+    return CampaignSpec(
+        name="demo-quick" if quick else "demo",
+        base=base,
+        faults=list(SEED_FAULTS),
+        targets=["random"] if quick else list(SEED_TARGETS),
+        repetitions=1,
+        lab=CampaignLabSpec(nodes=5, managers=3),
+    )
+
+
+def finish_campaign(folder: Path) -> CampaignResults:
+    """Each run's summary.json and report.html, then the comparison report; a bad run is noted, not fatal."""
+    for entry in read_index(folder):
+        run_folder = folder / entry.folder
+        try:
+            write_results(run_folder)
+            render_report(run_folder)
+        except Exception as exc:  # one run's report must not cost the whole campaign its comparison
+            console.print(f"[yellow]note: run {entry.number} ({entry.folder}): {exc}[/]")
+    with console.status("comparison report"):
+        res = campaign_results(folder)
+        write_campaign_report(res)
+    return res
+
+
+def comparison_table(res: CampaignResults) -> Table:
+    """Scenario x key metrics, mean ± 95% CI half width; then how many runs held every SLO."""
+    c = res.comparison
+    metrics: list[Metric] = [c.metric(k) for k in TABLE_METRICS]
+    table = Table(title=f"campaign {res.spec.name}: mean ± 95% CI over complete runs")
+    table.add_column("scenario", no_wrap=True)
+    table.add_column("n", justify="right")
+    for m in metrics:
+        table.add_column(m.short or m.label, justify="right")
+    table.add_column("SLOs held", justify="right")
+    for sc in c.scenarios:
+        runs = [r for r in res.runs if r.counted and r.entry.scenario == sc]
+        held = sum(bool(r.passed) for r in runs)
+        table.add_row(sc, str(len(runs)), *[mean_ci(m, c.stats[m.key][sc]) for m in metrics],
+                      f"[green]{held}/{len(runs)}[/]" if held == len(runs) else f"[red]{held}/{len(runs)}[/]")
+    return table
+
+
+def verdict_table(res: CampaignResults) -> Table:
+    """One row per run: what it hit, what users felt, and the SLO verdict."""
+    c = res.comparison
+    metrics = [c.metric(k) for k in ("outage", "recover", "availability")]
+    table = Table(title=f"{res.spec.name}: verdict per run")
+    table.add_column("#", justify="right")
+    table.add_column("scenario", no_wrap=True)
+    table.add_column("node")
+    for m in metrics:
+        table.add_column(m.short or m.label, justify="right")
+    table.add_column("verdict")
+    for r in res.runs:
+        s = r.summary
+        if s is None or not r.counted:
+            verdict = f"[yellow]{r.entry.status}[/]"
+        elif r.passed:
+            verdict = "[green]pass[/]"
+        else:
+            verdict = "[red]FAIL[/] " + "; ".join(x.message for x in r.slos if not x.passed)
+        table.add_row(str(r.entry.number), r.entry.scenario, (s.fault.node if s else None) or "-",
+                      *[m.format(m.value(s)) if s else "-" for m in metrics], verdict)
+    return table
+
+
+def _new_campaign_folder(runs_dir: Path, before: set[Path]) -> Path | None:
+    made = sorted(p for p in runs_dir.glob("*-campaign-*") if p.is_dir() and p not in before)
+    return made[-1] if made else None
+
+
+def execute_campaign(spec: CampaignSpec, runs_dir: Path) -> tuple[Path, CampaignResults]:
+    """Run the matrix with live progress; then the reports. Whatever stops it, what ran is reported."""
+    before = set(runs_dir.glob("*-campaign-*")) if runs_dir.exists() else set()
+    header = Text("waiting for the lab to be whole")
+    line = Text("")
+    folder: Path | None = None
+    with Live(Group(header, line), console=console, refresh_per_second=4, transient=True) as live:
+
+        def on_run(run: PlannedRun, total: int) -> None:
+            nonlocal header, line
+            header = Text.from_markup(f"[bold]run {run.number} of {total}:[/] {run.scenario} rep {run.repetition}")
+            line = Text("preparing: workload, entries, target")
+            live.console.print(header)
+            live.update(Group(header, line))
+
+        def on_progress(p: experiment.RunProgress) -> None:
+            nonlocal line
+            line = _progress_line(p)
+            live.update(Group(header, line))
+
+        def on_note(message: str) -> None:
+            live.console.print(f"[yellow]{message}[/]")
+
+        try:
+            folder = run_campaign(spec, runs_dir, on_run, on_progress, on_note)
+        except BaseException:
+            folder = _new_campaign_folder(runs_dir, before)
+            if folder is None or not read_index(folder):
+                raise
+            live.stop()
+            _report_partial(folder)
+            raise
+    return folder, finish_campaign(folder)
+
+
+def _report_partial(folder: Path) -> None:
+    """After an error or Ctrl-C between runs: report the runs made; the original error is then re-raised."""
+    console.print("[yellow]the campaign stopped early: reporting the runs it made[/]")
+    try:
+        res = finish_campaign(folder)
+    except Exception as exc:
+        console.print(f"[yellow]note: no comparison report: {exc}[/]")
+        return
+    console.print(comparison_table(res))
+    console.print(f"comparison report: {folder / 'report.html'}")
+
+
+def _interrupted(folder: Path) -> bool:
+    index = read_index(folder)
+    return bool(index) and index[-1].status == "interrupted"
+
+
+@app.command("campaign")
+def campaign(
+    spec_file: Path = typer.Argument(..., help="Campaign YAML (see scenarios/campaign-*.yaml)."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where the campaign folder goes."),
+    repetitions: int | None = typer.Option(None, "--repetitions", min=1, max=100,
+                                           help="Override the spec's repetitions."),
+    lab: str | None = typer.Option(None, "--lab", help="Lab name (default: the spec's base.cluster.lab)."),
+) -> None:
+    """Run every fault on every target, N times, back to back on one lab; then each run's report and one
+    comparison report (mean, 95% CI, min, max per scenario). Exit 0 once the reports are written."""
+    spec = load_campaign(spec_file)
+    if repetitions is not None:
+        spec = spec.model_copy(update={"repetitions": repetitions})
+    if lab is not None:
+        spec = spec.model_copy(update={"base": spec.base.model_copy(
+            update={"cluster": spec.base.cluster.model_copy(update={"lab": lab})})})
+    folder, res = execute_campaign(spec, runs_dir)
+    console.print(comparison_table(res))
+    console.print(f"comparison report: {folder / 'report.html'}")
+    if _interrupted(folder):
+        console.print("[yellow]interrupted: the campaign stopped; what ran is kept and reported[/]")
+        raise typer.Exit(130)
+
+
+@app.command("demo")
+def demo(
+    keep_lab: bool = typer.Option(False, "--keep-lab", help="Leave the demo lab up afterwards."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where the campaign folder goes."),
+    quick: bool = typer.Option(False, "--quick", help="3 runs (each fault on a random node), shorter phases."),
+) -> None:
+    """The seed's experiments end to end: a 5-node lab (3 managers), nic-down, reboot and power-loss on the
+    leader, a follower and a worker, the reports, the lab down again. Needs root."""
+    spec = demo_campaign(quick)
+    with console.status("lab up") as spinner:
+        labmod.up(DEMO_LAB, spec.lab.nodes, spec.lab.managers, progress=lambda m: spinner.update(f"lab up: {m}"))
+    try:
+        folder, res = execute_campaign(spec, runs_dir)
+    finally:
+        if keep_lab:
+            console.print(f"lab {DEMO_LAB} is kept: `pulltheplug lab down --name {DEMO_LAB}` removes it")
+        else:
+            with console.status("lab down") as spinner:
+                labmod.down(DEMO_LAB, progress=lambda m: spinner.update(f"lab down: {m}"))
+    console.print(verdict_table(res))
+    console.print(f"comparison report: {folder / 'report.html'}")
+    if _interrupted(folder):
+        raise typer.Exit(130)

@@ -1,0 +1,127 @@
+"""`report.html`: one self-contained page (plotly.js inline, no network) from a run's records alone."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from plotly.offline import get_plotlyjs
+
+from pulltheplug import __version__
+from pulltheplug.analysis import ALL, PHASES, Summary
+from pulltheplug.record import Run, load_run
+from pulltheplug.report.figure import DIV_ID, figure_div, timeline_figure
+from pulltheplug.report.timeline import timeline_of
+from pulltheplug.results import results_of
+from pulltheplug.verdict import SloResult, exit_code
+
+REPORT = "report.html"
+TEMPLATE = "report.html.j2"
+MAX_OUTAGE_ROWS = 100
+
+
+def secs(x: float | None, digits: int = 2) -> str:
+    return "\u2013" if x is None else f"{x:.{digits}f}s"
+
+
+def pct(x: float | None) -> str:
+    return "\u2013" if x is None else f"{100 * x:.2f}%"
+
+
+def ms(x: float | None) -> str:
+    return "\u2013" if x is None else f"{x:.1f}"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("pulltheplug.report", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(secs=secs, pct=pct, ms=ms)
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class FaultStep:
+    """One fault event: what was done when, and the evidence that it took effect."""
+
+    t: float
+    action: str
+    evidence: str
+
+
+def fault_steps(run: Run) -> list[FaultStep]:
+    return [
+        FaultStep(e.t, str(e.data.get("action", "")), json.dumps(e.data["evidence"], sort_keys=True)
+                  if e.data.get("evidence") else "")
+        for e in sorted(run.events, key=lambda e: e.t) if e.type == "fault"
+    ]
+
+
+def banner(summary: Summary) -> tuple[str, str] | None:
+    """(headline, explanation) for a run that did not complete; None for a complete one."""
+    if summary.status == "complete":
+        return None
+    return summary.status.upper(), (f"the run did not complete; this report covers its records up to "
+                                    f"{secs(summary.phases.end)}")
+
+
+def _availability_rows(summary: Summary) -> list[tuple[str, float | None, list[float | None]]]:
+    a = summary.availability
+    rows = [(e, a.by_entry[e], [a.by_entry_phase.get(e, {}).get(p) for p in PHASES]) for e in a.by_entry]
+    rows.append((ALL, a.overall, [a.by_phase.get(p) for p in PHASES]))
+    return rows
+
+
+def report_context(run: Run, summary: Summary, slos: list[SloResult]) -> dict[str, Any]:
+    """Everything the template shows; the figure as an HTML div, plotly.js as text."""
+    meta = run.meta
+    tl = timeline_of(run)
+    outages = sorted(summary.outages, key=lambda w: (w.start, w.entry))
+    return {
+        "version": __version__,
+        "run": meta,
+        "folder": str(run.folder),
+        "s": summary,
+        "banner": banner(summary),
+        "slos": slos,
+        "passed": exit_code(slos) == 0,
+        "cluster_nodes": [n for n in meta.cluster.get("nodes", []) if isinstance(n, dict)],
+        "cluster_info": {k: v for k, v in meta.cluster.items() if k != "nodes"},
+        "fault_info": {k: v for k, v in meta.fault.items() if v not in (None, "", [])},
+        "fault_steps": fault_steps(run),
+        "phases": PHASES,
+        "phase_edges": [(k, getattr(summary.phases, k)) for k in ("steady", "fault", "revert", "converged", "end")],
+        "availability_rows": _availability_rows(summary),
+        "outages": outages[:MAX_OUTAGE_ROWS],
+        "outages_left": max(len(outages) - MAX_OUTAGE_ROWS, 0),
+        "errors_total": sum(summary.errors.values()),
+        "latency_rows": [*summary.latency.items(), ("client lag", summary.client_lag)],
+        "markers": tl.markers,
+        "bin_ms": round(tl.bins.width * 1000),
+        "div_id": DIV_ID,
+        "figure": figure_div(timeline_figure(tl)),
+        "plotly_js": get_plotlyjs(),
+    }
+
+
+def render_html(run: Run, summary: Summary, slos: list[SloResult]) -> str:
+    return _environment().get_template(TEMPLATE).render(report_context(run, summary, slos))
+
+
+def write_html(run: Run, summary: Summary, slos: list[SloResult], path: Path | None = None) -> Path:
+    """Writes the report (default: `report.html` in the run folder) and returns its path."""
+    out = path or run.folder / REPORT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_html(run, summary, slos), encoding="utf-8")
+    return out
+
+
+def render_report(folder: Path) -> Path:
+    """The run folder's `report.html`, from its records alone (no cluster needed)."""
+    run = load_run(folder)
+    summary, slos = results_of(run)
+    return write_html(run, summary, slos)

@@ -1,0 +1,241 @@
+"""The timeline of a run, as plain data: requests per 100 ms, node lanes, markers, shaded windows.
+
+Pure: built from the records alone (a `Run`), so a report can be redrawn anywhere. Times are seconds
+since the run's start, like the records.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, fault_start, phases_of
+from pulltheplug.record import Event, RequestRecord, Run
+
+BIN_WIDTH = 0.1  # seconds: fine enough to see a 1 s outage, coarse enough for a 10 min run
+_EPS = 1e-9  # k / rate / width lands a hair under an integer in floating point
+
+# The swarm's node states, as a lane shows them; "disconnected" is the managers losing the node too.
+LANE_STATE = {"ready": "ready", "down": "down", "unknown": "unknown", "disconnected": "down"}
+OFF_FAULTS = frozenset({"reboot", "power-loss"})
+
+
+@dataclass(frozen=True, slots=True)
+class Bins:
+    """Requests by due time in bins of `width` seconds; latency (ok requests only, from due) in ms."""
+
+    width: float
+    start: list[float]
+    ok: list[int]
+    fail: list[int]
+    info: list[int]
+    p50_ms: list[float | None]
+    p99_ms: list[float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    start: float
+    end: float
+    state: str  # lanes: ready | down | unknown; fault: off | nic down; leader: leader
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """One node: what the managers said of it (`states`), what the fault did to it, when it led."""
+
+    node: str
+    role: str
+    address: str
+    states: list[Interval]
+    fault: list[Interval]
+    leader: list[Interval]
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    t: float
+    kind: Literal["leader", "task"]
+    node: str | None  # the new leader, or the node a task moved to
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpan:
+    """From "inject" to "revert"; `open`: never reverted, so it lasts to the run's end."""
+
+    start: float
+    end: float
+    open: bool
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    end: float
+    bins: Bins
+    lanes: list[Lane]
+    markers: list[Marker]
+    control_plane: list[ControlPlaneWindow]
+    fault: FaultSpan | None
+
+
+def _bin_index(t: float, width: float) -> int:
+    return max(math.floor(t / width + _EPS), 0)
+
+
+def nearest_rank(sorted_values: Sequence[float], p: float) -> float:
+    """The p-th percentile of already sorted values, by nearest rank (no interpolation)."""
+    return sorted_values[max(math.ceil(p / 100 * len(sorted_values)) - 1, 0)]
+
+
+def request_bins(requests: Sequence[RequestRecord], end: float, width: float = BIN_WIDTH) -> Bins:
+    """Bins cover [0, end) and every due time; a request counts in the bin of its due time."""
+    last = max((_bin_index(r.due, width) for r in requests), default=-1)
+    n = max(math.ceil(end / width - _EPS), last + 1, 0)
+    ok, fail, info = [0] * n, [0] * n, [0] * n
+    latencies: list[list[float]] = [[] for _ in range(n)]
+    counts = {"ok": ok, "fail": fail, "info": info}
+    for r in requests:
+        i = _bin_index(r.due, width)
+        counts[r.outcome][i] += 1
+        if r.outcome == "ok":
+            latencies[i].append(r.latency * 1000.0)
+    p50: list[float | None] = []
+    p99: list[float | None] = []
+    for values in latencies:
+        values.sort()
+        p50.append(nearest_rank(values, 50) if values else None)
+        p99.append(nearest_rank(values, 99) if values else None)
+    return Bins(width, [round(i * width, 6) for i in range(n)], ok, fail, info, p50, p99)
+
+
+def _by_time(events: Sequence[Event], kind: str) -> list[Event]:
+    return sorted((e for e in events if e.type == kind), key=lambda e: e.t)
+
+
+def _node_detail(data: dict[str, Any]) -> str:
+    parts = [str(data.get("state", "?"))]
+    for key in ("availability", "manager"):
+        if data.get(key):
+            parts.append(f"{key} {data[key]}")
+    return ", ".join(parts)
+
+
+def state_intervals(events: Sequence[Event], node: str, end: float) -> list[Interval]:
+    """Each node event starts an interval lasting to the next one (or `end`); repeats are merged."""
+    out: list[Interval] = []
+    for e in _by_time(events, "node"):
+        if e.data.get("node") != node:
+            continue
+        state = LANE_STATE.get(str(e.data.get("state")), "unknown")
+        detail = _node_detail(e.data)
+        if out and out[-1].state == state and out[-1].detail == detail:
+            continue
+        if out:
+            out[-1] = Interval(out[-1].start, e.t, out[-1].state, out[-1].detail)
+        out.append(Interval(e.t, end, state, detail))
+    return out
+
+
+def leader_intervals(events: Sequence[Event], end: float) -> dict[str, list[Interval]]:
+    """Node -> the spans it was the leader, from each leader event to the next (or `end`)."""
+    spans: dict[str, list[Interval]] = {}
+    leaders = _by_time(events, "leader")
+    ends = [e.t for e in leaders[1:]] + [end]
+    for e, until in zip(leaders, ends, strict=False):
+        node = e.data.get("node")
+        if node:
+            spans.setdefault(str(node), []).append(Interval(e.t, until, "leader"))
+    return spans
+
+
+def fault_intervals(events: Sequence[Event], end: float) -> dict[str, list[Interval]]:
+    """Node -> spans the fault held it: off (reboot, power-loss) or nic down, from injected to reverted.
+
+    "inject" stands in when "injected" is missing (the inject failed half way but a revert is owed).
+    """
+    spans: dict[str, list[Interval]] = {}
+    held: dict[str, tuple[float, str]] = {}  # node -> (since, fault kind)
+    for e in _by_time(events, "fault"):
+        node, action, kind = str(e.data.get("node")), e.data.get("action"), str(e.data.get("kind", ""))
+        if action in ("inject", "injected"):
+            held[node] = (e.t, kind)
+        elif action == "reverted" and node in held:
+            since, kind = held.pop(node)
+            spans.setdefault(node, []).append(Interval(since, e.t, _fault_state(kind), kind))
+    for node, (since, kind) in held.items():
+        spans.setdefault(node, []).append(Interval(since, end, _fault_state(kind), f"{kind}, never reverted"))
+    return spans
+
+
+def _fault_state(kind: str) -> str:
+    return "off" if kind in OFF_FAULTS else "nic down" if kind == "nic-down" else kind
+
+
+def markers(events: Sequence[Event]) -> list[Marker]:
+    """Leader changes (every leader event but the first sighting) and task moves.
+
+    A task move is a task seen for the first time after the first snapshot of the tasks, or a task that
+    starts running; the first snapshot itself is where things stood, not a move.
+    """
+    out: list[Marker] = []
+    for e in _by_time(events, "leader")[1:]:
+        new, old = e.data.get("node"), e.data.get("previous")
+        out.append(Marker(e.t, "leader", new or old, f"leader {old or 'none'} \u2192 {new or 'none'}"))
+    tasks = _by_time(events, "task")
+    first = tasks[0].t if tasks else 0.0
+    state: dict[str, str] = {}
+    for e in tasks:
+        task, now, node = str(e.data.get("task")), str(e.data.get("state")), e.data.get("node") or None
+        before = state.get(task)
+        state[task] = now
+        if e.t <= first:
+            continue
+        short = task[:10]
+        if before is None:
+            out.append(Marker(e.t, "task", node, f"task {short} new on {node} ({now})"))
+        elif now == "running" and before != "running":
+            out.append(Marker(e.t, "task", node, f"task {short} running on {node}"))
+    return sorted(out, key=lambda m: m.t)
+
+
+def fault_span(run: Run, inject: float | None, revert: float | None, end: float) -> FaultSpan | None:
+    if inject is None:
+        return None
+    fault = run.meta.fault
+    label = f"{fault.get('kind', 'fault')} on {fault.get('node', '?')}"
+    return FaultSpan(inject, revert if revert is not None else end, revert is None, label)
+
+
+def _node_names(run: Run) -> list[tuple[str, str, str]]:
+    """(name, role, address) in the cluster's order, then nodes only the events name."""
+    known = [(str(n.get("name")), str(n.get("role", "")), str(n.get("address", "")))
+             for n in run.meta.cluster.get("nodes", []) if isinstance(n, dict)]
+    names = {n for n, _, _ in known}
+    seen = sorted({str(e.data["node"]) for e in run.events if e.type == "node" and e.data.get("node")} - names)
+    return known + [(n, "", "") for n in seen]
+
+
+def timeline_of(run: Run, width: float = BIN_WIDTH) -> Timeline:
+    phases = phases_of(run.meta, run.requests, run.events)
+    last_due = max((r.due for r in run.requests), default=0.0)
+    end = max(phases.end, last_due)
+    leaders = leader_intervals(run.events, end)
+    faults = fault_intervals(run.events, end)
+    lanes = [
+        Lane(name, role, address, state_intervals(run.events, name, end), faults.get(name, []),
+             leaders.get(name, []))
+        for name, role, address in _node_names(run)
+    ]
+    return Timeline(
+        end=end,
+        bins=request_bins(run.requests, end, width),
+        lanes=lanes,
+        markers=markers(run.events),
+        control_plane=control_plane_windows(run.events, end),
+        fault=fault_span(run, fault_start(run.meta, run.events), phases.revert, end),
+    )

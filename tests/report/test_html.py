@@ -1,0 +1,54 @@
+"""report.html: self-contained (no network), with the run's facts, the timeline div and tables."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pulltheplug.record import load_run
+from pulltheplug.report import REPORT, write_html
+from pulltheplug.results import results_of
+from tests.report.synthetic import synthetic_run, write_run
+
+REMOTE = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", re.I)
+
+
+def _render(tmp_path: Path, **kwargs: object) -> str:
+    folder = write_run(tmp_path / "run", synthetic_run(**kwargs))  # type: ignore[arg-type]
+    run = load_run(folder)
+    summary, slos = results_of(run)
+    path = write_html(run, summary, slos)
+    assert path == folder / REPORT
+    return path.read_text()
+
+
+def test_report_is_offline_and_self_contained(tmp_path: Path) -> None:
+    html = _render(tmp_path)
+    assert not REMOTE.search(html)
+    assert "@import" not in html
+    assert "Plotly.newPlot" in html and len(html) > 1_000_000  # plotly.js is inline
+    assert 'id="timeline"' in html
+
+
+def test_report_shows_cluster_load_fault_and_verdict(tmp_path: Path) -> None:
+    html = _render(tmp_path)
+    for text in ("27.5.1", "10.77.0.13", "ptp-probe:latest", "100 req/s requested", "nic-down",
+                 "eth0_up", "max_outage 20.010s &gt; 5s", "ReadTimeout", "leader node3 \u2192 node1"):
+        assert text in html, text
+    assert 'id="verdict">FAIL<' in html
+    assert "INTERRUPTED" not in html
+
+
+def test_interrupted_run_has_a_banner(tmp_path: Path) -> None:
+    html = _render(tmp_path, interrupted_at=35.0)
+    assert 'id="banner"' in html
+    assert "<strong>INTERRUPTED</strong>" in html
+
+
+def test_a_run_cut_short_before_any_record_still_renders(tmp_path: Path) -> None:
+    made = synthetic_run(interrupted_at=35.0)
+    made.requests, made.events, made.meta.cluster = [], [], {}
+    folder = write_run(tmp_path / "empty", made)
+    run = load_run(folder)
+    html = write_html(run, *results_of(run)).read_text()
+    assert "<strong>INTERRUPTED</strong>" in html and 'id="timeline"' in html

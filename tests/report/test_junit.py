@@ -1,0 +1,54 @@
+"""JUnit XML: one testsuite per run, one testcase per SLO, a failure element for each SLO that failed."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from pulltheplug.report.junit import RUN_COMPLETED, junit_xml, write_junit
+from pulltheplug.results import results_of
+from tests.report.synthetic import PASSING_SLOS, synthetic_run
+
+
+def _parse(data: bytes) -> ET.Element:
+    root = ET.fromstring(data)
+    assert root.tag == "testsuites"
+    return root
+
+
+def test_failing_run_has_one_failure_with_the_slo_message() -> None:
+    summary, slos = results_of(synthetic_run())
+    root = _parse(junit_xml([(summary, slos)]))
+    (suite,) = root.findall("testsuite")
+    assert suite.get("name") == "nic-down-node3"
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    assert (root.get("tests"), root.get("failures")) == ("2", "1")
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert set(cases) == {"availability", "max_outage"}
+    assert cases["availability"].find("failure") is None
+    failure = cases["max_outage"].find("failure")
+    assert failure is not None
+    assert failure.get("message") == next(r.message for r in slos if r.name == "max_outage")
+    assert "max_outage 20.010s > 5s" in (failure.text or "")
+
+
+def test_passing_run_has_no_failure(tmp_path: Path) -> None:
+    summary, slos = results_of(synthetic_run(slo=PASSING_SLOS))
+    path = write_junit(tmp_path / "out" / "junit.xml", [(summary, slos)])
+    suite = _parse(path.read_bytes()).find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("1", "0")
+    assert suite.find("testcase/failure") is None
+
+
+def test_without_slos_the_run_is_judged_on_completing() -> None:
+    complete = results_of(synthetic_run(slo={}))
+    interrupted = results_of(synthetic_run(slo={}, interrupted_at=35.0))
+    root = _parse(junit_xml([complete, interrupted]))
+    suites = root.findall("testsuite")
+    assert len(suites) == 2
+    assert [c.get("name") for s in suites for c in s.findall("testcase")] == [RUN_COMPLETED, RUN_COMPLETED]
+    assert suites[0].find("testcase/failure") is None
+    failure = suites[1].find("testcase/failure")
+    assert failure is not None and failure.get("message") == "run interrupted"
+    assert root.get("failures") == "1"
