@@ -126,9 +126,9 @@ def _check_entry(url: str, allowed: set[str]) -> None:
                     f"({', '.join(sorted(allowed))}) or loopback may be targets")
 
 
-def _wait_answering(entries: dict[str, str], timeout: float = 30) -> None:
+def _wait_answering(entries: dict[str, str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
     for name, url in entries.items():
-        deadline = time.monotonic() + timeout
         while True:
             try:
                 with urllib.request.urlopen(url, timeout=1) as resp:
@@ -137,7 +137,8 @@ def _wait_answering(entries: dict[str, str], timeout: float = 30) -> None:
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
-                raise ClusterError(f"entry {name} ({url}) does not answer: the service is not serving there")
+                raise ClusterError(f"entry {name} ({url}) does not answer within {timeout:.0f}s: "
+                                   "the service is not serving there")
             time.sleep(0.2)
 
 
@@ -150,7 +151,7 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
         replicas = w.replicas or len(nodes)
         if w.deploy:
             workload.deploy_probe(c, w.service, replicas, w.port, w.image)
-            workload.wait_running(c, w.service, replicas)
+        workload.wait_running(c, w.service, replicas, spec.phases.timeout)
         path = w.path if w.path.startswith("/") else "/" + w.path
         if w.entries:
             entries = {urlsplit(u).netloc or u: u for u in w.entries}
@@ -158,7 +159,7 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
             entries = {n.name: f"http://{n.address}:{w.port}{path}" for n in nodes}
         for url in entries.values():
             _check_entry(url, {n.address for n in nodes})
-        _wait_answering(entries)
+        _wait_answering(entries, spec.phases.timeout)
         leader = _leader(c)
         pick = None
         if spec.fault.kind != "none":
@@ -336,7 +337,7 @@ async def _until_converged(spec: ExperimentSpec, prep: Prepared, clock: Callable
     since: float | None = None
     while clock() - start < spec.phases.timeout:
         v = observer.snapshot()
-        cluster_ok = bool(v.control_plane) and v.all_ready(names) and v.running_tasks() >= prep.replicas
+        cluster_ok = bool(v.control_plane) and v.all_ready(names) and v.tasks_settled(prep.replicas)
         since = (since if since is not None else clock()) if cluster_ok else None
         healthy = clock() - max(tally.last_bad_due, start) >= spec.phases.settle
         if since is not None and healthy:

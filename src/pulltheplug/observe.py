@@ -42,6 +42,11 @@ class ClusterView:
     def running_tasks(self) -> int:
         return sum(1 for t in self.tasks.values() if t["state"] == "running" and t["desired"] == "running")
 
+    def tasks_settled(self, replicas: int) -> bool:
+        """Every replica running, and no task on its way (desired ready/running but not yet running)."""
+        wanted = [t for t in self.tasks.values() if t["desired"] in ("ready", "running")]
+        return self.running_tasks() >= replicas and all(t["state"] == "running" for t in wanted)
+
     def all_ready(self, names: list[str]) -> bool:
         return all(self.nodes.get(n, {}).get("state") == "ready" for n in names)
 

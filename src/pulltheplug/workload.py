@@ -34,23 +34,31 @@ def deploy_probe(
     return str(svc.id)
 
 
-def running_tasks(client: docker.DockerClient, name: str) -> list[dict[str, str]]:
-    out = []
-    for t in client.api.tasks(filters={"service": name, "desired-state": "running"}):
-        out.append({"id": t["ID"], "node_id": t.get("NodeID", ""), "state": t["Status"]["State"]})
-    return [t for t in out if t["state"] == "running"]
+def task_states(client: docker.DockerClient, name: str) -> list[str]:
+    """The states of the tasks that should run (desired state running)."""
+    return [t["Status"]["State"] for t in client.api.tasks(filters={"service": name, "desired-state": "running"})]
+
+
+def is_settled(states: list[str], replicas: int) -> bool:
+    """Every replica running and none still on its way (pending, assigned, starting...)."""
+    return len(states) >= replicas and all(s == "running" for s in states)
 
 
 def wait_running(client: docker.DockerClient, name: str, replicas: int, timeout: float = 60) -> None:
+    """Until the service is settled: a swarm healing from a fault may still move tasks after its nodes
+    are all Ready (seen here: a leader back from a NIC fault rescheduled a task of a node never faulted)."""
     deadline = time.monotonic() + timeout
+    states: list[str] = []
     while time.monotonic() < deadline:
         try:
-            if len(running_tasks(client, name)) >= replicas:
+            states = task_states(client, name)
+            if is_settled(states, replicas):
                 return
         except docker.errors.APIError:
             pass
         time.sleep(0.25)
-    raise ClusterError(f"service {name} did not get {replicas} running tasks within {timeout:.0f}s")
+    raise ClusterError(f"service {name} did not get {replicas} running tasks within {timeout:.0f}s "
+                       f"(tasks: {', '.join(states) or 'none'})")
 
 
 def remove(client: docker.DockerClient, name: str) -> None:

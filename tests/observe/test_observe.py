@@ -89,3 +89,22 @@ def test_events_only_on_change() -> None:
     obs.merge()
     changed = [e for e in events if e.type == "node" and e.t == 0.75]
     assert [(e.data["node"], e.data["state"]) for e in changed] == [("node4", "down")]
+
+
+def test_tasks_on_their_way_are_not_settled() -> None:
+    obs, _, clock = make()
+    running = {"ID": "t1", "Slot": 1, "NodeID": "id-node1", "Status": {"State": "running"}, "DesiredState": "running"}
+    moving = {"ID": "t2", "Slot": 2, "NodeID": "", "Status": {"State": "pending"}, "DesiredState": "ready"}
+    old = {"ID": "t0", "Slot": 2, "NodeID": "id-node2", "Status": {"State": "running"}, "DesiredState": "running"}
+    for p in obs._pollers:
+        p.answer = _Answer(0.0, view("node1"), [running, old, moving])
+    obs.merge()
+    v = obs.snapshot()
+    assert v.running_tasks() == 2 and not v.tasks_settled(2)
+    gone = {**old, "DesiredState": "shutdown", "Status": {"State": "shutdown"}}
+    arrived = {**moving, "NodeID": "id-node2", "Status": {"State": "running"}, "DesiredState": "running"}
+    clock.now = 1.0
+    for p in obs._pollers:
+        p.answer = _Answer(1.0, view("node1"), [running, gone, arrived])
+    obs.merge()
+    assert obs.snapshot().tasks_settled(2)
