@@ -223,6 +223,7 @@ def execute(
     observer = Observer(cluster, spec.workload.service, clock, emit, spec.observe.interval,
                         spec.observe.request_timeout)
     emit(Event(clock(), "run", {"action": "start"}))
+    error: BaseException | None = None
     try:
         observer.start()
         asyncio.run(_phases(spec, prep, clock, writer, observer, tally, progress, fs, emit, on_progress))
@@ -230,15 +231,21 @@ def execute(
     except KeyboardInterrupt:
         meta.status = "interrupted"  # the caller sees it in meta.json; records and revert are done below
     except BaseException as exc:
-        meta.status = "failed"
-        meta.error = str(exc)
-        raise
+        meta.status, meta.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
     finally:
-        _revert_if_needed(fs, clock, emit, meta)
+        try:
+            _revert_if_needed(fs, clock, emit, meta)
+        except Exception as exc:  # the first error stays the run's error; this one is added to it
+            meta.status = "failed"
+            meta.error = "; ".join(x for x in (meta.error, f"revert failed: {type(exc).__name__}: {exc}") if x)
+            error = error or exc
         observer.stop()
         meta.phases.setdefault("end", clock())
         emit(Event(clock(), "run", {"action": "end" if meta.status == "complete" else meta.status}))
         writer.close()
+    write_results(writer.folder)
+    if error is not None:
+        raise error
     write_results(writer.folder)
     return writer.folder
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import docker
+import requests
 
 from pulltheplug.errors import LabError
 from pulltheplug.lab import cgroups
@@ -81,8 +82,8 @@ def wait_ready(node: NodePlan, pid: int, timeout: float = 60) -> str:
                     return str(c.version().get("Version", ""))
                 finally:
                     c.close()
-            except docker.errors.DockerException:
-                pass
+            except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+                pass  # the socket exists before the API serves: a daemon restoring its swarm takes a while
         time.sleep(0.05)
     raise LabError(f"dockerd of {node.name} did not answer within {timeout:.0f}s: see {node.log}")
 

@@ -90,8 +90,9 @@ class Lab:
         return daemon.power_off(self.plan.node(node))
 
     def boot_node(self, node: str) -> None:
+        """Boot, or, if a boot already started (a revert retried), wait for that one."""
         plan = self.plan.node(node)
-        pid = daemon.boot(plan)
+        pid = daemon.running_pid(plan) or daemon.boot(plan)
         daemon.wait_ready(plan, pid)
 
     def node_pids(self, node: str) -> list[int]:
