@@ -16,7 +16,7 @@ from pulltheplug.cluster import ClusterNode
 from pulltheplug.errors import ClusterError, LabError, MissingToolError, NotRootError
 from pulltheplug.lab import cgroups, daemon, image, network, swarm
 from pulltheplug.lab.mounts import unmount_under
-from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, pick_subnet, plan_lab
+from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, list_labs, load_state, require_state, save_state, state_path
 
 DEFAULT_NAME = "lab"
@@ -160,32 +160,39 @@ def up(name: str = DEFAULT_NAME, nodes: int = 5, managers: int = 3, progress: Pr
 
 def _make(state: LabState, progress: Progress) -> None:
     plan = state.plan
-    progress(f"network {plan.subnet}")
+    progress(f"network {plan.subnet}, starting {len(plan.nodes)} dockerd")
     network.create_hub(plan)
-    for n in plan.nodes:
+    for n in plan.nodes:  # each daemon starts as soon as its node's network exists
         network.create_node_net(plan, n)
         if network.has_default_route(n.netns):
             raise LabError(f"node {n.name} has a default route: refusing to go on")
-    progress(f"starting {len(plan.nodes)} dockerd")
-    for n in plan.nodes:
         state.pids[n.name] = daemon.boot(n)
     save_state(state)
     tar = image.rootfs_tar()
-    with ThreadPoolExecutor(max_workers=min(16, 2 * len(plan.nodes))) as pool:
-        versions = list(pool.map(lambda n: daemon.wait_ready(n, state.pids[n.name]), plan.nodes))
-        state.engine_version = versions[0]
+    with ThreadPoolExecutor(max_workers=min(32, 3 * len(plan.nodes))) as pool:
+        ready = {n.name: pool.submit(daemon.wait_ready, n, state.pids[n.name]) for n in plan.nodes}
         clients = {n.name: daemon.client(n, timeout=60) for n in plan.nodes}
-        # the image import, the manager joins (one at a time: raft grows one member at a time) and the
-        # worker joins all overlap; only the init must come first
-        progress("importing the probe image, swarm init")
-        imports = [pool.submit(image.import_probe, clients[n.name], tar) for n in plan.nodes]
+
+        def import_on(n: NodePlan) -> None:
+            ready[n.name].result()
+            image.import_probe(clients[n.name], tar)
+
+        def join(n: NodePlan, token: str) -> None:
+            ready[n.name].result()
+            swarm.join(clients[n.name], n, first, token)
+
+        # the swarm starts on node1 while the other daemons are still starting; the image imports and the
+        # worker joins run as each daemon answers; managers join one at a time (raft grows one by one)
         first = plan.nodes[0]
+        state.engine_version = ready[first.name].result()
+        progress("importing the probe image, swarm init")
+        imports = [pool.submit(import_on, n) for n in plan.nodes]
         tokens = swarm.init(clients[first.name], first)
         progress("nodes join")
-        joins = [pool.submit(swarm.join, clients[n.name], n, first, tokens["worker"]) for n in plan.workers]
+        joins = [pool.submit(join, n, tokens["worker"]) for n in plan.workers]
         for n in plan.managers[1:]:
             progress(f"manager {n.name} joins")
-            swarm.join(clients[n.name], n, first, tokens["manager"])
+            join(n, tokens["manager"])
         for f in [*imports, *joins]:
             f.result()
     progress("waiting for every node Ready")
