@@ -81,3 +81,19 @@ def test_summary_of_a_written_run_folder(tmp_path: Path) -> None:
     assert (s["name"], s["rate"], s["duration"]) == ("synthetic", 200.0, 30.0)
     assert (s["fault"]["node"], s["fault"]["kind"], s["fault"]["start"]) == ("node3", "nic-down", 10.0)
     assert json.loads(json.dumps(s))["outages"][0]["entry"] == "node3"
+
+
+def test_a_saturated_steady_state_is_flagged() -> None:
+    from pulltheplug.analysis.availability import Availability
+    from pulltheplug.analysis.baseline import baseline_warnings
+    from pulltheplug.analysis.latency import Percentiles
+
+    def avail(steady: float) -> Availability:
+        return Availability(steady, {"steady": steady, "fault": 0.5, "recovery": 1.0}, {}, {})
+
+    assert baseline_warnings(avail(1.0), Percentiles(100, 1.0, 2.0, 3.0, 4.0), 200) == []
+    assert baseline_warnings(avail(0.995), None, 200) == []
+    sick = baseline_warnings(avail(0.0958), Percentiles(100, 100.0, 800.0, 1200.0, 1500.0), 1500)
+    assert len(sick) == 2
+    assert "9.58% ok" in sick[0] and "1500 req/s" in sick[0]
+    assert "1200 ms late" in sick[1]

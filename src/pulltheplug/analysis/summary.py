@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pulltheplug.analysis.availability import Availability, availability
+from pulltheplug.analysis.baseline import baseline_warnings
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
 from pulltheplug.analysis.latency import Percentiles, client_lag, latency_by_phase
 from pulltheplug.analysis.outages import OutageWindow, longest_outage, outage_windows
@@ -45,6 +46,7 @@ class Summary:
     control_plane: list[ControlPlaneWindow]
     latency: dict[str, Percentiles | None]
     client_lag: Percentiles | None
+    warnings: list[str]  # reasons to distrust the measurement itself (see analysis.baseline)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,6 +72,8 @@ def summarize(run: Run) -> Summary:
     windows = outage_windows(requests)
     duration = phases.end - phases.steady
     rate = meta.load.get("rate")
+    avail = availability(requests, phases)
+    lag = client_lag(requests)
     return Summary(
         name=meta.name,
         status=run_status(meta, events),
@@ -86,12 +90,13 @@ def summarize(run: Run) -> Summary:
         achieved_rate=len(requests) / duration if duration > 0 else None,
         outcomes=outcome_counts(requests),
         errors=errors_by_kind(requests),
-        availability=availability(requests, phases),
+        availability=avail,
         outages=windows,
         longest_outage=longest_outage(windows),
         detect=time_to_detect(events, meta.fault.get("node"), start),
         recover=time_to_recover(events, windows, meta.fault, start, phases.revert, _desired_replicas(meta)),
         control_plane=control_plane_windows(events, phases.end),
         latency=latency_by_phase(requests, phases),
-        client_lag=client_lag(requests),
+        client_lag=lag,
+        warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None),
     )

@@ -37,6 +37,8 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     cp = s.control_plane
     head.add_row("control plane", "always answered" if not cp else
                  f"{len(cp)} window(s) without answer, {sum(w.duration for w in cp):.2f}s in all")
+    for warning in s.warnings:
+        head.add_row("[bold yellow]warning[/]", f"[yellow]{warning}[/]")
     if s.errors:
         head.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(s.errors.items(), key=lambda kv: -kv[1])))
     tables = [head]
