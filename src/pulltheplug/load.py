@@ -171,6 +171,16 @@ async def run_load(
     stats = LoadStats(start=clock() - t0)
 
     async def one(session: aiohttp.ClientSession, k: int, due: float) -> None:
+        """A request cancelled mid-way (the run killed) still gets its record: info, interrupted."""
+        try:
+            await send(session, k, due)
+        except asyncio.CancelledError:
+            now = clock() - t0
+            stats.info += 1
+            on_record(RequestRecord(k, due, now, now, names[k % n], "info", None, "interrupted"))
+            raise
+
+    async def send(session: aiohttp.ClientSession, k: int, due: float) -> None:
         nonlocal in_flight
         i = k % n
         async with gates[i]:

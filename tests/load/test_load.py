@@ -206,6 +206,27 @@ def test_stop_event_ends_scheduling_and_waits_for_requests_in_flight() -> None:
     assert took >= max(r.end for r in records)
 
 
+def test_a_cancelled_load_still_records_every_request_it_sent() -> None:
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response(text="late")
+
+    records: list[RequestRecord] = []
+
+    async def main() -> None:
+        async with serve(hang) as url:
+            task = asyncio.create_task(run_load({"a": url}, 100, 3.0, time.monotonic(), 10.0, records.append))
+            await asyncio.sleep(0.3)
+            task.cancel()  # what Ctrl-C does to the run
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(main())
+    assert 25 <= len(records) <= 35
+    assert sorted(r.k for r in records) == list(range(len(records)))  # none vanished
+    assert {(r.outcome, r.error) for r in records} == {("info", "interrupted")}
+
+
 def test_a_failing_callback_stops_the_load_and_is_raised() -> None:
     def explode(record: RequestRecord) -> None:
         raise RuntimeError("disk full")
