@@ -122,13 +122,19 @@ def run_campaign(
             on_run(run, len(plan))
         exp = run_spec(spec, run)
         text = yaml.safe_dump(exp.model_dump(), sort_keys=False)
-        run_folder = experiment.execute(exp, text, lab, folder, on_progress)
-        meta = load_run(run_folder).meta
+        try:
+            run_folder = experiment.execute(exp, text, lab, folder, on_progress)
+            meta = load_run(run_folder).meta
+            status, converged, name = meta.status, "converged" in meta.phases, run_folder.name
+        except Exception as exc:  # one failed run is a result of the campaign, not its end
+            note(f"run {run.number} failed: {exc}")
+            made = sorted(folder.glob(f"*-{exp.name}"))
+            status, converged, name = "failed", False, made[-1].name if made else ""
         entry = CampaignEntry(run.number, run.scenario, run.fault, run.target, run.repetition,
-                              run_folder.name, meta.status, "converged" in meta.phases, rebuilt)
+                              name, status, converged, rebuilt)
         with open(folder / INDEX, "a") as f:
             f.write(json.dumps(asdict(entry)) + "\n")
-        if meta.status == "interrupted":
+        if status == "interrupted":
             note("interrupted: the campaign stops here; what ran is kept")
             break
     return folder

@@ -8,14 +8,16 @@ folder is kept, marked `interrupted` or `failed`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import random
+import signal
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -126,12 +128,21 @@ def _check_entry(url: str, allowed: set[str]) -> None:
                     f"({', '.join(sorted(allowed))}) or loopback may be targets")
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a redirect could point outside the cluster: never follow it
+
+
+# no proxy from the environment either: the check must reach the entry itself, and nothing else
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+
+
 def _wait_answering(entries: dict[str, str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for name, url in entries.items():
         while True:
             try:
-                with urllib.request.urlopen(url, timeout=1) as resp:
+                with _DIRECT.open(url, timeout=1) as resp:
                     if 200 <= resp.status < 300:
                         break
             except (urllib.error.URLError, OSError):
@@ -154,7 +165,8 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
         workload.wait_running(c, w.service, replicas, spec.phases.timeout)
         path = w.path if w.path.startswith("/") else "/" + w.path
         if w.entries:
-            entries = {urlsplit(u).netloc or u: u for u in w.entries}
+            names = [urlsplit(u).netloc or u for u in w.entries]
+            entries = {(n if names.count(n) == 1 else u): u for n, u in zip(names, w.entries, strict=True)}
         else:
             entries = {n.name: f"http://{n.address}:{w.port}{path}" for n in nodes}
         for url in entries.values():
@@ -233,19 +245,50 @@ def execute(
     except BaseException as exc:
         meta.status, meta.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
     finally:
+        with _signals_deferred():  # a second Ctrl-C must not cut the revert or the records short
+            revert_error = _finish(fs, clock, emit, meta, observer, writer)
+    error = error or revert_error  # a fault left in place must be loud
+    try:
+        write_results(writer.folder)
+    except Exception:
+        if error is None:
+            raise
+    if error is not None:
+        raise error
+    return writer.folder
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (main thread only; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _finish(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta,
+            observer: Observer, writer: RunWriter) -> Exception | None:
+    """Revert (if owed), stop observing, write the last events and meta.json, whatever fails on the way;
+    returns the revert's error, if any."""
+    revert_error: Exception | None = None
+    try:
         try:
             _revert_if_needed(fs, clock, emit, meta)
         except Exception as exc:  # the first error stays the run's error; this one is added to it
             meta.status = "failed"
             meta.error = "; ".join(x for x in (meta.error, f"revert failed: {type(exc).__name__}: {exc}") if x)
-            error = error or exc
+            revert_error = exc
         observer.stop()
+    finally:
         meta.phases.setdefault("end", clock())
         emit(Event(clock(), "run", {"action": "end" if meta.status == "complete" else meta.status}))
         writer.close()
-    write_results(writer.folder)
-    if error is not None:
-        raise error
+    return revert_error
     write_results(writer.folder)
     return writer.folder
 

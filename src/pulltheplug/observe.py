@@ -80,15 +80,17 @@ class _ManagerPoller:
     def _loop(self) -> None:
         while not self.o.stopping.is_set():
             started = time.monotonic()
-            self.poll()
+            try:
+                self.poll()
+            except Exception as exc:  # an odd answer must not end the observation
+                self.error = _short(exc)
             self.o.stopping.wait(max(0.0, self.o.interval - (time.monotonic() - started)))
         if self._client is not None:
             self._client.close()
 
     def why_silent(self, now: float) -> str:
-        if self.pending_since is not None:
-            return f"no answer for {now - self.pending_since:.1f}s"
-        return self.error
+        pending = self.pending_since  # read once: the poller thread may clear it meanwhile
+        return f"no answer for {now - pending:.1f}s" if pending is not None else self.error
 
     def poll(self) -> None:
         self.pending_since = self.o.clock()
@@ -151,7 +153,10 @@ class Observer:
 
     def _loop(self) -> None:
         while not self.stopping.wait(self.interval):
-            self.merge()
+            try:
+                self.merge()
+            except Exception as exc:  # recorded, and the observation goes on
+                self.emit(Event(self.clock(), "observer", {"manager": self.view.manager, "error": _short(exc)}))
 
     def merge(self) -> None:
         """One look at every manager's latest answer: who answers, is there a quorum, what it says."""

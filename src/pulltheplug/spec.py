@@ -32,8 +32,8 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-FaultKind = Literal["nic-down", "reboot", "power-loss", "none"]
-FAULT_KINDS: tuple[str, ...] = ("nic-down", "reboot", "power-loss", "none")
+FaultKind = Literal["nic-down", "reboot", "power-loss", "freeze", "none"]
+FAULT_KINDS: tuple[str, ...] = ("nic-down", "reboot", "power-loss", "freeze", "none")
 SEED_FAULTS: tuple[FaultKind, ...] = ("nic-down", "reboot", "power-loss")  # the seed's three experiments
 TARGET_KEYWORDS: tuple[str, ...] = ("random", "random-worker", "random-manager", "leader", "follower")
 
@@ -43,7 +43,7 @@ class Strict(BaseModel):
 
 
 class ClusterSpec(Strict):
-    lab: str = Field("lab", description="Name of the lab to run on.")
+    lab: str = Field("lab", pattern=r"^[a-z][a-z0-9]{0,7}$", description="Name of the lab to run on.")
 
 
 class WorkloadSpec(Strict):

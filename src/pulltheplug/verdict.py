@@ -70,8 +70,15 @@ CHECKS: dict[str, Callable[[Summary, float], SloResult]] = {
 
 
 def check_slos(summary: Summary, slo: Mapping[str, Any]) -> list[SloResult]:
-    """One result per SLO set in `slo` (Meta.slo); None or absent means not set, unknown keys are ignored."""
-    return [check(summary, float(slo[name])) for name, check in CHECKS.items() if slo.get(name) is not None]
+    """One result per SLO set in `slo` (Meta.slo); None or absent means not set, unknown keys are ignored.
+
+    A complete run with a fault that never converged fails too, SLOs or not: the cluster did not heal.
+    """
+    results = [check(summary, float(slo[name])) for name, check in CHECKS.items() if slo.get(name) is not None]
+    if summary.status == "complete" and summary.fault.start is not None and summary.phases.converged is None:
+        results.append(SloResult("converged", 0.0, None, False,
+                                 "converged: the cluster did not converge before the observation timeout"))
+    return results
 
 
 def exit_code(results: Sequence[SloResult]) -> int:

@@ -108,6 +108,7 @@ def run(
         workload=workload or {},
         load={"rate": rate, "timeout": 1.0},
         fault=fault_info,
-        phases=phases if phases is not None else {"steady": 0.0, "fault": 10.0, "revert": 20.0, "end": 30.0},
+        phases=phases if phases is not None else {"steady": 0.0, "fault": 10.0, "revert": 20.0, "converged": 25.0,
+                                                  "end": 30.0},
     )
     return Run(folder=Path("/nonexistent"), meta=meta, requests=list(requests), events=list(events))

@@ -47,9 +47,10 @@ def test_one_failure_is_enough_to_fail(outage: Summary) -> None:
 
 def test_never_recovered_fails_recover_within() -> None:
     s = summarize(run(stream(200.0, 30.0, fail=failing("node3", 12.0, 99.0)), phases={"fault": 10.0, "end": 30.0}))
-    (r,) = check_slos(s, {"recover_within": 600.0})
+    r, never_converged = check_slos(s, {"recover_within": 600.0})
     assert r.measured is None and not r.passed
     assert "never" in r.message
+    assert never_converged.name == "converged" and not never_converged.passed
 
 
 def test_no_slo_set_passes() -> None:
@@ -69,3 +70,17 @@ def test_interrupted_run_is_still_judged() -> None:
     assert s.status == "interrupted"
     results = check_slos(s, {"availability": 0.99})
     assert [r.passed for r in results] == [True]
+
+
+def test_a_run_that_never_converged_fails_even_without_slos(outage: Summary) -> None:
+    import dataclasses
+
+    from pulltheplug.analysis import Phases
+
+    base = outage
+    healed = dataclasses.replace(base, phases=Phases(0.0, 10.0, 30.0, 60.0, converged=40.0))
+    stuck = dataclasses.replace(base, phases=Phases(0.0, 10.0, 30.0, 60.0, converged=None))
+    assert check_slos(healed, {}) == []
+    results = check_slos(stuck, {})
+    assert [(r.name, r.passed) for r in results] == [("converged", False)]
+    assert exit_code(results) == 1

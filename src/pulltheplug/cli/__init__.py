@@ -6,6 +6,8 @@ import signal
 import sys
 from types import FrameType
 
+import docker
+import requests
 from rich.console import Console
 
 from pulltheplug.cli.app import app, state
@@ -15,7 +17,7 @@ err = Console(stderr=True)
 
 
 def _sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # same clean-up path as Ctrl-C
+    signal.raise_signal(signal.SIGINT)  # the same path as Ctrl-C (inside a run: asyncio's graceful cancel)
 
 
 def main() -> None:
@@ -30,3 +32,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         sys.exit(130)
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        if state.debug:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        err.print(f"[bold red]error:[/] the Docker API failed: {first} (see `pulltheplug lab status`)",
+                  highlight=False, soft_wrap=True)
+        sys.exit(2)

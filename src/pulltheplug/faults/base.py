@@ -31,10 +31,11 @@ class Fault(ABC):
 
 
 def make_fault(kind: str, cluster: Cluster, node: str) -> Fault:
+    from pulltheplug.faults.freeze import Freeze
     from pulltheplug.faults.nic_down import NicDown
     from pulltheplug.faults.node_power import PowerLoss, Reboot
 
-    kinds: dict[str, type[Fault]] = {k.kind: k for k in (NicDown, Reboot, PowerLoss)}
+    kinds: dict[str, type[Fault]] = {k.kind: k for k in (NicDown, Reboot, PowerLoss, Freeze)}
     if kind not in kinds:
         raise FaultError(f"unknown fault {kind!r}: use one of {', '.join(kinds)}")
     return kinds[kind](cluster, node)

@@ -23,7 +23,8 @@ def is_v2(root: Path = CGROUP_ROOT) -> bool:
     return (root / "cgroup.controllers").exists()
 
 
-def _dirs(rel: str, root: Path = CGROUP_ROOT) -> list[Path]:
+def dirs(rel: str, root: Path = CGROUP_ROOT) -> list[Path]:
+    """The node's folder in every hierarchy it is placed in."""
     if is_v2(root):
         return [root / rel]
     return [root / h / rel for h in V1_HIERARCHIES if (root / h).is_dir()]
@@ -34,7 +35,7 @@ def _main_dir(rel: str, root: Path = CGROUP_ROOT) -> Path:
 
 
 def create(rel: str) -> None:
-    for d in _dirs(rel):
+    for d in dirs(rel):
         parts = Path(rel).parts
         for i in range(1, len(parts) + 1):
             sub = d.parents[len(parts) - 1] / Path(*parts[:i])
@@ -49,12 +50,6 @@ def _inherit_cpuset(d: Path) -> None:
         f = d / knob
         if f.exists() and not f.read_text().strip():
             f.write_text((d.parent / knob).read_text())
-
-
-def enter(rel: str, pid: int) -> None:
-    """Put a process in the node's cgroup in every hierarchy (called before dockerd is exec'd)."""
-    for d in _dirs(rel):
-        (d / "cgroup.procs").write_text(str(pid))
 
 
 def pids(rel: str) -> list[int]:
@@ -73,7 +68,8 @@ def pids(rel: str) -> list[int]:
     return found
 
 
-def _set_frozen(rel: str, frozen: bool) -> None:
+def set_frozen(rel: str, frozen: bool) -> None:
+    """Stop (or resume) every process of the node at once: it keeps its memory and sockets."""
     base = _main_dir(rel)
     if is_v2():
         knob = base / "cgroup.freeze"
@@ -83,6 +79,16 @@ def _set_frozen(rel: str, frozen: bool) -> None:
         knob = base / "freezer.state"
         if knob.exists():
             knob.write_text("FROZEN" if frozen else "THAWED")
+
+
+def is_frozen(rel: str) -> bool:
+    base = _main_dir(rel)
+    try:
+        if is_v2():
+            return (base / "cgroup.freeze").read_text().strip() == "1"
+        return (base / "freezer.state").read_text().strip() == "FROZEN"
+    except OSError:
+        return False
 
 
 def kill_all(rel: str, timeout: float = 10.0) -> int:
@@ -99,11 +105,13 @@ def kill_all(rel: str, timeout: float = 10.0) -> int:
     if is_v2() and (base / "cgroup.kill").exists():
         (base / "cgroup.kill").write_text("1")
     else:
-        _set_frozen(rel, True)
-        for pid in pids(rel):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _set_frozen(rel, False)
+        set_frozen(rel, True)
+        try:
+            for pid in pids(rel):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        finally:
+            set_frozen(rel, False)  # frozen, the killed processes could never die
     deadline = time.monotonic() + timeout
     while pids(rel):
         if time.monotonic() > deadline:
@@ -123,7 +131,7 @@ def memory_bytes(rel: str) -> int:
 
 def remove(rel: str) -> None:
     """Remove the cgroup subtree, deepest first (only empty cgroups can be removed)."""
-    for d in _dirs(rel):
+    for d in dirs(rel):
         if not d.exists():
             continue
         for dirpath, _dirnames, _files in sorted(os.walk(d), key=lambda w: -len(w[0])):

@@ -54,10 +54,9 @@ def boot(node: NodePlan) -> int:
     Path(node.socket).unlink(missing_ok=True)
     Path(node.data_root).mkdir(parents=True, exist_ok=True)
     cgroups.create(node.cgroup)
-    joins = " ".join(
-        f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))};" for d in cgroups._dirs(node.cgroup)
-    )
-    script = f"{joins} hostname {shlex.quote(node.name)} && exec {shlex.join(dockerd_args(node))}"
+    joins = " && ".join(f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))}" for d in cgroups.dirs(node.cgroup))
+    # any failed step ends the shell before dockerd: a daemon outside its cgroup could not be killed whole
+    script = f"{joins} && hostname {shlex.quote(node.name)} && exec {shlex.join(dockerd_args(node))}"
     env = dict(os.environ)
     env["DOCKER_SERVICE_PREFER_OFFLINE_IMAGE"] = "1"  # never try a registry when the image is local
     env.pop("DOCKER_HOST", None)
@@ -100,15 +99,14 @@ def _alive(pid: int) -> bool:
 
 def running_pid(node: NodePlan) -> int | None:
     """The node's dockerd pid, if one is alive (the pid file alone may be stale after a power loss)."""
+    members = cgroups.pids(node.cgroup)  # a stale pid file may name a reused pid: only the node's count
     try:
         pid = int(Path(node.pidfile).read_text().strip())
     except (OSError, ValueError):
         pid = 0
-    if pid and _alive(pid) and Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd":
-        return pid
-    for p in cgroups.pids(node.cgroup):
+    for p in ([pid] if pid in members else []) + members:
         try:
-            if Path(f"/proc/{p}/comm").read_text().strip() == "dockerd":
+            if _alive(p) and Path(f"/proc/{p}/comm").read_text().strip() == "dockerd":
                 return p
         except OSError:
             continue
@@ -124,7 +122,8 @@ def stop(node: NodePlan, timeout: float = 30) -> None:
     as an OS does at the end of its shutdown."""
     pid = running_pid(node)
     if pid is not None:
-        os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -139,8 +138,3 @@ def power_off(node: NodePlan) -> int:
     return killed
 
 
-def remove_files(node: NodePlan) -> None:
-    unmount_under(node.dir)
-    shutil.rmtree(node.dir, ignore_errors=True)
-    if Path(node.dir).exists():
-        raise LabError(f"could not remove {node.dir}: something still holds it (see `mount | grep {node.dir}`)")

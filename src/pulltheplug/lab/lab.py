@@ -16,7 +16,7 @@ from pulltheplug.cluster import ClusterNode
 from pulltheplug.errors import ClusterError, LabError, MissingToolError, NotRootError
 from pulltheplug.lab import cgroups, daemon, image, network, swarm
 from pulltheplug.lab.mounts import unmount_under
-from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, pick_subnet, plan_lab
+from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, check_name, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, list_labs, load_state, require_state, save_state, state_path
 
 DEFAULT_NAME = "lab"
@@ -94,6 +94,12 @@ class Lab:
         plan = self.plan.node(node)
         pid = daemon.running_pid(plan) or daemon.boot(plan)
         daemon.wait_ready(plan, pid)
+
+    def freeze_node(self, node: str, frozen: bool) -> None:
+        cgroups.set_frozen(self.plan.node(node).cgroup, frozen)
+
+    def node_frozen(self, node: str) -> bool:
+        return cgroups.is_frozen(self.plan.node(node).cgroup)
 
     def node_pids(self, node: str) -> list[int]:
         return cgroups.pids(self.plan.node(node).cgroup)
@@ -208,6 +214,7 @@ def down(name: str = DEFAULT_NAME, progress: Progress = _quiet) -> bool:
 
     Returns whether there was anything to remove.
     """
+    check_name(name)  # the name becomes a cgroup and a folder to delete: nothing but a lab name may pass
     require_root()
     state = load_state(name)
     lab_cgroup = f"{CGROUP_PREFIX}/{name}"

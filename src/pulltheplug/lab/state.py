@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from pulltheplug.errors import LabError
-from pulltheplug.lab.plan import LAB_ROOT, LabPlan
+from pulltheplug.lab.plan import LAB_ROOT, LabPlan, check_name
 
 
 class LabState(BaseModel):
@@ -24,6 +24,7 @@ class LabState(BaseModel):
 
 
 def state_path(name: str, root: Path = LAB_ROOT) -> Path:
+    check_name(name)  # a name becomes a folder and a cgroup path: never '..' or '/'
     return root / name / "state.json"
 
 
