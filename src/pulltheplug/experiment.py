@@ -250,6 +250,10 @@ def execute(
     error = error or revert_error  # a fault left in place must be loud
     try:
         write_results(writer.folder)
+        if spec.workload.remove_after:
+            _, c = _manager_client(cluster)
+            with contextlib.closing(c):
+                workload.remove(c, spec.workload.service)
     except Exception:
         if error is None:
             raise
@@ -336,8 +340,8 @@ async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], floa
     emit(Event(clock(), "phase", {"phase": "steady"}))
     progress.phase = "steady"
     writer.write_meta()
-    load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic, stop, tally,
-                                        spec.load.max_in_flight))
+    load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic, stop,
+                                        tally, spec.load.max_in_flight))
     ticker = asyncio.create_task(_tick(clock, observer, progress, on_progress))
     try:
         await _sleep_or_fail(spec.phases.steady, load)
@@ -364,8 +368,11 @@ async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], floa
         meta.phases["end"] = clock()
         emit(Event(clock(), "phase", {"phase": "end"}))
         await asyncio.gather(load, ticker, return_exceptions=True)
-        if load.done() and not load.cancelled() and load.exception() is not None:
-            raise load.exception()  # type: ignore[misc]
+        if load.done() and not load.cancelled():
+            if load.exception() is not None:
+                raise load.exception()  # type: ignore[misc]
+            stats = load.result()
+            meta.load.update(sent=stats.sent, max_lag=round(stats.max_lag, 6), peak_in_flight=stats.peak_in_flight)
 
 
 async def _sleep_or_fail(seconds: float, load: asyncio.Task[object]) -> None:

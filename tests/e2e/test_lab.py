@@ -110,3 +110,14 @@ def test_not_root_is_refused() -> None:
                           capture_output=True, text=True, env={**os.environ, "HOME": "/tmp"})
     assert proc.returncode == 2
     assert "needs root" in proc.stderr
+
+
+def test_heal_undoes_what_a_killed_run_left(lab: labmod.Lab) -> None:
+    lab.set_nic("node3", False)
+    lab.power_off_node("node2")
+    try:
+        assert sorted(lab.heal()) == ["node2: booted", "node3: eth0 up"]
+    finally:
+        lab.heal()  # whatever happened, the shared lab stays whole
+    assert lab.nic_is_up("node3") and lab.node_running("node2")
+    assert lab.heal() == []

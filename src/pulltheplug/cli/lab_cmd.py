@@ -64,6 +64,16 @@ def status(name: str = NameOpt, as_json: bool = typer.Option(False, "--json", he
     console.print(status_table(rows, f"lab {name}: {lab.plan.subnet} ({lab.state.status})"))
 
 
+@lab_app.command("heal")
+def heal(name: str = NameOpt) -> None:
+    """Undo what a run killed mid-fault left behind: every eth0 up, every node thawed and booted."""
+    lab = labmod.Lab.open(name)
+    with console.status("healing"):
+        done = lab.heal()
+    console.print("\n".join(done) if done else "nothing to heal: every node is up")
+    console.print(status_table(lab.status(), f"lab {name}"))
+
+
 @lab_app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def exec_(node: str = typer.Argument(..., help="Node name, e.g. node1."),
           cmd: list[str] = typer.Argument(..., help="The command, after --."),

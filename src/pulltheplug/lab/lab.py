@@ -107,6 +107,21 @@ class Lab:
     def node_running(self, node: str) -> bool:
         return daemon.is_up(self.plan.node(node))
 
+    def heal(self) -> list[str]:
+        """Undo whatever fault a killed run left behind: eth0 up, node thawed, node booted."""
+        done = []
+        for n in self.plan.nodes:
+            if not network.eth0_is_up(n):
+                network.set_eth0(n, True)
+                done.append(f"{n.name}: eth0 up")
+            if cgroups.is_frozen(n.cgroup):
+                cgroups.set_frozen(n.cgroup, False)
+                done.append(f"{n.name}: thawed")
+            if not daemon.is_up(n):
+                self.boot_node(n.name)
+                done.append(f"{n.name}: booted")
+        return done
+
     # --- status -------------------------------------------------------------------------------------
     def status(self) -> list[swarm.NodeStatus]:
         """Each node as the live swarm sees it (asked of the first manager that answers)."""
