@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import docker
-
 from pulltheplug import workload
 from pulltheplug.cluster import Cluster
 from pulltheplug.errors import ClusterError, SpecError
@@ -34,6 +32,7 @@ from pulltheplug.observe import Observer
 from pulltheplug.record import Event, Meta, RequestRecord, RunWriter
 from pulltheplug.results import write_results
 from pulltheplug.spec import ExperimentSpec
+from pulltheplug.swarm_api import answering_manager, leader_of
 
 
 @dataclass
@@ -93,28 +92,6 @@ class _Tally:
                 self.progress.info += 1
 
 
-def _manager_client(cluster: Cluster) -> tuple[str, docker.DockerClient]:
-    errors = []
-    for n in cluster.nodes():
-        if n.role != "manager":
-            continue
-        c = cluster.docker_client(n.name, timeout=10)
-        try:
-            c.api.nodes()
-            return n.name, c
-        except docker.errors.DockerException as exc:
-            errors.append(f"{n.name}: {exc}")
-            c.close()
-    raise ClusterError(f"no manager of {cluster.name} answers ({'; '.join(errors)}): check `pulltheplug lab status`")
-
-
-def _leader(c: docker.DockerClient) -> str | None:
-    for n in c.api.nodes():
-        if (n.get("ManagerStatus") or {}).get("Leader"):
-            return str(n["Description"]["Hostname"])
-    return None
-
-
 def _check_entry(url: str, allowed: set[str]) -> None:
     """Load goes only to the cluster's own addresses or loopback: nothing else is ever a target."""
     host = urlsplit(url).hostname or ""
@@ -156,7 +133,7 @@ def _wait_answering(entries: dict[str, str], timeout: float) -> None:
 def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
     """Everything that can fail before a run folder exists: workload, entries, target."""
     nodes = cluster.nodes()
-    _, c = _manager_client(cluster)
+    c, swarm_nodes = answering_manager(cluster)
     try:
         w = spec.workload
         replicas = w.replicas or len(nodes)
@@ -172,7 +149,7 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
         for url in entries.values():
             _check_entry(url, {n.address for n in nodes})
         _wait_answering(entries, spec.phases.timeout)
-        leader = _leader(c)
+        leader = leader_of(swarm_nodes)
         pick = None
         if spec.fault.kind != "none":
             # an unseeded random pick still gets a seed, recorded, so the run can be repeated
@@ -251,7 +228,7 @@ def execute(
     try:
         write_results(writer.folder)
         if spec.workload.remove_after:
-            _, c = _manager_client(cluster)
+            c, _ = answering_manager(cluster)
             with contextlib.closing(c):
                 workload.remove(c, spec.workload.service)
     except Exception:

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docker
-import requests
 
 from pulltheplug.cluster import Cluster
 from pulltheplug.record import Event
+from pulltheplug.swarm_api import API_ERRORS, leader_of, node_row
 
 Clock = Callable[[], float]
 Emit = Callable[[Event], None]
-_API_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
 
 @dataclass
@@ -59,10 +58,7 @@ class _Answer:
 
     @property
     def leader(self) -> str | None:
-        for n in self.nodes:
-            if (n.get("ManagerStatus") or {}).get("Leader"):
-                return str(n["Description"]["Hostname"])
-        return None
+        return leader_of(self.nodes)
 
 
 class _ManagerPoller:
@@ -100,7 +96,7 @@ class _ManagerPoller:
             nodes = self._client.api.nodes()
             svc = self.o.service
             tasks = self._client.api.tasks(filters={"service": svc}) if svc else []
-        except _API_ERRORS as exc:
+        except API_ERRORS as exc:
             if self._client is not None:
                 self._client.close()
             self._client = None
@@ -205,15 +201,10 @@ class Observer:
                 self.emit(Event(t, "observer", {"manager": manager}))
             names: dict[str, str] = {}
             for n in answer.nodes:
-                name = n["Description"]["Hostname"]
-                names[n["ID"]] = name
-                ms = n.get("ManagerStatus") or {}
-                row = {
-                    "state": n["Status"]["State"],
-                    "availability": n["Spec"]["Availability"],
-                    "role": n["Spec"]["Role"],
-                    "manager": "leader" if ms.get("Leader") else str(ms.get("Reachability", "")),
-                }
+                full = node_row(n)
+                name = full["name"]
+                names[full["id"]] = name
+                row = {k: full[k] for k in ("state", "availability", "role", "manager")}
                 if v.nodes.get(name) != row:
                     v.nodes[name] = row
                     self.emit(Event(t, "node", {"node": name, **row}))
@@ -221,16 +212,16 @@ class Observer:
                 self.emit(Event(t, "leader", {"node": answer.leader, "previous": v.leader}))
                 v.leader = answer.leader
             for task in answer.tasks:
-                row = {
+                trow: dict[str, Any] = {
                     "service": self.service,
                     "slot": task.get("Slot"),
                     "node": names.get(task.get("NodeID", ""), task.get("NodeID", "")),
                     "state": task["Status"]["State"],
                     "desired": task["DesiredState"],
                 }
-                if v.tasks.get(task["ID"]) != row:
-                    v.tasks[task["ID"]] = row
-                    self.emit(Event(t, "task", {"task": task["ID"], **row}))
+                if v.tasks.get(task["ID"]) != trow:
+                    v.tasks[task["ID"]] = trow
+                    self.emit(Event(t, "task", {"task": task["ID"], **trow}))
 
 
 def _short(exc: BaseException) -> str:

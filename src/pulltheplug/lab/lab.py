@@ -18,6 +18,7 @@ from pulltheplug.lab import cgroups, daemon, image, network, swarm
 from pulltheplug.lab.mounts import unmount_under
 from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, check_name, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, list_labs, load_state, require_state, save_state, state_path
+from pulltheplug.swarm_api import answering_manager, node_row
 
 DEFAULT_NAME = "lab"
 REQUIRED_TOOLS = {
@@ -127,17 +128,12 @@ class Lab:
         """Each node as the live swarm sees it (asked of the first manager that answers)."""
         alive = {n.name: daemon.is_up(n) for n in self.plan.nodes}
         rows: dict[str, dict[str, str]] = {}
-        for m in self.plan.managers:
-            if not alive[m.name]:
-                continue
-            c = daemon.client(m, timeout=5)
-            try:
-                rows = {r["name"]: r for r in swarm.node_rows(c)}
-                break
-            except docker.errors.DockerException:
-                continue
-            finally:
-                c.close()
+        try:
+            c, nodes = answering_manager(self, timeout=5)
+            c.close()
+            rows = {r["name"]: r for r in map(node_row, nodes)}
+        except ClusterError:
+            pass  # no manager answers: every node shows unknown, and the daemon column says why
         out = []
         for n in self.plan.nodes:
             r = rows.get(n.name, {})

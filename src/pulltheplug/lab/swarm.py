@@ -9,6 +9,7 @@ import docker
 
 from pulltheplug.errors import ClusterError
 from pulltheplug.lab.plan import LabPlan, NodePlan
+from pulltheplug.swarm_api import node_row
 
 
 @dataclass(frozen=True)
@@ -45,21 +46,7 @@ def join(c: docker.DockerClient, node: NodePlan, leader: NodePlan, token: str) -
 
 def node_rows(c: docker.DockerClient) -> list[dict[str, str]]:
     """The swarm's node list as plain fields, as a manager sees it."""
-    rows = []
-    for n in c.api.nodes():
-        ms = n.get("ManagerStatus") or {}
-        rows.append(
-            {
-                "id": n["ID"],
-                "name": n["Description"]["Hostname"],
-                "role": n["Spec"]["Role"],
-                "state": n["Status"]["State"],
-                "availability": n["Spec"]["Availability"],
-                "manager": "leader" if ms.get("Leader") else str(ms.get("Reachability", "")),
-                "addr": n["Status"].get("Addr", ""),
-            }
-        )
-    return rows
+    return [node_row(n) for n in c.api.nodes()]
 
 
 def wait_converged(c: docker.DockerClient, plan: LabPlan, timeout: float = 120) -> list[dict[str, str]]:
