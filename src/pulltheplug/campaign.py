@@ -19,10 +19,21 @@ import yaml
 from pulltheplug import experiment
 from pulltheplug.lab import lab as labmod
 from pulltheplug.record import load_run
-from pulltheplug.spec import CampaignSpec, ExperimentSpec
+from pulltheplug.spec import (
+    SEED_FAULTS,
+    CampaignLabSpec,
+    CampaignSpec,
+    ClusterSpec,
+    ExperimentSpec,
+    FaultSpec,
+    PhaseSpec,
+    SloSpec,
+)
 
 INDEX = "index.jsonl"
 CAMPAIGN = "campaign.yaml"
+DEMO_LAB = "demo"
+SEED_TARGETS = ("leader", "follower", "random-worker")
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,25 @@ class CampaignEntry:
     status: str
     converged: bool
     rebuilt_before: bool
+
+
+def demo_spec(quick: bool) -> CampaignSpec:
+    """The seed's matrix, once over, on a 5-node lab; quick: shorter phases and a random target only."""
+    base = ExperimentSpec(
+        cluster=ClusterSpec(lab=DEMO_LAB),
+        slo=SloSpec(availability=0.9, max_outage=30.0, recover_within=120.0),
+    )
+    if quick:
+        base = base.model_copy(update={"fault": FaultSpec(duration=10.0),
+                                       "phases": PhaseSpec(steady=5.0, settle=5.0)})
+    return CampaignSpec(
+        name="demo-quick" if quick else "demo",
+        base=base,
+        faults=list(SEED_FAULTS),
+        targets=["random"] if quick else list(SEED_TARGETS),
+        repetitions=1,
+        lab=CampaignLabSpec(nodes=5, managers=3),
+    )
 
 
 def plan_runs(spec: CampaignSpec) -> list[PlannedRun]:

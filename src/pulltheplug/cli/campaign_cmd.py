@@ -12,64 +12,20 @@ from rich.text import Text
 
 from pulltheplug import experiment
 from pulltheplug.analysis.compare import Metric
-from pulltheplug.campaign import PlannedRun, read_index, run_campaign
+from pulltheplug.campaign import DEMO_LAB, PlannedRun, demo_spec, read_index, run_campaign
 from pulltheplug.cli.app import app
-from pulltheplug.cli.run_cmd import _progress_line
+from pulltheplug.cli.render import progress_line
 from pulltheplug.lab import lab as labmod
-from pulltheplug.report.campaign_html import CampaignResults, campaign_results, mean_ci, write_campaign_report
-from pulltheplug.report.html import render_report
-from pulltheplug.results import write_results
-from pulltheplug.spec import (
-    SEED_FAULTS,
-    CampaignLabSpec,
-    CampaignSpec,
-    ClusterSpec,
-    ExperimentSpec,
-    FaultSpec,
-    PhaseSpec,
-    SloSpec,
-    load_campaign,
-)
+from pulltheplug.report.campaign_html import CampaignResults, mean_ci, write_reports
+from pulltheplug.spec import CampaignSpec, load_campaign
 
 console = Console()
 
-DEMO_LAB = "demo"
-SEED_TARGETS = ["leader", "follower", "random-worker"]
 TABLE_METRICS = ("outage", "failed", "detect", "recover", "availability")
 
 
-def demo_campaign(quick: bool) -> CampaignSpec:
-    """The seed's matrix, once over, on a 5-node lab; quick: shorter phases and a random target only."""
-    base = ExperimentSpec(
-        cluster=ClusterSpec(lab=DEMO_LAB),
-        slo=SloSpec(availability=0.9, max_outage=30.0, recover_within=120.0),
-    )
-    if quick:
-        base = base.model_copy(update={"fault": FaultSpec(duration=10.0),
-                                       "phases": PhaseSpec(steady=5.0, settle=5.0)})
-    return CampaignSpec(
-        name="demo-quick" if quick else "demo",
-        base=base,
-        faults=list(SEED_FAULTS),
-        targets=["random"] if quick else list(SEED_TARGETS),
-        repetitions=1,
-        lab=CampaignLabSpec(nodes=5, managers=3),
-    )
-
-
-def finish_campaign(folder: Path) -> CampaignResults:
-    """Each run's summary.json and report.html, then the comparison report; a bad run is noted, not fatal."""
-    for entry in read_index(folder):
-        run_folder = folder / entry.folder
-        try:
-            write_results(run_folder)
-            render_report(run_folder)
-        except Exception as exc:  # one run's report must not cost the whole campaign its comparison
-            console.print(f"[yellow]note: run {entry.number} ({entry.folder}): {exc}[/]")
-    with console.status("comparison report"):
-        res = campaign_results(folder)
-        write_campaign_report(res)
-    return res
+def _note(message: str) -> None:
+    console.print(f"[yellow]note: {message}[/]")
 
 
 def comparison_table(res: CampaignResults) -> Table:
@@ -136,7 +92,7 @@ def execute_campaign(spec: CampaignSpec, runs_dir: Path) -> tuple[Path, Campaign
 
         def on_progress(p: experiment.RunProgress) -> None:
             nonlocal line
-            line = _progress_line(p)
+            line = progress_line(p)
             live.update(Group(header, line))
 
         def on_note(message: str) -> None:
@@ -151,14 +107,15 @@ def execute_campaign(spec: CampaignSpec, runs_dir: Path) -> tuple[Path, Campaign
             live.stop()
             _report_partial(folder)
             raise
-    return folder, finish_campaign(folder)
+    with console.status("reports"):
+        return folder, write_reports(folder, _note)
 
 
 def _report_partial(folder: Path) -> None:
     """After an error or Ctrl-C between runs: report the runs made; the original error is then re-raised."""
     console.print("[yellow]the campaign stopped early: reporting the runs it made[/]")
     try:
-        res = finish_campaign(folder)
+        res = write_reports(folder, _note)
     except Exception as exc:
         console.print(f"[yellow]note: no comparison report: {exc}[/]")
         return
@@ -173,7 +130,8 @@ def _interrupted(folder: Path) -> bool:
 
 @app.command("campaign")
 def campaign(
-    spec_file: Path = typer.Argument(..., help="Campaign YAML (see scenarios/campaign-*.yaml)."),
+    spec_file: Path = typer.Argument(
+        ..., metavar="CAMPAIGN.yaml", help="Campaign YAML (see scenarios/campaign-*.yaml)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where the campaign folder goes."),
     repetitions: int | None = typer.Option(None, "--repetitions", min=1, max=100,
                                            help="Override the spec's repetitions."),
@@ -203,7 +161,7 @@ def demo(
 ) -> None:
     """The seed's experiments end to end: a 5-node lab (3 managers), nic-down, reboot and power-loss on the
     leader, a follower and a worker, the reports, the lab down again. Needs root."""
-    spec = demo_campaign(quick)
+    spec = demo_spec(quick)
     with console.status("lab up") as spinner:
         labmod.up(DEMO_LAB, spec.lab.nodes, spec.lab.managers, progress=lambda m: spinner.update(f"lab up: {m}"))
     try:

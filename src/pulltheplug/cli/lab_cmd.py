@@ -75,8 +75,8 @@ def heal(name: str = NameOpt) -> None:
 
 
 @lab_app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def exec_(node: str = typer.Argument(..., help="Node name, e.g. node1."),
-          cmd: list[str] = typer.Argument(..., help="The command, after --."),
+def exec_(node: str = typer.Argument(..., metavar="NODE", help="Node name, e.g. node1."),
+          cmd: list[str] = typer.Argument(..., metavar="-- CMD...", help="The command, after --."),
           name: str = NameOpt) -> None:
     """Run a command inside a node, with DOCKER_HOST set to its daemon: `lab exec node1 -- docker node ls`."""
     lab = labmod.Lab.open(name)
@@ -85,7 +85,7 @@ def exec_(node: str = typer.Argument(..., help="Node name, e.g. node1."),
 
 
 @lab_app.command("env")
-def env(node: str = typer.Argument(..., help="Node name."), name: str = NameOpt) -> None:
+def env(node: str = typer.Argument(..., metavar="NODE", help="Node name."), name: str = NameOpt) -> None:
     """Print the DOCKER_HOST line for the docker CLI: `eval $(pulltheplug lab env node1)`."""
     lab = labmod.Lab.open(name)
     typer.echo(f"export DOCKER_HOST={lab.plan.node(node).docker_host}")

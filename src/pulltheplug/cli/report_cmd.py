@@ -41,7 +41,7 @@ def open_in_browser(path: Path) -> bool:
 
 @app.command("report")
 def report(
-    run_dir: Path = typer.Argument(..., help="A run folder (runs/<time>-<name>/)."),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run folder (runs/<time>-<name>/)."),
     fmt: ReportFormat = typer.Option(ReportFormat.html, "--format", help="html: write report.html; json: print "
                                      "the summary and verdict."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Where to write (html: default "

@@ -13,23 +13,13 @@ from rich.text import Text
 
 from pulltheplug import experiment
 from pulltheplug.cli.app import app
-from pulltheplug.cli.render import render_summary
+from pulltheplug.cli.render import progress_line, render_summary
 from pulltheplug.errors import SpecError
 from pulltheplug.lab import lab as labmod
 from pulltheplug.record import load_run
 from pulltheplug.spec import ExperimentSpec, load_spec, parse_spec
 
 console = Console()
-
-
-def _progress_line(p: experiment.RunProgress) -> Text:
-    total = p.ok + p.fail + p.info
-    nodes = " ".join(f"{n}:{s}" for n, s in sorted(p.nodes.items()))
-    cp = {True: "ok", False: "[red]DOWN[/]", None: "?"}[p.control_plane]
-    return Text.from_markup(
-        f"[bold]{p.elapsed:6.1f}s[/] {p.phase:<28} requests {total} ok {p.ok} "
-        f"[red]fail {p.fail}[/] [yellow]info {p.info}[/]  leader {p.leader}  control plane {cp}\n  {nodes}"
-    )
 
 
 def build_spec(spec_file: Path | None, overrides: dict[str, dict[str, Any]]) -> tuple[ExperimentSpec, str]:
@@ -46,7 +36,8 @@ def build_spec(spec_file: Path | None, overrides: dict[str, dict[str, Any]]) -> 
 
 @app.command("run")
 def run(
-    spec_file: Path | None = typer.Argument(None, help="Experiment YAML (see scenarios/). Flags override it."),
+    spec_file: Path | None = typer.Argument(
+        None, metavar="EXPERIMENT.yaml", help="Experiment YAML (see scenarios/). Flags override it."),
     fault: str | None = typer.Option(None, "--fault", help="nic-down, reboot, power-loss, freeze or none."),
     target: str | None = typer.Option(None, "--target", help="Node name, random, random-worker, "
                                       "random-manager, leader or follower."),
@@ -74,7 +65,7 @@ def run(
     with console.status("preparing: workload, entries, target"):
         prepared = experiment.prepare(spec, cluster)
     with Live(Text("starting"), console=console, refresh_per_second=4, transient=True) as live:
-        folder = experiment.execute(spec, text, cluster, runs_dir, lambda p: live.update(_progress_line(p)),
+        folder = experiment.execute(spec, text, cluster, runs_dir, lambda p: live.update(progress_line(p)),
                                     prepared)
     code = render_summary(console, folder)
     if load_run(folder).meta.status == "interrupted":
