@@ -96,3 +96,25 @@ def test_ctrl_c_mid_fault_reverts_and_keeps_the_run(lab: labmod.Lab, tmp_path: P
     assert r.meta.status == "interrupted"
     assert any(e.type == "fault" and e.data["action"] == "reverted" for e in r.events)
     assert r.requests and "revert" in r.meta.phases
+
+
+def test_reboot_stops_gracefully_then_the_node_rejoins(lab: labmod.Lab, tmp_path: Path) -> None:
+    folder = run(lab, tmp_path, "reboot", "node3", "5s")
+    r = load_run(folder)
+    injected = next(e for e in r.events if e.type == "fault" and e.data["action"] == "injected")
+    assert injected.data["evidence"] == {"stopped": "graceful", "processes_left": 0, "daemon_running": False}
+    # a graceful stop: the probe got SIGTERM and stopped at once (dockerd waited for nothing)
+    assert injected.t - r.meta.phases["fault"] < 8
+    assert "converged" in r.meta.phases and r.meta.status == "complete"
+    assert {s.name: s.state for s in lab.status()}["node3"] == "ready"
+
+
+def test_freeze_hangs_the_node_then_thaws_it(lab: labmod.Lab, tmp_path: Path) -> None:
+    folder = run(lab, tmp_path, "freeze", "node3", "5s")
+    r = load_run(folder)
+    injected = next(e for e in r.events if e.type == "fault" and e.data["action"] == "injected")
+    assert injected.data["evidence"]["frozen"] is True and injected.data["evidence"]["processes"] >= 3
+    during = [q for q in r.requests if q.target == "node3" and r.meta.phases["fault"] + 0.1 < q.due
+              < r.meta.phases["revert"] - 1.5]
+    assert during and all(q.outcome != "ok" for q in during)  # a hung node answers nothing
+    assert not lab.node_frozen("node3") and "converged" in r.meta.phases
