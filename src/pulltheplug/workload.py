@@ -7,11 +7,12 @@ node's address, which is what lets a request be traced to the node that served i
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import docker
 from docker.types import EndpointSpec, ServiceMode
 
-from pulltheplug.errors import ClusterError
+from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.lab.image import PROBE_IMAGE
 
 
@@ -22,6 +23,7 @@ def deploy_probe(
     against a registry (docker-py sends the name as given; dockerd prefers the local image)."""
     for svc in client.services.list(filters={"name": name}):
         if svc.name == name:
+            check_reusable(name, svc.attrs, port)
             return str(svc.id)
     svc = client.services.create(
         image,
@@ -32,6 +34,16 @@ def deploy_probe(
         labels={"pulltheplug": "probe"},
     )
     return str(svc.id)
+
+
+def check_reusable(name: str, attrs: dict[str, Any], port: int) -> None:
+    """A service of that name is reused only if it publishes the port the run will send load to."""
+    ports = [p.get("PublishedPort") for p in attrs.get("Endpoint", {}).get("Ports", []) or []]
+    ports += [p.get("PublishedPort") for p in attrs.get("Spec", {}).get("EndpointSpec", {}).get("Ports", []) or []]
+    if port not in ports:
+        raise SpecError(f"workload: service {name} already exists but does not publish port {port} "
+                        f"(it publishes {sorted({p for p in ports if p}) or 'nothing'}): "
+                        "set workload.port to match, pick another workload.service, or remove it")
 
 
 def task_states(client: docker.DockerClient, name: str) -> list[str]:
