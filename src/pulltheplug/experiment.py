@@ -10,13 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import ipaddress
 import random
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pulltheplug import workload
 from pulltheplug.cluster import Cluster
-from pulltheplug.errors import ClusterError, SpecError
+from pulltheplug.errors import ClusterError
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.targets import TargetPick, pick_target
 from pulltheplug.load import run_load
@@ -77,57 +74,17 @@ class _Tally:
         self.writer = writer
         self.progress = progress
         self.last_bad_due = -1.0
-        self.last_ok_end = -1.0
 
     def __call__(self, r: RequestRecord) -> None:
         self.writer.request(r)
         if r.outcome == "ok":
             self.progress.ok += 1
-            self.last_ok_end = max(self.last_ok_end, r.end)
         else:
             self.last_bad_due = max(self.last_bad_due, r.due)
             if r.outcome == "fail":
                 self.progress.fail += 1
             else:
                 self.progress.info += 1
-
-
-def _check_entry(url: str, allowed: set[str]) -> None:
-    """Load goes only to the cluster's own addresses or loopback: nothing else is ever a target."""
-    host = urlsplit(url).hostname or ""
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if host in allowed or (ip is not None and ip.is_loopback) or host == "localhost":
-        return
-    raise SpecError(f"workload.entries: refusing to send load to {url}: only the cluster's node addresses "
-                    f"({', '.join(sorted(allowed))}) or loopback may be targets")
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # a redirect could point outside the cluster: never follow it
-
-
-# no proxy from the environment either: the check must reach the entry itself, and nothing else
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-
-
-def _wait_answering(entries: dict[str, str], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    for name, url in entries.items():
-        while True:
-            try:
-                with _DIRECT.open(url, timeout=1) as resp:
-                    if 200 <= resp.status < 300:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise ClusterError(f"entry {name} ({url}) does not answer within {timeout:.0f}s: "
-                                   "the service is not serving there")
-            time.sleep(0.2)
 
 
 def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
@@ -147,8 +104,8 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
         else:
             entries = {n.name: f"http://{n.address}:{w.port}{path}" for n in nodes}
         for url in entries.values():
-            _check_entry(url, {n.address for n in nodes})
-        _wait_answering(entries, spec.phases.timeout)
+            workload.check_entry(url, {n.address for n in nodes})
+        workload.wait_answering(entries, spec.phases.timeout)
         leader = leader_of(swarm_nodes)
         pick = None
         if spec.fault.kind != "none":

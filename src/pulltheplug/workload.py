@@ -6,8 +6,12 @@ node's address, which is what lets a request be traced to the node that served i
 
 from __future__ import annotations
 
+import ipaddress
 import time
+import urllib.error
+import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 import docker
 from docker.types import EndpointSpec, ServiceMode
@@ -77,3 +81,41 @@ def remove(client: docker.DockerClient, name: str) -> None:
     for svc in client.services.list(filters={"name": name}):
         if svc.name == name:
             svc.remove()
+
+
+def check_entry(url: str, allowed: set[str]) -> None:
+    """Load goes only to the cluster's own addresses or loopback: nothing else is ever a target."""
+    host = urlsplit(url).hostname or ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if host in allowed or (ip is not None and ip.is_loopback) or host == "localhost":
+        return
+    raise SpecError(f"workload.entries: refusing to send load to {url}: only the cluster's node addresses "
+                    f"({', '.join(sorted(allowed))}) or loopback may be targets")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a redirect could point outside the cluster: never follow it
+
+
+# no proxy from the environment either: the check must reach the entry itself, and nothing else
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+
+
+def wait_answering(entries: dict[str, str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    for name, url in entries.items():
+        while True:
+            try:
+                with _DIRECT.open(url, timeout=1) as resp:
+                    if 200 <= resp.status < 300:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise ClusterError(f"entry {name} ({url}) does not answer within {timeout:.0f}s: "
+                                   "the service is not serving there")
+            time.sleep(0.2)
