@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pulltheplug.analysis.phases import PHASES, Phases
@@ -19,22 +20,20 @@ class Availability:
     by_entry_phase: dict[str, dict[str, float | None]]
 
 
-def ok_ratio(requests: Iterable[RequestRecord]) -> float | None:
-    due = ok = 0
-    for r in requests:
-        due += 1
-        ok += r.outcome == "ok"
-    return ok / due if due else None
-
-
 def availability(requests: Sequence[RequestRecord], phases: Phases) -> Availability:
     """Every request record is due once; a request belongs to the phase of its due time."""
     entries = sorted({r.target for r in requests})
+    due: Counter[tuple[str | None, str | None]] = Counter()
+    ok: Counter[tuple[str | None, str | None]] = Counter()
+    for r in requests:  # one pass; every request counts in its (entry, phase) and in the totals
+        phase = phases.of(r.due)
+        for key in ((r.target, phase), (r.target, None), (None, phase), (None, None)):
+            due[key] += 1
+            ok[key] += r.outcome == "ok"
 
     def ratio(entry: str | None, phase: str | None) -> float | None:
-        return ok_ratio(
-            r for r in requests if (entry is None or r.target == entry) and (phase is None or phases.of(r.due) == phase)
-        )
+        n = due[(entry, phase)]
+        return ok[(entry, phase)] / n if n else None
 
     return Availability(
         overall=ratio(None, None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -32,8 +33,10 @@ def percentiles(seconds: Iterable[float]) -> Percentiles | None:
     if not values:
         return None
     h = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-    for s in values:
-        h.record_value(min(max(round(s * 1e6), 0), HIGHEST_US))
+    # the same microsecond recurs thousands of times in a long run: record each value once, with its count
+    # (the pure-Python histogram costs ~4 us a call: 1M calls were most of a 2,000 req/s run's analysis)
+    for us, count in Counter(min(max(round(s * 1e6), 0), HIGHEST_US) for s in values).items():
+        h.record_value(us, count)
 
     def ms(p: float) -> float:
         return float(h.get_value_at_percentile(p)) / 1000.0
@@ -44,9 +47,11 @@ def percentiles(seconds: Iterable[float]) -> Percentiles | None:
 def latency_by_phase(requests: Sequence[RequestRecord], phases: Phases) -> dict[str, Percentiles | None]:
     """Ok requests only (a failure's latency is its timeout); keys: overall and each phase."""
     ok = [r for r in requests if r.outcome == "ok"]
+    per_phase: dict[str, list[float]] = {p: [] for p in PHASES}
+    for r in ok:
+        per_phase[phases.of(r.due)].append(r.latency)
     by_phase: dict[str, Percentiles | None] = {"overall": percentiles(r.latency for r in ok)}
-    for phase in PHASES:
-        by_phase[phase] = percentiles(r.latency for r in ok if phases.of(r.due) == phase)
+    by_phase.update({p: percentiles(v) for p, v in per_phase.items()})
     return by_phase
 
 
