@@ -239,6 +239,8 @@ def _inject(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
         emit(Event(t, "phase", {"phase": "fault"}))
         emit(Event(t, "fault", {"action": "inject", "kind": fs.fault.kind, "node": fs.fault.node}))
         fs.injected = True  # from here on, a revert is owed even if inject fails half way
+        fs.fault.cluster.note_fault({"kind": fs.fault.kind, "node": fs.fault.node, "run": meta.name,
+                                     "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
         evidence = fs.fault.inject()
         emit(Event(clock(), "fault", {"action": "injected", "kind": fs.fault.kind, "node": fs.fault.node,
                                       "evidence": evidence}))
@@ -255,6 +257,7 @@ def _revert(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
         emit(Event(t, "fault", {"action": "revert", "kind": fs.fault.kind, "node": fs.fault.node}))
         evidence = fs.fault.revert()
         fs.reverted = True
+        fs.fault.cluster.note_fault(None)
         emit(Event(clock(), "fault", {"action": "reverted", "kind": fs.fault.kind, "node": fs.fault.node,
                                       "evidence": evidence}))
 

@@ -113,11 +113,16 @@ def test_not_root_is_refused() -> None:
 
 
 def test_heal_undoes_what_a_killed_run_left(lab: labmod.Lab) -> None:
+    # what a run SIGKILLed mid-fault leaves: the fault noted, eth0 down, a node off
+    lab.note_fault({"kind": "nic-down", "node": "node3", "run": "killed", "since": "now"})
     lab.set_nic("node3", False)
     lab.power_off_node("node2")
+    status = subprocess.run([*CLI, "lab", "status", "--name", lab.name], capture_output=True, text=True)
+    assert "fault still in place" in status.stdout and "lab heal" in status.stdout
     try:
         assert sorted(lab.heal()) == ["node2: booted", "node3: eth0 up"]
     finally:
         lab.heal()  # whatever happened, the shared lab stays whole
     assert lab.nic_is_up("node3") and lab.node_running("node2")
+    assert lab.active_fault() is None
     assert lab.heal() == []

@@ -59,9 +59,15 @@ def status(name: str = NameOpt, as_json: bool = typer.Option(False, "--json", he
     rows = lab.status()
     if as_json:
         typer.echo(json.dumps({"lab": name, "subnet": lab.plan.subnet, "status": lab.state.status,
+                               "active_fault": lab.active_fault(),
                                "nodes": [r.__dict__ | {"leader": r.leader} for r in rows]}, indent=2))
         return
     console.print(status_table(rows, f"lab {name}: {lab.plan.subnet} ({lab.state.status})"))
+    fault = lab.active_fault()
+    if fault:
+        console.print(f"[bold red]fault still in place:[/] {fault.get('kind')} on {fault.get('node')} since "
+                      f"{fault.get('since')} (run {fault.get('run')}): `pulltheplug lab heal --name {name}` undoes it",
+                      soft_wrap=True)
 
 
 @lab_app.command("heal")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -108,6 +109,24 @@ class Lab:
     def node_running(self, node: str) -> bool:
         return daemon.is_up(self.plan.node(node))
 
+    @property
+    def fault_file(self) -> Path:
+        return Path(self.plan.dir) / "fault.json"
+
+    def note_fault(self, fault: dict[str, object] | None) -> None:
+        if fault is None:
+            self.fault_file.unlink(missing_ok=True)
+        else:
+            self.fault_file.write_text(json.dumps(fault))
+
+    def active_fault(self) -> dict[str, object] | None:
+        """A fault a run injected and has not reverted (the run may have been killed)."""
+        try:
+            data = json.loads(self.fault_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
     def heal(self) -> list[str]:
         """Undo whatever fault a killed run left behind: eth0 up, node thawed, node booted."""
         done = []
@@ -121,6 +140,7 @@ class Lab:
             if not daemon.is_up(n):
                 self.boot_node(n.name)
                 done.append(f"{n.name}: booted")
+        self.note_fault(None)
         return done
 
     # --- status -------------------------------------------------------------------------------------
