@@ -52,3 +52,9 @@ def test_lab_names_that_are_paths_are_refused_before_anything(name: str) -> None
     # `down` kills a cgroup and deletes a folder named after the lab: a path must never get there
     with pytest.raises(LabError, match="not valid"):
         labmod.down(name)
+
+
+def test_a_run_name_that_is_a_path_is_refused(tmp_path: Path) -> None:
+    proc = cli("run", "--name", "../escape", "--runs-dir", "runs", cwd=tmp_path)
+    assert proc.returncode == 2 and "name" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()

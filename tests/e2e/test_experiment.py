@@ -94,6 +94,8 @@ def test_ctrl_c_mid_fault_reverts_and_keeps_the_run(lab: labmod.Lab, tmp_path: P
     assert lab.nic_is_up("node3")
     r = load_run(next(tmp_path.glob("*-e2e-int")))
     assert r.meta.status == "interrupted"
+    report = (r.folder / "report.html").read_text()  # rendered all the same, with a clear mark
+    assert "INTERRUPTED" in report
     assert any(e.type == "fault" and e.data["action"] == "reverted" for e in r.events)
     assert r.requests and "revert" in r.meta.phases
 

@@ -11,7 +11,7 @@ from rich.text import Text
 from pulltheplug.analysis import Summary
 from pulltheplug.experiment import RunProgress
 from pulltheplug.results import write_results
-from pulltheplug.verdict import SloResult, exit_code
+from pulltheplug.verdict import SloResult
 
 
 def progress_line(p: RunProgress) -> Text:
@@ -93,10 +93,10 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     return tables
 
 
-def render_summary(console: Console, folder: Path) -> int:
-    """Print the summary (and rewrite summary.json); returns the verdict's exit code."""
+def render_summary(console: Console, folder: Path) -> tuple[Summary, list[SloResult]]:
+    """Print the summary (and rewrite summary.json); returns it with the verdict."""
     _, summary, slos = write_results(folder)
     for t in summary_tables(summary, slos):
         console.print(t)
     console.print(f"records: {folder}")
-    return exit_code(slos)
+    return summary, slos

@@ -16,16 +16,21 @@ from pulltheplug.cli.app import app
 from pulltheplug.cli.render import progress_line, render_summary
 from pulltheplug.errors import SpecError
 from pulltheplug.lab import lab as labmod
-from pulltheplug.record import load_run
+from pulltheplug.report import write_junit
+from pulltheplug.report.html import render_report
 from pulltheplug.spec import ExperimentSpec, load_spec, parse_spec
+from pulltheplug.verdict import exit_code
 
 console = Console()
 
 
-def build_spec(spec_file: Path | None, overrides: dict[str, dict[str, Any]]) -> tuple[ExperimentSpec, str]:
-    """The spec file (or defaults), with flags on top; returns it and its effective YAML."""
+def build_spec(spec_file: Path | None, overrides: dict[str, dict[str, Any]],
+               name: str | None = None) -> tuple[ExperimentSpec, str]:
+    """The spec file (or defaults), with flags on top, validated again; returns it and its effective YAML."""
     base = load_spec(spec_file) if spec_file else ExperimentSpec()
     data = base.model_dump()
+    if name is not None:
+        data["name"] = name
     for section, values in overrides.items():
         for key, value in values.items():
             if value is not None:
@@ -49,6 +54,7 @@ def run(
     lab: str | None = typer.Option(None, "--lab", help="Lab name (default: the spec's, or 'lab')."),
     name: str | None = typer.Option(None, "--name", help="Run name (the run folder's suffix)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
+    junit: Path | None = typer.Option(None, "--junit", help="Also write the verdict as JUnit XML (one case per SLO)."),
 ) -> None:
     """Pull the plug: steady load, a fault on one node, its revert, observation until converged; then the
     verdict. Exit 0 when every SLO holds, 1 when one fails, 2 for bad input."""
@@ -58,17 +64,18 @@ def run(
         "fault": {"kind": fault, "target": target, "duration": duration, "seed": seed},
         "load": {"rate": rate}, "phases": {"steady": steady, "settle": settle},
         "cluster": {"lab": lab},
-    })
-    if name is not None:
-        spec = spec.model_copy(update={"name": name})
+    }, name)
     cluster = labmod.require_up(spec.cluster.lab)
     with console.status("preparing: workload, entries, target"):
         prepared = experiment.prepare(spec, cluster)
     with Live(Text("starting"), console=console, refresh_per_second=4, transient=True) as live:
         folder = experiment.execute(spec, text, cluster, runs_dir, lambda p: live.update(progress_line(p)),
                                     prepared)
-    code = render_summary(console, folder)
-    if load_run(folder).meta.status == "interrupted":
+    summary, slos = render_summary(console, folder)
+    console.print(f"report: {render_report(folder)}")
+    if junit is not None:
+        console.print(f"junit: {write_junit(junit, [(summary, slos)])}")
+    if summary.status == "interrupted":
         console.print(f"[yellow]interrupted: the fault was reverted and the run saved in {folder}[/]")
         raise typer.Exit(130)
-    raise typer.Exit(code)
+    raise typer.Exit(exit_code(slos))
