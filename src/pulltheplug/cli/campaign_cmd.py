@@ -64,7 +64,7 @@ def verdict_table(res: CampaignResults) -> Table:
         elif r.passed:
             verdict = "[green]pass[/]"
         else:
-            verdict = "[red]FAIL[/] " + "; ".join(x.message for x in r.slos if not x.passed)
+            verdict = "[red]FAIL[/] " + ", ".join(x.name for x in r.slos if not x.passed)  # details: the reports
         table.add_row(str(r.entry.number), r.entry.scenario, (s.fault.node if s else None) or "-",
                       *[m.format(m.value(s)) if s else "-" for m in metrics], verdict)
     return table
