@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from pulltheplug import workload
 from pulltheplug.cluster import Cluster
-from pulltheplug.errors import ClusterError
+from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.targets import TargetPick, pick_target
 from pulltheplug.load import run_load
@@ -96,6 +96,9 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
         replicas = w.replicas or len(nodes)
         if w.deploy:
             workload.deploy_probe(c, w.service, replicas, w.port, w.image)
+        elif not workload.exists(c, w.service):
+            raise SpecError(f"workload.service {w.service} does not exist on {cluster.name}: deploy it, "
+                            "or set workload.deploy: true to let pulltheplug deploy the probe")
         workload.wait_running(c, w.service, replicas, spec.phases.timeout)
         path = w.path if w.path.startswith("/") else "/" + w.path
         if w.entries:

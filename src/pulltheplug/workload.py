@@ -40,6 +40,10 @@ def deploy_probe(
     return str(svc.id)
 
 
+def exists(client: docker.DockerClient, name: str) -> bool:
+    return any(svc.name == name for svc in client.services.list(filters={"name": name}))
+
+
 def check_reusable(name: str, attrs: dict[str, Any], port: int) -> None:
     """A service of that name is reused only if it publishes the port the run will send load to."""
     ports = [p.get("PublishedPort") for p in attrs.get("Endpoint", {}).get("Ports", []) or []]

@@ -126,3 +126,12 @@ def test_heal_undoes_what_a_killed_run_left(lab: labmod.Lab) -> None:
     assert lab.nic_is_up("node3") and lab.node_running("node2")
     assert lab.active_fault() is None
     assert lab.heal() == []
+
+
+def test_a_run_on_a_service_that_does_not_exist_is_refused_at_once(lab: labmod.Lab, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"cluster: {{lab: {lab.name}}}\nworkload: {{service: nosuch, deploy: false}}\n")
+    proc = subprocess.run([*CLI, "run", str(spec), "--runs-dir", str(tmp_path / "runs")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "workload.service nosuch does not exist" in proc.stderr
+    assert not (tmp_path / "runs").exists()
