@@ -68,24 +68,29 @@ def pids(rel: str) -> list[int]:
     return found
 
 
-def set_frozen(rel: str, frozen: bool) -> None:
-    """Stop (or resume) every process of the node at once: it keeps its memory and sockets."""
+def set_frozen(rel: str, frozen: bool, timeout: float = 5.0) -> None:
+    """Stop (or resume) every process of the node at once: it keeps its memory and sockets.
+
+    Freezing is not instant (v1 reports FREEZING until every task stopped): return only once it is done.
+    """
     base = _main_dir(rel)
-    if is_v2():
-        knob = base / "cgroup.freeze"
-        if knob.exists():
-            knob.write_text("1" if frozen else "0")
-    else:
-        knob = base / "freezer.state"
-        if knob.exists():
-            knob.write_text("FROZEN" if frozen else "THAWED")
+    knob = base / ("cgroup.freeze" if is_v2() else "freezer.state")
+    if not knob.exists():
+        return
+    knob.write_text(("1" if frozen else "0") if is_v2() else ("FROZEN" if frozen else "THAWED"))
+    deadline = time.monotonic() + timeout
+    while is_frozen(rel) != frozen:
+        if time.monotonic() > deadline:
+            raise LabError(f"cgroup {rel} did not {'freeze' if frozen else 'thaw'} within {timeout:.0f}s")
+        time.sleep(0.01)
 
 
 def is_frozen(rel: str) -> bool:
+    """Fully frozen (v1: FROZEN, not FREEZING; v2: the `frozen 1` event)."""
     base = _main_dir(rel)
     try:
         if is_v2():
-            return (base / "cgroup.freeze").read_text().strip() == "1"
+            return "frozen 1" in (base / "cgroup.events").read_text()
         return (base / "freezer.state").read_text().strip() == "FROZEN"
     except OSError:
         return False
