@@ -22,6 +22,7 @@ import docker
 from pulltheplug.cluster import Cluster
 from pulltheplug.record import Event
 from pulltheplug.swarm_api import API_ERRORS, leader_of, node_row
+from pulltheplug.workload import is_settled
 
 Clock = Callable[[], float]
 Emit = Callable[[Event], None]
@@ -43,8 +44,8 @@ class ClusterView:
 
     def tasks_settled(self, replicas: int) -> bool:
         """Every replica running, and no task on its way (desired ready/running but not yet running)."""
-        wanted = [t for t in self.tasks.values() if t["desired"] in ("ready", "running")]
-        return self.running_tasks() >= replicas and all(t["state"] == "running" for t in wanted)
+        return is_settled([t["state"] for t in self.tasks.values() if t["desired"] in ("ready", "running")],
+                          replicas)
 
     def all_ready(self, names: list[str]) -> bool:
         return all(self.nodes.get(n, {}).get("state") == "ready" for n in names)
