@@ -27,6 +27,7 @@ from pulltheplug.faults.targets import TargetPick, pick_target
 from pulltheplug.load import run_load
 from pulltheplug.observe import Observer
 from pulltheplug.record import Event, Meta, RequestRecord, RunWriter
+from pulltheplug.report.html import write_html
 from pulltheplug.results import write_results
 from pulltheplug.spec import ExperimentSpec
 from pulltheplug.swarm_api import answering_manager, leader_of
@@ -186,7 +187,7 @@ def execute(
             revert_error = _finish(fs, clock, emit, meta, observer, writer)
     error = error or revert_error  # a fault left in place must be loud
     try:
-        write_results(writer.folder)
+        write_html(*write_results(writer.folder))  # summary.json and report.html from one reading
         if spec.workload.remove_after:
             c, _ = answering_manager(cluster)
             with contextlib.closing(c):

@@ -16,16 +16,12 @@ from pulltheplug.campaign import DEMO_LAB, PlannedRun, demo_spec, read_index, ru
 from pulltheplug.cli.app import app
 from pulltheplug.cli.render import progress_line
 from pulltheplug.lab import lab as labmod
-from pulltheplug.report.campaign_html import CampaignResults, mean_ci, write_reports
+from pulltheplug.report.campaign_html import CampaignResults, campaign_results, mean_ci, write_campaign_report
 from pulltheplug.spec import CampaignSpec, load_campaign
 
 console = Console()
 
 TABLE_METRICS = ("outage", "failed", "detect", "recover", "availability")
-
-
-def _note(message: str) -> None:
-    console.print(f"[yellow]note: {message}[/]")
 
 
 def comparison_table(res: CampaignResults) -> Table:
@@ -107,15 +103,18 @@ def execute_campaign(spec: CampaignSpec, runs_dir: Path) -> tuple[Path, Campaign
             live.stop()
             _report_partial(folder)
             raise
-    with console.status("reports"):
-        return folder, write_reports(folder, _note)
+    with console.status("comparison report"):
+        res = campaign_results(folder)  # each run wrote its own summary and report as it ended
+        write_campaign_report(res)
+    return folder, res
 
 
 def _report_partial(folder: Path) -> None:
     """After an error or Ctrl-C between runs: report the runs made; the original error is then re-raised."""
     console.print("[yellow]the campaign stopped early: reporting the runs it made[/]")
     try:
-        res = write_reports(folder, _note)
+        res = campaign_results(folder)
+        write_campaign_report(res)
     except Exception as exc:
         console.print(f"[yellow]note: no comparison report: {exc}[/]")
         return

@@ -10,7 +10,8 @@ from rich.text import Text
 
 from pulltheplug.analysis import Summary
 from pulltheplug.experiment import RunProgress
-from pulltheplug.results import write_results
+from pulltheplug.record import load_run
+from pulltheplug.results import results_of
 from pulltheplug.verdict import SloResult
 
 
@@ -94,8 +95,8 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
 
 
 def render_summary(console: Console, folder: Path) -> tuple[Summary, list[SloResult]]:
-    """Print the summary (and rewrite summary.json); returns it with the verdict."""
-    _, summary, slos = write_results(folder)
+    """Print the summary of a run folder; returns it with the verdict."""
+    summary, slos = results_of(load_run(folder))
     for t in summary_tables(summary, slos):
         console.print(t)
     console.print(f"records: {folder}")

@@ -17,7 +17,7 @@ from pulltheplug.cli.render import progress_line, render_summary
 from pulltheplug.errors import SpecError
 from pulltheplug.lab import lab as labmod
 from pulltheplug.report import write_junit
-from pulltheplug.report.html import render_report
+from pulltheplug.report.html import REPORT
 from pulltheplug.spec import ExperimentSpec, load_spec, parse_spec
 from pulltheplug.verdict import exit_code
 
@@ -72,7 +72,7 @@ def run(
         folder = experiment.execute(spec, text, cluster, runs_dir, lambda p: live.update(progress_line(p)),
                                     prepared)
     summary, slos = render_summary(console, folder)
-    console.print(f"report: {render_report(folder)}")
+    console.print(f"report: {folder / REPORT}")  # written by the run itself
     if junit is not None:
         console.print(f"junit: {write_junit(junit, [(summary, slos)])}")
     if summary.status == "interrupted":

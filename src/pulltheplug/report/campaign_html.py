@@ -7,7 +7,6 @@ listed with their status.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,7 @@ from pulltheplug.analysis.compare import Comparison, Metric, Stats, compare
 from pulltheplug.campaign import CAMPAIGN, CampaignEntry, plan_runs, read_index
 from pulltheplug.errors import PulltheplugError, RunError
 from pulltheplug.record import load_run
-from pulltheplug.report.html import render_report
-from pulltheplug.results import results_of, write_results
+from pulltheplug.results import results_of
 from pulltheplug.spec import CampaignSpec, load_campaign
 from pulltheplug.verdict import SloResult, exit_code
 
@@ -197,17 +195,3 @@ def write_campaign_report(res: CampaignResults) -> Path:
 def render_campaign(folder: Path) -> Path:
     """Write `<campaign>/report.html` from the records alone; returns its path."""
     return write_campaign_report(campaign_results(folder))
-
-
-def write_reports(folder: Path, note: Callable[[str], None] = lambda _: None) -> CampaignResults:
-    """Each run's summary.json and report.html, then the comparison report; a bad run is noted, not fatal."""
-    for entry in read_index(folder):
-        run_folder = folder / entry.folder
-        try:
-            write_results(run_folder)
-            render_report(run_folder)
-        except Exception as exc:  # one run's report must not cost the whole campaign its comparison
-            note(f"run {entry.number} ({entry.folder}): {exc}")
-    res = campaign_results(folder)
-    write_campaign_report(res)
-    return res
