@@ -21,7 +21,7 @@ import docker
 
 from pulltheplug.cluster import Cluster
 from pulltheplug.record import Event
-from pulltheplug.swarm_api import API_ERRORS, leader_of, node_row
+from pulltheplug.swarm_api import API_ERRORS, leader_of, node_rows, task_row
 from pulltheplug.workload import is_settled
 
 Clock = Callable[[], float]
@@ -201,8 +201,7 @@ class Observer:
                 v.manager = manager
                 self.emit(Event(t, "observer", {"manager": manager}))
             names: dict[str, str] = {}
-            for n in answer.nodes:
-                full = node_row(n)
+            for full in node_rows(answer.nodes):
                 name = full["name"]
                 names[full["id"]] = name
                 row = {k: full[k] for k in ("state", "availability", "role", "manager")}
@@ -212,17 +211,17 @@ class Observer:
             if answer.leader != v.leader:
                 self.emit(Event(t, "leader", {"node": answer.leader, "previous": v.leader}))
                 v.leader = answer.leader
-            for task in answer.tasks:
+            for task in filter(None, map(task_row, answer.tasks)):
                 trow: dict[str, Any] = {
                     "service": self.service,
-                    "slot": task.get("Slot"),
-                    "node": names.get(task.get("NodeID", ""), task.get("NodeID", "")),
-                    "state": task["Status"]["State"],
-                    "desired": task["DesiredState"],
+                    "slot": task["slot"],
+                    "node": names.get(task["node_id"], task["node_id"]),
+                    "state": task["state"],
+                    "desired": task["desired"],
                 }
-                if v.tasks.get(task["ID"]) != trow:
-                    v.tasks[task["ID"]] = trow
-                    self.emit(Event(t, "task", {"task": task["ID"], **trow}))
+                if v.tasks.get(task["id"]) != trow:
+                    v.tasks[task["id"]] = trow
+                    self.emit(Event(t, "task", {"task": task["id"], **trow}))
 
 
 def _short(exc: BaseException) -> str:

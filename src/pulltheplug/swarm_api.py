@@ -14,25 +14,46 @@ from pulltheplug.errors import ClusterError
 API_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 
 
-def node_row(n: dict[str, Any]) -> dict[str, str]:
-    """One node as `docker node ls` shows it; manager is leader, reachable, unreachable or ''."""
-    ms = n.get("ManagerStatus") or {}
-    return {
-        "id": n["ID"],
-        "name": n["Description"]["Hostname"],
-        "role": n["Spec"]["Role"],
-        "state": n["Status"]["State"],
-        "availability": n["Spec"]["Availability"],
-        "manager": "leader" if ms.get("Leader") else str(ms.get("Reachability", "")),
-        "addr": n["Status"].get("Addr", ""),
-    }
+def node_row(n: dict[str, Any]) -> dict[str, str] | None:
+    """One node as `docker node ls` shows it; manager is leader, reachable, unreachable or ''.
+
+    None for a partial object: a node that has just joined has no hostname or status yet (seen on 20-node
+    labs); to every reader that is "not ready yet", never an error.
+    """
+    try:
+        ms = n.get("ManagerStatus") or {}
+        return {
+            "id": str(n["ID"]),
+            "name": str(n["Description"]["Hostname"]),
+            "role": str(n["Spec"]["Role"]),
+            "state": str(n["Status"]["State"]),
+            "availability": str(n["Spec"]["Availability"]),
+            "manager": "leader" if ms.get("Leader") else str(ms.get("Reachability", "")),
+            "addr": str(n["Status"].get("Addr", "")),
+        }
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
+def node_rows(nodes: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The complete node objects of a node list, as rows (partial ones are left out: not ready yet)."""
+    return [row for row in map(node_row, nodes) if row is not None]
 
 
 def leader_of(nodes: list[dict[str, Any]]) -> str | None:
-    for n in nodes:
-        if (n.get("ManagerStatus") or {}).get("Leader"):
-            return str(n["Description"]["Hostname"])
+    for row in node_rows(nodes):
+        if row["manager"] == "leader":
+            return row["name"]
     return None
+
+
+def task_row(t: dict[str, Any]) -> dict[str, Any] | None:
+    """One task's id, slot, node id, state and desired state; None for a partial object (not ready yet)."""
+    try:
+        return {"id": str(t["ID"]), "slot": t.get("Slot"), "node_id": str(t.get("NodeID", "")),
+                "state": str(t["Status"]["State"]), "desired": str(t["DesiredState"])}
+    except (KeyError, TypeError, AttributeError):
+        return None
 
 
 def answering_manager(cluster: Cluster, timeout: float = 10) -> tuple[docker.DockerClient, list[dict[str, Any]]]:

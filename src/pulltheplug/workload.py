@@ -18,6 +18,7 @@ from docker.types import EndpointSpec, ServiceMode
 
 from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.lab.image import PROBE_IMAGE
+from pulltheplug.swarm_api import task_row
 
 
 def deploy_probe(
@@ -56,7 +57,8 @@ def check_reusable(name: str, attrs: dict[str, Any], port: int) -> None:
 
 def task_states(client: docker.DockerClient, name: str) -> list[str]:
     """The states of the tasks that should run (desired state running)."""
-    return [t["Status"]["State"] for t in client.api.tasks(filters={"service": name, "desired-state": "running"})]
+    tasks = client.api.tasks(filters={"service": name, "desired-state": "running"})
+    return [row["state"] for row in map(task_row, tasks) if row is not None]
 
 
 def is_settled(states: list[str], replicas: int) -> bool:

@@ -7,12 +7,15 @@ Containers land inside through dockerd's `--cgroup-parent`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import time
 from pathlib import Path
 
 from pulltheplug.errors import LabError
+
+log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # v1 hierarchies the node is placed in; freezer is the one used to find and stop every process at once.
@@ -97,32 +100,88 @@ def is_frozen(rel: str) -> bool:
 
 
 def kill_all(rel: str, timeout: float = 10.0) -> int:
-    """Power cut: freeze the node so nothing reacts, SIGKILL every process, thaw so they die.
+    """Power cut: every process of the cgroup SIGKILLed, and return only once each one has exited.
 
-    Returns how many processes were killed; raises if some survive the timeout.
+    Freezing first keeps the processes from reacting (a daemon restarting its children), but the v1
+    freezer can sit in FREEZING (seen on 20-node labs): then the processes are killed without it, again
+    and again until the cgroup is empty. Returns how many processes were killed; raises if some survive.
     """
     base = _main_dir(rel)
     if not base.exists():
         return 0
-    victims = pids(rel)
+    victims = set(pids(rel))
     if not victims:
         return 0
     if is_v2() and (base / "cgroup.kill").exists():
         (base / "cgroup.kill").write_text("1")
     else:
-        set_frozen(rel, True)
         try:
-            for pid in pids(rel):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            set_frozen(rel, True, timeout=FREEZE_BEFORE_KILL)
+        except LabError:
+            log.warning("cgroup %s did not freeze within %.0fs: killing its processes without it",
+                        rel, FREEZE_BEFORE_KILL)
+        try:
+            _kill(pids(rel))
         finally:
-            set_frozen(rel, False)  # frozen, the killed processes could never die
+            _thaw(rel)  # frozen (or freezing), the killed processes could never die
     deadline = time.monotonic() + timeout
-    while pids(rel):
+    while True:
+        left = pids(rel)
+        victims.update(left)
+        if not left:
+            break
         if time.monotonic() > deadline:
-            raise LabError(f"processes of cgroup {rel} survived SIGKILL: {pids(rel)[:5]}")
+            raise LabError(f"processes of cgroup {rel} survived SIGKILL: {left[:5]}")
+        _kill(left)  # children forked meanwhile (or never frozen) die too
         time.sleep(0.05)
+    _wait_exited(victims, deadline)
     return len(victims)
+
+
+FREEZE_BEFORE_KILL = 2.0  # seconds; past this the freeze is given up, not the kill
+
+
+def _kill(victims: list[int]) -> None:
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _thaw(rel: str) -> None:
+    knob = _main_dir(rel) / ("cgroup.freeze" if is_v2() else "freezer.state")
+    with contextlib.suppress(OSError):
+        knob.write_text("0" if is_v2() else "THAWED")
+
+
+def _exiting(pid: int) -> bool:
+    """Still in /proc as a zombie (or dying): not yet reaped. A live process there now is a reused pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def _wait_exited(victims: set[int], deadline: float) -> None:
+    """Until each process is gone from /proc (ours reaped; others' reaped by their parent, or PID 1).
+
+    A process that left its cgroup may still be exiting (freeing its memory) or wait as a zombie: its
+    ports, mounts and sockets are not free until then, and `ps` still lists it.
+    """
+    left = set(victims)
+    while left:
+        for pid in list(left):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            if not _exiting(pid):
+                left.discard(pid)
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            log.warning("%d killed processes not reaped yet (zombies of another parent): %s",
+                        len(left), sorted(left)[:5])
+            return
+        time.sleep(0.05)
 
 
 def memory_bytes(rel: str) -> int:

@@ -19,7 +19,7 @@ from pulltheplug.lab import cgroups, daemon, image, network, swarm
 from pulltheplug.lab.mounts import unmount_under
 from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, check_name, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, list_labs, load_state, require_state, save_state, state_path
-from pulltheplug.swarm_api import answering_manager, node_row
+from pulltheplug.swarm_api import answering_manager, node_rows
 
 DEFAULT_NAME = "lab"
 REQUIRED_TOOLS = {
@@ -151,7 +151,7 @@ class Lab:
         try:
             c, nodes = answering_manager(self, timeout=5)
             c.close()
-            rows = {r["name"]: r for r in map(node_row, nodes)}
+            rows = {r["name"]: r for r in node_rows(nodes)}
         except ClusterError:
             pass  # no manager answers: every node shows unknown, and the daemon column says why
         out = []

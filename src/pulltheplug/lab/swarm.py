@@ -9,7 +9,7 @@ import docker
 
 from pulltheplug.errors import ClusterError
 from pulltheplug.lab.plan import LabPlan, NodePlan
-from pulltheplug.swarm_api import node_row
+from pulltheplug.swarm_api import node_rows
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,9 @@ def join(c: docker.DockerClient, node: NodePlan, leader: NodePlan, token: str) -
     )
 
 
-def node_rows(c: docker.DockerClient) -> list[dict[str, str]]:
-    """The swarm's node list as plain fields, as a manager sees it."""
-    return [node_row(n) for n in c.api.nodes()]
+def live_node_rows(c: docker.DockerClient) -> list[dict[str, str]]:
+    """The swarm's node list as plain fields, as a manager sees it (nodes still joining left out)."""
+    return node_rows(c.api.nodes())
 
 
 def wait_converged(c: docker.DockerClient, plan: LabPlan, timeout: float = 120) -> list[dict[str, str]]:
@@ -55,7 +55,7 @@ def wait_converged(c: docker.DockerClient, plan: LabPlan, timeout: float = 120) 
     rows: list[dict[str, str]] = []
     while time.monotonic() < deadline:
         try:
-            rows = node_rows(c)
+            rows = live_node_rows(c)
         except docker.errors.APIError:
             time.sleep(0.2)
             continue
