@@ -23,9 +23,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[labmod.Lab]:
-    """A 3-node lab (2 managers, 1 worker), shared by the e2e tests of one session."""
+    """A 4-node lab (3 managers: leader faults keep a quorum; 1 worker), shared by the e2e tests of one session."""
     labmod.down(E2E_LAB)  # a previous run killed hard may have left it
-    made = labmod.up(E2E_LAB, nodes=3, managers=2)
+    made = labmod.up(E2E_LAB, nodes=4, managers=3)
     try:
         yield made
     finally:

@@ -1,4 +1,4 @@
-"""A small campaign end to end: 2 faults x 1 target x 2 repetitions on the real 3-node lab."""
+"""A small campaign end to end: 2 faults x 1 target x 2 repetitions on the real 4-node lab."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Experiments end to end on the real 3-node lab (node1, node2 managers; node3 a worker)."""
+"""Experiments end to end on the real 4-node lab (node1, node2, node3 managers; node4 a worker)."""
 
 from __future__ import annotations
 
@@ -36,20 +36,20 @@ def run(lab: labmod.Lab, tmp_path: Path, kind: str, target: str, duration: str) 
 def test_nic_down_of_a_worker(lab: labmod.Lab, tmp_path: Path) -> None:
     folder = run(lab, tmp_path, "nic-down", "random-worker", "20s")
     r = load_run(folder)
-    assert r.meta.status == "complete" and r.meta.fault["node"] == "node3"
+    assert r.meta.status == "complete" and r.meta.fault["node"] == "node4"
     bad = [q for q in r.requests if q.outcome != "ok"]
     assert bad, "taking eth0 down made no request fail"
-    assert {q.target for q in bad} == {"node3"}  # only that node's entry point suffered
+    assert {q.target for q in bad} == {"node4"}  # only that node's entry point suffered
     fault_start, revert = r.meta.phases["fault"], r.meta.phases["revert"]
     assert all(q.due >= fault_start for q in bad)  # a clean steady state
-    # eth0 down: node3 answers nothing during the fault (after the revert Swarm may still restart its task)
-    during = [q for q in r.requests if q.target == "node3" and fault_start + 0.1 < q.due < revert]
+    # eth0 down: node4 answers nothing during the fault (after the revert Swarm may still restart its task)
+    during = [q for q in r.requests if q.target == "node4" and fault_start + 0.1 < q.due < revert]
     assert during and all(q.outcome != "ok" for q in during)
-    node3 = [e for e in r.events if e.type == "node" and e.data["node"] == "node3"]
-    left = [e for e in node3 if e.t > fault_start and e.data["state"] in ("down", "unknown")]
-    assert left, "the swarm never showed node3 leaving"
-    assert any(e.t > left[0].t and e.data["state"] == "ready" for e in node3), "node3 never came back"
-    assert lab.nic_is_up("node3")
+    node4 = [e for e in r.events if e.type == "node" and e.data["node"] == "node4"]
+    left = [e for e in node4 if e.t > fault_start and e.data["state"] in ("down", "unknown")]
+    assert left, "the swarm never showed node4 leaving"
+    assert any(e.t > left[0].t and e.data["state"] == "ready" for e in node4), "node4 never came back"
+    assert lab.nic_is_up("node4")
     # every due request has one record, none vanished
     ks = sorted(q.k for q in r.requests)
     assert ks == list(range(len(ks)))
@@ -57,19 +57,19 @@ def test_nic_down_of_a_worker(lab: labmod.Lab, tmp_path: Path) -> None:
 
 
 def test_power_loss_leaves_no_process_then_boots(lab: labmod.Lab, tmp_path: Path) -> None:
-    folder = run(lab, tmp_path, "power-loss", "node3", "5s")
+    folder = run(lab, tmp_path, "power-loss", "node4", "5s")
     r = load_run(folder)
     injected = next(e for e in r.events if e.type == "fault" and e.data["action"] == "injected")
     assert injected.data["evidence"]["processes_left"] == 0
     assert injected.data["evidence"]["killed"] >= 3  # dockerd, containerd, shim, the container...
     assert not injected.data["evidence"]["daemon_running"]
     assert "converged" in r.meta.phases
-    assert lab.node_running("node3")
-    assert {s.name: s.state for s in lab.status()}["node3"] == "ready"
+    assert lab.node_running("node4")
+    assert {s.name: s.state for s in lab.status()}["node4"] == "ready"
 
 
 def test_ctrl_c_mid_fault_reverts_and_keeps_the_run(lab: labmod.Lab, tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "pulltheplug", "run", "--lab", "ptpt", "--fault", "nic-down", "--target", "node3",
+    cmd = [sys.executable, "-m", "pulltheplug", "run", "--lab", "ptpt", "--fault", "nic-down", "--target", "node4",
            "--duration", "60s", "--steady", "2s", "--rate", "50", "--runs-dir", str(tmp_path), "--name", "e2e-int"]
     spec = tmp_path / "spec.yaml"
     spec.write_text("workload: {service: e2e-probe, port: 8090}\n")
@@ -83,15 +83,15 @@ def test_ctrl_c_mid_fault_reverts_and_keeps_the_run(lab: labmod.Lab, tmp_path: P
             if files:
                 events = [json.loads(x) for x in files[0].read_text().splitlines() if x.strip()]
         assert any(e.get("action") == "injected" for e in events), "the fault was never injected"
-        assert not lab.nic_is_up("node3")
+        assert not lab.nic_is_up("node4")
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-        lab.set_nic("node3", True)  # whatever happened, leave the shared lab whole
+        lab.set_nic("node4", True)  # whatever happened, leave the shared lab whole
     assert proc.returncode == 130, err
-    assert lab.nic_is_up("node3")
+    assert lab.nic_is_up("node4")
     r = load_run(next(tmp_path.glob("*-e2e-int")))
     assert r.meta.status == "interrupted"
     report = (r.folder / "report.html").read_text()  # rendered all the same, with a clear mark
@@ -101,22 +101,22 @@ def test_ctrl_c_mid_fault_reverts_and_keeps_the_run(lab: labmod.Lab, tmp_path: P
 
 
 def test_reboot_stops_gracefully_then_the_node_rejoins(lab: labmod.Lab, tmp_path: Path) -> None:
-    folder = run(lab, tmp_path, "reboot", "node3", "5s")
+    folder = run(lab, tmp_path, "reboot", "node4", "5s")
     r = load_run(folder)
     injected = next(e for e in r.events if e.type == "fault" and e.data["action"] == "injected")
     assert injected.data["evidence"] == {"stopped": "graceful", "processes_left": 0, "daemon_running": False}
     # a graceful stop: the probe got SIGTERM and stopped at once (dockerd waited for nothing)
     assert injected.t - r.meta.phases["fault"] < 8
     assert "converged" in r.meta.phases and r.meta.status == "complete"
-    assert {s.name: s.state for s in lab.status()}["node3"] == "ready"
+    assert {s.name: s.state for s in lab.status()}["node4"] == "ready"
 
 
 def test_freeze_hangs_the_node_then_thaws_it(lab: labmod.Lab, tmp_path: Path) -> None:
-    folder = run(lab, tmp_path, "freeze", "node3", "5s")
+    folder = run(lab, tmp_path, "freeze", "node4", "5s")
     r = load_run(folder)
     injected = next(e for e in r.events if e.type == "fault" and e.data["action"] == "injected")
     assert injected.data["evidence"]["frozen"] is True and injected.data["evidence"]["processes"] >= 3
-    during = [q for q in r.requests if q.target == "node3" and r.meta.phases["fault"] + 0.1 < q.due
+    during = [q for q in r.requests if q.target == "node4" and r.meta.phases["fault"] + 0.1 < q.due
               < r.meta.phases["revert"] - 1.5]
     assert during and all(q.outcome != "ok" for q in during)  # a hung node answers nothing
-    assert not lab.node_frozen("node3") and "converged" in r.meta.phases
+    assert not lab.node_frozen("node4") and "converged" in r.meta.phases

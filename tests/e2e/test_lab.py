@@ -25,10 +25,10 @@ CLI = [sys.executable, "-m", "pulltheplug"]
 
 def test_every_node_is_ready_and_isolated(lab: labmod.Lab) -> None:
     rows = lab.status()
-    assert [r.name for r in rows] == ["node1", "node2", "node3"]
+    assert [r.name for r in rows] == ["node1", "node2", "node3", "node4"]
     assert all(r.state == "ready" and r.daemon and r.availability == "active" for r in rows)
-    assert sorted(r.manager for r in rows if r.role == "manager") == ["leader", "reachable"]
-    assert [r.role for r in rows] == ["manager", "manager", "worker"]
+    assert sorted(r.manager for r in rows if r.role == "manager") == ["leader", "reachable", "reachable"]
+    assert [r.role for r in rows] == ["manager", "manager", "manager", "worker"]
     for n in lab.plan.nodes:
         assert not has_default_route(n.netns)
         # dockerd, containerd and more, all inside the node's own cgroup
@@ -114,16 +114,16 @@ def test_not_root_is_refused() -> None:
 
 def test_heal_undoes_what_a_killed_run_left(lab: labmod.Lab) -> None:
     # what a run SIGKILLed mid-fault leaves: the fault noted, eth0 down, a node off
-    lab.note_fault({"kind": "nic-down", "node": "node3", "run": "killed", "since": "now"})
-    lab.set_nic("node3", False)
+    lab.note_fault({"kind": "nic-down", "node": "node4", "run": "killed", "since": "now"})
+    lab.set_nic("node4", False)
     lab.power_off_node("node2")
     status = subprocess.run([*CLI, "lab", "status", "--name", lab.name], capture_output=True, text=True)
     assert "fault still in place" in status.stdout and "lab heal" in status.stdout
     try:
-        assert sorted(lab.heal()) == ["node2: booted", "node3: eth0 up"]
+        assert sorted(lab.heal()) == ["node2: booted", "node4: eth0 up"]
     finally:
         lab.heal()  # whatever happened, the shared lab stays whole
-    assert lab.nic_is_up("node3") and lab.node_running("node2")
+    assert lab.nic_is_up("node4") and lab.node_running("node2")
     assert lab.active_fault() is None
     assert lab.heal() == []
 

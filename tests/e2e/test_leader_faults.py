@@ -1,0 +1,121 @@
+"""Faults of the leader and of a follower on the 3-manager lab, held against the test's own reading.
+
+The witness (tests/e2e/witness.py) polls eth0 and dockerd of every node and `docker node ls` on every
+manager through the docker CLI; the run's figures must agree with it within the stated tolerances.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pulltheplug import experiment
+from pulltheplug.analysis import summarize
+from pulltheplug.lab import lab as labmod
+from pulltheplug.record import load_run
+from pulltheplug.spec import parse_spec
+from tests.e2e.witness import Witness
+
+pytestmark = pytest.mark.lab
+
+SPEC = """
+name: e2e-{kind}-{target}
+cluster: {{lab: ptpt}}
+workload: {{service: e2e-probe, port: 8090}}
+load: {{rate: 100, timeout: 500ms}}
+fault: {{kind: {kind}, target: {target}, duration: 25s}}
+phases: {{steady: 3s, settle: 3s, timeout: 150s}}
+"""
+# 25 s: Swarm's raft elects after 10 to 19 s without a leader (election tick 10, heartbeat 1 s)
+
+# Tolerances, in seconds, between a figure of the run and the witness's reading of the same moment:
+EDGE = 0.3  # fault start vs eth0/dockerd seen gone: the witness samples every 0.1 s
+# leader change, node lost, control-plane edges: the witness asks each manager every 0.5 s (a CLI call
+# takes up to ~0.2 s more), the observer every 0.25 s
+CLUSTER = 1.0
+FIRST_POLL = 0.5  # a control-plane window's start vs the fault start: two observer poll intervals
+
+
+def _run(lab: labmod.Lab, tmp_path: Path, kind: str, target: str) -> tuple[Path, Witness]:
+    text = SPEC.format(kind=kind, target=target)
+    with Witness(lab) as witness:
+        folder = experiment.execute(parse_spec(text), text, lab, tmp_path)
+    return folder, witness
+
+
+@pytest.mark.parametrize("kind", ["nic-down", "power-loss"])
+def test_fault_of_the_leader(lab: labmod.Lab, tmp_path: Path, kind: str) -> None:
+    folder, witness = _run(lab, tmp_path, kind, "leader")
+    run = load_run(folder)
+    s = summarize(run)
+    t0 = run.meta.t0_monotonic
+    old = run.meta.fault["node"]
+    assert old == run.meta.cluster["leader_at_start"]
+    survivors = {n.name for n in lab.plan.managers} - {old}
+    assert s.status == "complete" and s.phases.converged is not None
+
+    # the fault began when the witness saw it: eth0 down, or the node's dockerd gone
+    seen = (witness.first(old, 0, t0, eth0_up=False) if kind == "nic-down"
+            else witness.first(old, 0, t0, dockerd_alive=False))
+    assert seen is not None and s.fault.start is not None
+    assert -0.05 <= seen - s.fault.start <= EDGE, (seen, s.fault.start)
+
+    # what the managers agreed on, as the witness replays it: the old leader until the fault, then no
+    # majority (the followers cannot reach a leader; the old leader answers a stale view), then a new one
+    views = [v for v in witness.majority_views(len(lab.plan.managers), t0) if v.start > s.fault.start - CLUSTER]
+    lost = next((v for v in views if v.leader is None), None)
+    new = next((v for v in views if v.leader not in (None, old)), None)
+    assert lost is not None and new is not None and lost.start < new.start, views
+    assert new.leader in survivors
+
+    # the run's leader change and control-plane window agree with that
+    changes = [e for e in run.events if e.type == "leader" and e.t > s.fault.start and e.data["node"] != old]
+    assert changes and changes[0].data["node"] == new.leader
+    assert s.detect.leader_change is not None
+    assert abs((s.fault.start + s.detect.leader_change) - new.start) <= CLUSTER, (s.detect, views)
+    windows = [w for w in s.control_plane if w.end > s.fault.start]
+    assert windows, "no control-plane window for a leader fault"
+    assert abs(windows[0].start - lost.start) <= CLUSTER, (windows[0], views)
+    assert abs(windows[0].end - new.start) <= CLUSTER, (windows[0], views)
+    # stamped at the first unanswered poll (the observer asks every 0.25 s), not seconds later
+    assert abs(windows[0].start - s.fault.start) <= FIRST_POLL, (windows[0], s.fault.start)
+
+    # the old leader seen lost by the new majority, when a survivor's `docker node ls` first said so
+    lost_seen = witness.first_answer(old, survivors, s.fault.start, t0, {"Down", "Unknown"})
+    if s.detect.node_down is not None:
+        assert lost_seen is not None
+        assert abs((s.fault.start + s.detect.node_down) - lost_seen) <= CLUSTER
+    assert lab.nic_is_up(old) and lab.node_running(old)
+
+
+@pytest.mark.parametrize("kind", ["nic-down", "power-loss"])
+def test_fault_of_a_follower(lab: labmod.Lab, tmp_path: Path, kind: str) -> None:
+    folder, witness = _run(lab, tmp_path, kind, "follower")
+    run = load_run(folder)
+    s = summarize(run)
+    t0 = run.meta.t0_monotonic
+    node = run.meta.fault["node"]
+    leader = run.meta.cluster["leader_at_start"]
+    assert node != leader and node in {n.name for n in lab.plan.managers}
+    survivors = {n.name for n in lab.plan.managers} - {node}
+    assert s.status == "complete" and s.phases.converged is not None
+    assert s.fault.start is not None and s.phases.revert is not None
+
+    # a quorum stays: no leader change, and the control plane never out while the fault lasts
+    assert s.detect.leader_change is None
+    assert not any(e.type == "leader" and e.t > s.fault.start and e.data["node"] != leader for e in run.events)
+    assert not [w for w in s.control_plane if s.fault.start < w.end and w.start < s.phases.revert]
+    views = witness.majority_views(len(lab.plan.managers), t0)
+    assert all(v.leader == leader for v in views if s.fault.start < v.start < s.phases.revert), views
+
+    # the follower seen lost, as the survivors' `docker node ls` said it
+    lost_seen = witness.first_answer(node, survivors, s.fault.start, t0, {"Down", "Unknown"})
+    assert lost_seen is not None, "the witness never saw the follower lost"
+    assert s.detect.node_down is not None
+    assert abs((s.fault.start + s.detect.node_down) - lost_seen) <= CLUSTER
+    # and Ready again after the revert
+    ready_seen = witness.first_answer(node, survivors, s.phases.revert, t0, {"Ready"})
+    assert ready_seen is not None and s.recover.node_ready is not None
+    assert abs((s.phases.revert + s.recover.node_ready) - ready_seen) <= CLUSTER
+    assert lab.nic_is_up(node) and lab.node_running(node)
