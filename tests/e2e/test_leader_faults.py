@@ -81,11 +81,11 @@ def test_fault_of_the_leader(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
     # stamped at the first unanswered poll (the observer asks every 0.25 s), not seconds later
     assert abs(windows[0].start - s.fault.start) <= FIRST_POLL, (windows[0], s.fault.start)
 
-    # the old leader seen lost by the new majority, when a survivor's `docker node ls` first said so
-    lost_seen = witness.first_answer(old, survivors, s.fault.start, t0, {"Down", "Unknown"})
-    if s.detect.node_down is not None:
-        assert lost_seen is not None
-        assert abs((s.fault.start + s.detect.node_down) - lost_seen) <= CLUSTER
+    # the old leader seen lost, when the new majority's `docker node ls` first said so
+    lost_seen = witness.first_majority_status(old, len(lab.plan.managers), s.fault.start, t0,
+                                             {"Down", "Unknown"})
+    assert lost_seen is not None and s.detect.node_down is not None
+    assert abs((s.fault.start + s.detect.node_down) - lost_seen) <= CLUSTER
     assert lab.nic_is_up(old) and lab.node_running(old)
 
 
@@ -98,7 +98,6 @@ def test_fault_of_a_follower(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
     node = run.meta.fault["node"]
     leader = run.meta.cluster["leader_at_start"]
     assert node != leader and node in {n.name for n in lab.plan.managers}
-    survivors = {n.name for n in lab.plan.managers} - {node}
     assert s.status == "complete" and s.phases.converged is not None
     assert s.fault.start is not None and s.phases.revert is not None
 
@@ -109,13 +108,14 @@ def test_fault_of_a_follower(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
     views = witness.majority_views(len(lab.plan.managers), t0)
     assert all(v.leader == leader for v in views if s.fault.start < v.start < s.phases.revert), views
 
-    # the follower seen lost, as the survivors' `docker node ls` said it
-    lost_seen = witness.first_answer(node, survivors, s.fault.start, t0, {"Down", "Unknown"})
+    # the follower seen lost, when the majority's `docker node ls` first said so
+    lost_seen = witness.first_majority_status(node, len(lab.plan.managers), s.fault.start, t0,
+                                             {"Down", "Unknown"})
     assert lost_seen is not None, "the witness never saw the follower lost"
     assert s.detect.node_down is not None
     assert abs((s.fault.start + s.detect.node_down) - lost_seen) <= CLUSTER
     # and Ready again after the revert
-    ready_seen = witness.first_answer(node, survivors, s.phases.revert, t0, {"Ready"})
+    ready_seen = witness.first_majority_status(node, len(lab.plan.managers), s.phases.revert, t0, {"Ready"})
     assert ready_seen is not None and s.recover.node_ready is not None
     assert abs((s.phases.revert + s.recover.node_ready) - ready_seen) <= CLUSTER
     assert lab.nic_is_up(node) and lab.node_running(node)

@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from pulltheplug.lab import lab as labmod
@@ -104,39 +105,38 @@ class Witness:
                 return s.at - t0
         return None
 
-    def majority_views(self, managers: int, t0: float) -> list[MajorityView]:
-        """What the managers agreed on over time, by the quorum rule, replayed from the CLI's answers.
+    def _replay(self, managers: int) -> Iterator[tuple[float, str | None, list[NodeLs]]]:
+        """The quorum rule replayed from the CLI's answers: (monotonic time, agreed leader, agreeing answers).
 
         A manager speaks from the moment its answer arrived; it falls silent from the moment it was asked
-        the question it never answered. The view changes whenever the majority's leader does.
+        the question it never answered. A leader is agreed when a majority of all managers name it.
         """
-        changes: list[tuple[float, str, str | None, bool]] = []  # time, manager, leader, answering
-        for a in self.answers:
-            if a.answered is None:
-                changes.append((a.asked, a.manager, None, False))
+        changes = sorted(((a.answered if a.answered is not None else a.asked), a) for a in self.answers)
+        latest: dict[str, NodeLs] = {}
+        for at, answer in changes:
+            if answer.answered is None:
+                latest.pop(answer.manager, None)
             else:
-                changes.append((a.answered, a.manager, a.leader, True))
-        latest: dict[str, str | None] = {}
-        views: list[MajorityView] = []
-        for at, manager, leader, answering in sorted(changes, key=lambda c: c[0]):
-            if answering:
-                latest[manager] = leader
-            else:
-                latest.pop(manager, None)
-            votes = Counter(v for v in latest.values() if v is not None)
+                latest[answer.manager] = answer
+            votes = Counter(a.leader for a in latest.values() if a.leader is not None)
             top = votes.most_common(1)
             agreed = top[0][0] if top and 2 * top[0][1] > managers else None
+            yield at, agreed, [a for a in latest.values() if agreed is not None and a.leader == agreed]
+
+    def majority_views(self, managers: int, t0: float) -> list[MajorityView]:
+        """What a majority of managers agreed on over time (run seconds); a new entry at each change."""
+        views: list[MajorityView] = []
+        for at, agreed, _ in self._replay(managers):
             if not views or views[-1].leader != agreed:
                 views.append(MajorityView(at - t0, agreed))
         return views
 
-    def first_answer(self, node: str, managers: set[str], after: float, t0: float,
-                     states: set[str]) -> float | None:
-        """When a `docker node ls` of one of `managers` first arrived showing `node` in one of `states`."""
-        for a in sorted((a for a in self.answers if a.answered is not None), key=lambda a: a.answered or 0.0):
-            assert a.answered is not None
-            if a.answered - t0 > after and a.manager in managers and a.status.get(node) in states:
-                return a.answered - t0
+    def first_majority_status(self, node: str, managers: int, after: float, t0: float,
+                              states: set[str]) -> float | None:
+        """When a manager of the agreeing majority first showed `node` in one of `states` (run seconds)."""
+        for at, _, agreeing in self._replay(managers):
+            if at - t0 > after and any(a.status.get(node) in states for a in agreeing):
+                return at - t0
         return None
 
 
