@@ -53,7 +53,9 @@ class RequestRecord:
 class Event:
     """One change: of a node, the leader, a task, the control plane, a fault, a phase, the run.
 
-    `data` by type (every event is written on a change, and once at the first observation):
+    `data` by type (every event is written on a change, and once at the first observation). `t` is when
+    the change happened as far as the records date it, which may be before the event was written (a
+    silence dates from its first unanswered poll): readers sort events by `t`.
     - phase: {"phase": "steady" | "fault" | "recovery" | "end"}, at the phase's start
     - fault: {"action": "inject" | "injected" | "revert" | "reverted", "kind", "node", "evidence": {...}}
       ("inject"/"revert" just before acting, "injected"/"reverted" once done, with evidence it took effect)
@@ -62,8 +64,9 @@ class Event:
     - leader: {"node": name or None, "previous": name or None}
     - task: {"task": id, "service", "slot", "node", "state": "running" | "pending" | ..., "desired"}
     - control_plane: {"available": bool, "manager": name, "error": str (when unavailable)}: available while
-      a majority of managers answer
-    - manager: {"manager": name, "answering": bool, "error": str (when silent)}, each manager on its own
+      a majority of all managers answer and name the same leader (see `quorum`)
+    - manager: {"manager": name, "answering": bool, "error": str (when silent)}, each manager on its own;
+      silent from the start of its first unanswered poll
     - observer: {"manager": name}, the manager the observer now asks (after a failover)
     - run: {"action": "start" | "end" | "interrupted"}
     """
