@@ -42,11 +42,12 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     head.add_row("availability", f"{_pct(s.availability.overall)} overall; " + ", ".join(
         f"{p} {_pct(v)}" for p, v in s.availability.by_phase.items()))
     head.add_row("longest outage", _s(s.longest_outage))
-    head.add_row("time to detect", f"node lost {_s(s.detect.node_down)}, leader change {_s(s.detect.leader_change)}")
-    rec = s.recover
-    head.add_row("time to recover", f"node Ready {_s(rec.node_ready)} after revert; replicas "
-                 f"{'never lost' if rec.replicas_never_lost else _s(rec.replicas_running)}, "
-                 f"requests healthy {_s(rec.requests_healthy)} after fault start")
+    det, rec = s.detect, s.recover
+    head.add_row("after fault start", f"node lost {_s(det.node_lost_after_fault_start)}, leader change "
+                 f"{_s(det.leader_change_after_fault_start)}, replicas running "
+                 f"{'never lost' if rec.replicas_never_lost else _s(rec.replicas_running_after_fault_start)}, "
+                 f"requests healthy {_s(rec.requests_healthy_after_fault_start)}")
+    head.add_row("after revert", f"node Ready {_s(rec.node_ready_after_revert)}")
     cp = s.control_plane
     head.add_row("control plane", "always answered" if not cp else
                  f"{len(cp)} window(s) without answer, {sum(w.duration for w in cp):.2f}s in all")
