@@ -177,14 +177,19 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
                 continue  # a torn last line after a crash: everything before it counts
 
 
-def load_run(folder: Path) -> Run:
+def load_meta(folder: Path) -> Meta:
+    """The run folder's meta.json alone (cheap: no records read); RunError for a folder that is not a run."""
     meta_path = folder / META
     if not meta_path.exists():
         raise RunError(f"{folder} is not a run folder (no {META}): give the folder `pulltheplug run` made")
     try:
-        meta = Meta(**json.loads(meta_path.read_text()))
+        return Meta(**json.loads(meta_path.read_text()))
     except (ValueError, TypeError) as exc:
         raise RunError(f"{meta_path} is unreadable: {exc}") from exc
+
+
+def load_run(folder: Path) -> Run:
+    meta = load_meta(folder)
     requests = [RequestRecord(**d) for d in _read_lines(folder / REQUESTS)]
     events = []
     for d in _read_lines(folder / EVENTS):

@@ -10,8 +10,7 @@ from rich.text import Text
 
 from pulltheplug.analysis import Summary
 from pulltheplug.experiment import RunProgress
-from pulltheplug.record import load_run
-from pulltheplug.results import results_of
+from pulltheplug.results import results_of_folder
 from pulltheplug.verdict import SloResult
 
 
@@ -96,8 +95,8 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
 
 
 def render_summary(console: Console, folder: Path) -> tuple[Summary, list[SloResult]]:
-    """Print the summary of a run folder; returns it with the verdict."""
-    summary, slos = results_of(load_run(folder))
+    """Print the summary the run wrote (summary.json; made from the records if there is none) and the verdict."""
+    summary, slos = results_of_folder(folder)
     for t in summary_tables(summary, slos):
         console.print(t)
     console.print(f"records: {folder}")
