@@ -18,7 +18,7 @@ import yaml
 
 from pulltheplug import experiment
 from pulltheplug.lab import lab as labmod
-from pulltheplug.record import load_run
+from pulltheplug.record import load_meta
 from pulltheplug.spec import (
     SEED_FAULTS,
     CampaignLabSpec,
@@ -154,7 +154,7 @@ def run_campaign(
         text = yaml.safe_dump(exp.model_dump(), sort_keys=False)
         try:
             run_folder = experiment.execute(exp, text, lab, folder, on_progress)
-            meta = load_run(run_folder).meta
+            meta = load_meta(run_folder)  # the records stay unread: the run summarized them once
             status, converged, name = meta.status, "converged" in meta.phases, run_folder.name
         except Exception as exc:  # one failed run is a result of the campaign, not its end
             note(f"run {run.number} failed: {exc}")

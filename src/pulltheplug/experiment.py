@@ -231,8 +231,6 @@ def _finish(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
         emit(Event(clock(), "run", {"action": "end" if meta.status == "complete" else meta.status}))
         writer.close()
     return revert_error
-    write_results(writer.folder)
-    return writer.folder
 
 
 def _inject(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta) -> None:

@@ -3,8 +3,8 @@
 A lone manager cannot be trusted: measured here, a leader cut off from the others keeps answering for
 about 15 s with a stale view that still names itself leader, while the managers that can elect a new one
 block until they have. So every manager is polled in its own thread, and the control plane counts as
-available only while a majority of managers answer (as raft needs a quorum); the cluster view is taken
-from the answer that most answering managers agree with (same leader). Silence is a result, recorded as
+available only while a majority of all managers answer and name the same leader (as raft needs a
+quorum); the cluster view is taken from that majority (see `quorum`). Silence is a result, recorded as
 events, never a crash.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import docker
 
 from pulltheplug.cluster import Cluster
+from pulltheplug.quorum import Answer, ManagerState, quorum
 from pulltheplug.record import Event
 from pulltheplug.swarm_api import API_ERRORS, leader_of, node_rows, task_row
 from pulltheplug.workload import is_settled
@@ -51,26 +51,13 @@ class ClusterView:
         return all(self.nodes.get(n, {}).get("state") == "ready" for n in names)
 
 
-@dataclass
-class _Answer:
-    at: float
-    nodes: list[dict[str, Any]]
-    tasks: list[dict[str, Any]]
-
-    @property
-    def leader(self) -> str | None:
-        return leader_of(self.nodes)
-
-
 class _ManagerPoller:
-    """One manager, asked again and again; remembers its last answer and its last error."""
+    """One manager, asked again and again; its `state` (replaced whole) holds its last answer and silence."""
 
     def __init__(self, observer: Observer, manager: str) -> None:
         self.o = observer
         self.manager = manager
-        self.answer: _Answer | None = None
-        self.error = "not asked yet"
-        self.pending_since: float | None = None  # run time when the call in flight began
+        self.state = ManagerState()
         self.thread = threading.Thread(target=self._loop, name=f"observe-{manager}", daemon=True)
         self._client: docker.DockerClient | None = None
 
@@ -80,17 +67,13 @@ class _ManagerPoller:
             try:
                 self.poll()
             except Exception as exc:  # an odd answer must not end the observation
-                self.error = _short(exc)
+                self.state = self.state.failed(_short(exc))
             self.o.stopping.wait(max(0.0, self.o.interval - (time.monotonic() - started)))
         if self._client is not None:
             self._client.close()
 
-    def why_silent(self, now: float) -> str:
-        pending = self.pending_since  # read once: the poller thread may clear it meanwhile
-        return f"no answer for {now - pending:.1f}s" if pending is not None else self.error
-
     def poll(self) -> None:
-        self.pending_since = self.o.clock()
+        self.state = self.state.asking(self.o.clock())
         try:
             if self._client is None:
                 self._client = self.o.cluster.docker_client(self.manager, timeout=self.o.request_timeout)
@@ -101,11 +84,9 @@ class _ManagerPoller:
             if self._client is not None:
                 self._client.close()
             self._client = None
-            self.error = _short(exc)
+            self.state = self.state.failed(_short(exc))
             return
-        finally:
-            self.pending_since = None
-        self.answer = _Answer(self.o.clock(), nodes, tasks)
+        self.state = self.state.answered(Answer(self.o.clock(), leader_of(nodes), nodes, tasks), self.o.staleness)
 
 
 class Observer:
@@ -119,12 +100,13 @@ class Observer:
         self.emit = emit
         self.interval = interval
         self.request_timeout = request_timeout
-        # an answer older than this means the manager has gone silent (its call is hanging)
+        # a call in flight longer than this means the manager has gone silent (since that call began)
         self.staleness = max(1.0, 3 * interval)
         self.view = ClusterView()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._answering: dict[str, bool] = {}
+        self._plane_t = float("-inf")  # time of the last control-plane event
         self._pollers = [_ManagerPoller(self, n.name) for n in cluster.nodes() if n.role == "manager"]
         self._thread = threading.Thread(target=self._loop, name="observer", daemon=True)
 
@@ -156,47 +138,49 @@ class Observer:
                 self.emit(Event(self.clock(), "observer", {"manager": self.view.manager, "error": _short(exc)}))
 
     def merge(self) -> None:
-        """One look at every manager's latest answer: who answers, is there a quorum, what it says."""
+        """One look at every manager's latest state: who answers, whether a majority agrees, what it says.
+
+        Events carry the time the polls date a change to (a silence from its first unanswered poll), which
+        may be before now: readers of events sort them by time.
+        """
         now = self.clock()
-        fresh = {p.manager: p.answer for p in self._pollers
-                 if p.answer is not None and now - p.answer.at <= self.staleness}
-        for p in self._pollers:
-            answering = p.manager in fresh
-            if self._answering.get(p.manager) != answering:
-                self._answering[p.manager] = answering
-                data: dict[str, Any] = {"manager": p.manager, "answering": answering}
+        states = {p.manager: p.state for p in self._pollers}  # each read once: the pollers replace them
+        q = quorum(states, now, self.staleness, self.view.leader, self.view.manager)
+        for m, state in states.items():
+            answering = m not in q.silent
+            if self._answering.get(m) != answering:
+                self._answering[m] = answering
+                data: dict[str, Any] = {"manager": m, "answering": answering}
                 if not answering:
-                    data["error"] = p.why_silent(now)
-                self.emit(Event(now, "manager", data))
-        if 2 * len(fresh) <= len(self._pollers):
-            silent = [p for p in self._pollers if p.manager not in fresh]
-            claims = ", ".join(f"{m} (says leader {a.leader})" for m, a in fresh.items() if a is not None)
-            self._unavailable(now, f"{len(fresh)} of {len(self._pollers)} managers answer"
-                              + (f": {claims}" if claims else "") + "; silent: "
-                              + "; ".join(f"{p.manager}: {p.why_silent(now)}" for p in silent))
+                    data["error"] = state.why_silent(now)
+                self.emit(Event(q.silent[m] if not answering else state.leader_since, "manager", data))
+        if not q.available or q.manager is None:
+            self._unavailable(q.since, q.error or "no majority")
             return
-        votes = Counter(a.leader for a in fresh.values() if a is not None)
-        leader = votes.most_common(1)[0][0]
-        agreeing = {m: a for m, a in fresh.items() if a is not None and a.leader == leader}
-        # stay with the manager asked so far while it agrees: switching views back and forth is noise
-        manager = self.view.manager if self.view.manager in agreeing else max(agreeing, key=lambda m: agreeing[m].at)
-        self._apply(manager, agreeing[manager])
+        answer = states[q.manager].answer
+        assert answer is not None  # an agreeing manager has answered
+        self._apply(q.manager, answer, q.since)
+
+    def _plane_event(self, t: float, data: dict[str, Any]) -> None:
+        """Never before the previous control-plane event: a window must not end before it starts."""
+        self._plane_t = max(t, self._plane_t)
+        self.emit(Event(self._plane_t, "control_plane", data))
 
     def _unavailable(self, t: float, error: str) -> None:
         with self._lock:
             self.view.polls += 1
             if self.view.control_plane is not False:
                 self.view.control_plane = False
-                self.emit(Event(t, "control_plane", {"available": False, "manager": None, "error": error}))
+                self._plane_event(t, {"available": False, "manager": None, "error": error})
 
-    def _apply(self, manager: str, answer: _Answer) -> None:
+    def _apply(self, manager: str, answer: Answer, since: float) -> None:
         t = answer.at
         with self._lock:
             v = self.view
             v.polls += 1
             if v.control_plane is not True:
                 v.control_plane = True
-                self.emit(Event(self.clock(), "control_plane", {"available": True, "manager": manager}))
+                self._plane_event(since, {"available": True, "manager": manager})
             if v.manager != manager:
                 v.manager = manager
                 self.emit(Event(t, "observer", {"manager": manager}))

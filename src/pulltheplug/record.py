@@ -53,7 +53,9 @@ class RequestRecord:
 class Event:
     """One change: of a node, the leader, a task, the control plane, a fault, a phase, the run.
 
-    `data` by type (every event is written on a change, and once at the first observation):
+    `data` by type (every event is written on a change, and once at the first observation). `t` is when
+    the change happened as far as the records date it, which may be before the event was written (a
+    silence dates from its first unanswered poll): readers sort events by `t`.
     - phase: {"phase": "steady" | "fault" | "recovery" | "end"}, at the phase's start
     - fault: {"action": "inject" | "injected" | "revert" | "reverted", "kind", "node", "evidence": {...}}
       ("inject"/"revert" just before acting, "injected"/"reverted" once done, with evidence it took effect)
@@ -62,8 +64,9 @@ class Event:
     - leader: {"node": name or None, "previous": name or None}
     - task: {"task": id, "service", "slot", "node", "state": "running" | "pending" | ..., "desired"}
     - control_plane: {"available": bool, "manager": name, "error": str (when unavailable)}: available while
-      a majority of managers answer
-    - manager: {"manager": name, "answering": bool, "error": str (when silent)}, each manager on its own
+      a majority of all managers answer and name the same leader (see `quorum`)
+    - manager: {"manager": name, "answering": bool, "error": str (when silent)}, each manager on its own;
+      silent from the start of its first unanswered poll
     - observer: {"manager": name}, the manager the observer now asks (after a failover)
     - run: {"action": "start" | "end" | "interrupted"}
     """
@@ -174,14 +177,19 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
                 continue  # a torn last line after a crash: everything before it counts
 
 
-def load_run(folder: Path) -> Run:
+def load_meta(folder: Path) -> Meta:
+    """The run folder's meta.json alone (cheap: no records read); RunError for a folder that is not a run."""
     meta_path = folder / META
     if not meta_path.exists():
         raise RunError(f"{folder} is not a run folder (no {META}): give the folder `pulltheplug run` made")
     try:
-        meta = Meta(**json.loads(meta_path.read_text()))
+        return Meta(**json.loads(meta_path.read_text()))
     except (ValueError, TypeError) as exc:
         raise RunError(f"{meta_path} is unreadable: {exc}") from exc
+
+
+def load_run(folder: Path) -> Run:
+    meta = load_meta(folder)
     requests = [RequestRecord(**d) for d in _read_lines(folder / REQUESTS)]
     events = []
     for d in _read_lines(folder / EVENTS):

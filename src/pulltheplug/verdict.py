@@ -52,7 +52,8 @@ def _max_outage(s: Summary, limit: float) -> SloResult:
 def _recover_within(s: Summary, limit: float) -> SloResult:
     if s.fault.start is None:
         return SloResult("recover_within", limit, None, True, "recover_within: no fault injected, nothing to recover")
-    return _at_most("recover_within", limit, s.recover.requests_healthy, "requests never healthy again")
+    return _at_most("recover_within", limit, s.recover.requests_healthy_after_fault_start,
+                    "requests never healthy again")
 
 
 def _p99_latency(s: Summary, limit: float) -> SloResult:

@@ -35,10 +35,10 @@ def test_fault_never_reverted() -> None:
     s = summarize(run(requests, events, phases={"steady": 0.0, "fault": 10.0, "end": 30.0}))
 
     assert not s.fault.reverted and s.phases.revert is None
-    assert s.detect.node_down == pytest.approx(3.0)
-    assert s.recover.node_ready is None
-    assert s.recover.replicas_running is None and not s.recover.replicas_never_lost
-    assert s.recover.requests_healthy is None
+    assert s.detect.node_lost_after_fault_start == pytest.approx(3.0)
+    assert s.recover.node_ready_after_revert is None
+    assert s.recover.replicas_running_after_fault_start is None and not s.recover.replicas_never_lost
+    assert s.recover.requests_healthy_after_fault_start is None
     assert s.availability.by_phase["recovery"] is None
     assert s.availability.by_entry_phase["node3"]["fault"] == pytest.approx(2 / 20, abs=1e-3)  # the fault lasts to 30 s
     assert s.outages[0].open

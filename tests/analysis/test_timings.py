@@ -37,25 +37,25 @@ def test_detect_and_recover_from_events_and_requests() -> None:
     requests = stream(200.0, 30.0, fail=failing("node3", 12.0, 14.0))
     s = summarize(run(requests, cluster_history()))
 
-    assert s.detect.node_down == pytest.approx(3.2)
-    assert s.detect.leader_change == pytest.approx(5.0)
-    assert s.recover.node_ready == pytest.approx(2.5)
-    assert s.recover.replicas_running == pytest.approx(6.0)
+    assert s.detect.node_lost_after_fault_start == pytest.approx(3.2)
+    assert s.detect.leader_change_after_fault_start == pytest.approx(5.0)
+    assert s.recover.node_ready_after_revert == pytest.approx(2.5)
+    assert s.recover.replicas_running_after_fault_start == pytest.approx(6.0)
     assert not s.recover.replicas_never_lost
-    assert s.recover.requests_healthy == pytest.approx(4.0, abs=3 / 200)
+    assert s.recover.requests_healthy_after_fault_start == pytest.approx(4.0, abs=3 / 200)
 
 
 def test_fault_start_is_the_inject_event_over_meta_phases() -> None:
     events = [fault(9.0, "inject"), node(12.0, "node3", "down")]
     s = summarize(run([], events))  # meta says fault at 10.0
     assert s.fault.start == 9.0
-    assert s.detect.node_down == pytest.approx(3.0)
+    assert s.detect.node_lost_after_fault_start == pytest.approx(3.0)
 
 
 def test_replicas_never_lost_is_flagged_not_zero() -> None:
     events = [*(task(0.5, f"t{i}", "running") for i in (1, 2, 3)), task(12.0, "t4", "pending")]
     r = time_to_recover(events, [], {"node": "node3"}, FAULT_AT, REVERT_AT, desired=None)
-    assert r.replicas_running is None
+    assert r.replicas_running_after_fault_start is None
     assert r.replicas_never_lost
 
 
@@ -67,24 +67,43 @@ def test_replica_target_from_workload_replicas() -> None:
         task(17.0, "t5", "running"),
     ]
     r = time_to_recover(events, [], {"node": "node3"}, FAULT_AT, REVERT_AT, desired=4)
-    assert r.replicas_running == pytest.approx(7.0)
+    assert r.replicas_running_after_fault_start == pytest.approx(7.0)
 
 
 def test_no_leader_change_and_node_never_seen_down() -> None:
     events = [leader(0.5, "node1"), leader(12.0, "node1", previous="node1"), node(12.0, "node2", "down")]
     d = time_to_detect(events, "node3", FAULT_AT)
-    assert d.node_down is None
-    assert d.leader_change is None
+    assert d.node_lost_after_fault_start is None
+    assert d.leader_change_after_fault_start is None
 
 
 def test_requests_healthy_is_zero_without_failures_after_the_fault() -> None:
     requests = stream(200.0, 30.0, fail=failing("node2", 2.0, 3.0))  # before the fault only
     r = time_to_recover([], outage_windows(requests), {"node": "node3"}, FAULT_AT, REVERT_AT, desired=None)
-    assert r.requests_healthy == 0.0
+    assert r.requests_healthy_after_fault_start == 0.0
 
 
 def test_no_fault_means_no_timings() -> None:
     s = summarize(run(stream(200.0, 5.0), phases={"steady": 0.0, "end": 5.0}, fault_node=None))
     assert s.fault.start is None and not s.fault.reverted
-    assert s.detect.node_down is None and s.detect.leader_change is None
-    assert s.recover.node_ready is None and s.recover.requests_healthy is None
+    assert s.detect.node_lost_after_fault_start is None and s.detect.leader_change_after_fault_start is None
+    assert s.recover.node_ready_after_revert is None and s.recover.requests_healthy_after_fault_start is None
+
+
+def test_every_figure_takes_the_one_fault_start_when_meta_and_the_inject_event_differ() -> None:
+    from pulltheplug.report.timeline import timeline_of
+
+    # meta says fault at 10.0, revert at 20.0; the events say inject at 9.0, revert at 19.0
+    requests = stream(200.0, 30.0, fail=failing("node3", 9.0, 9.5))
+    events = [leader(0.5, "node3"), node(0.5, "node3", "ready"), fault(9.0, "inject"),
+              node(12.0, "node3", "down"), leader(13.0, "node1", previous="node3"),
+              fault(19.0, "revert"), node(21.0, "node3", "ready")]
+    r = run(requests, events)
+    s = summarize(r)
+    assert s.fault.start == s.phases.fault == 9.0 and s.phases.revert == 19.0
+    assert timeline_of(r).fault is not None and timeline_of(r).fault.start == 9.0  # type: ignore[union-attr]
+    assert s.availability.by_phase["steady"] == 1.0  # the failures at 9.0-9.5 are in the fault phase
+    assert s.detect.node_lost_after_fault_start == pytest.approx(3.0)
+    assert s.detect.leader_change_after_fault_start == pytest.approx(4.0)
+    assert s.recover.node_ready_after_revert == pytest.approx(2.0)
+    assert s.recover.requests_healthy_after_fault_start == pytest.approx(0.5, abs=3 / 200)

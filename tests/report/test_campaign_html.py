@@ -131,3 +131,14 @@ def test_missing_run_folder_is_listed_not_fatal(campaign: Path) -> None:
 def test_not_a_campaign_folder(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="not a campaign folder"):
         render_campaign(tmp_path)
+
+
+def test_each_run_is_read_from_its_summary_json_where_there_is_one(campaign: Path) -> None:
+    from tests.test_results import doctored
+
+    first = campaign_results(campaign).runs[0]  # no run has a summary.json yet: made from the records
+    assert first.summary is not None and first.summary.longest_outage == pytest.approx(2.0, abs=0.05)
+    doctored(campaign / first.entry.folder)
+    res = campaign_results(campaign)
+    assert res.runs[0].summary is not None and res.runs[0].summary.longest_outage == 99.0
+    assert 99.0 in res.comparison.stats["outage"][first.entry.scenario].values

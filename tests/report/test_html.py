@@ -39,6 +39,15 @@ def test_report_shows_cluster_load_fault_and_verdict(tmp_path: Path) -> None:
     assert "INTERRUPTED" not in html
 
 
+def test_each_time_names_the_moment_it_is_measured_from(tmp_path: Path) -> None:
+    html = _render(tmp_path)
+    timings = html[html.index('id="timings"'):]
+    timings = timings[:timings.index("</table>")]
+    for text in ("node lost (down / unknown), after fault start", "new leader, after fault start",
+                 "node Ready, after revert", "requests healthy, after fault start"):
+        assert text in timings, text
+
+
 def test_interrupted_run_has_a_banner(tmp_path: Path) -> None:
     html = _render(tmp_path, interrupted_at=35.0)
     assert 'id="banner"' in html

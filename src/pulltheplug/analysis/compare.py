@@ -62,10 +62,14 @@ def _failed(s: Summary) -> float:
 METRICS: tuple[Metric, ...] = (
     Metric("outage", "longest outage", "s", lambda s: s.longest_outage, "outage"),
     Metric("failed", "failed requests (fail + info)", "requests", _failed, "failed"),
-    Metric("detect", "time to detect (node lost)", "s", lambda s: s.detect.node_down, "detect"),
-    Metric("leader_change", "time to a new leader", "s", lambda s: s.detect.leader_change, "new leader"),
-    Metric("recover", "time to recover (requests healthy)", "s", lambda s: s.recover.requests_healthy, "recover"),
-    Metric("node_ready", "node Ready after revert", "s", lambda s: s.recover.node_ready, "node ready"),
+    Metric("detect", "node lost (after fault start)", "s", lambda s: s.detect.node_lost_after_fault_start,
+           "node lost after fault"),
+    Metric("leader_change", "new leader (after fault start)", "s",
+           lambda s: s.detect.leader_change_after_fault_start, "new leader after fault"),
+    Metric("recover", "requests healthy (after fault start)", "s",
+           lambda s: s.recover.requests_healthy_after_fault_start, "healthy after fault"),
+    Metric("node_ready", "node Ready (after revert)", "s", lambda s: s.recover.node_ready_after_revert,
+           "node Ready after revert"),
     Metric("availability", "availability", "ratio", lambda s: s.availability.overall, "availability", 0.0, 1.0),
 )
 

@@ -1,7 +1,8 @@
 """When the fault started and was reverted, and which phase a moment belongs to.
 
-Meta.phases is the runner's own account; the fault events stand in when it is missing (a run cut
-short before meta.json was last written).
+One definition each, used by every figure: the fault starts at the "inject" event (the moment the fault
+began to act) and is reverted at the "revert" event; Meta.phases, the runner's own account, stands in
+when an event is missing.
 """
 
 from __future__ import annotations
@@ -42,9 +43,15 @@ def fault_action_time(events: Sequence[Event], action: str) -> float | None:
 
 
 def fault_start(meta: Meta, events: Sequence[Event]) -> float | None:
-    """The fault "inject" event (the moment the fault began to act), else Meta.phases["fault"]."""
+    """The fault "inject" event, else Meta.phases["fault"] (None: no fault)."""
     t = fault_action_time(events, "inject")
     return t if t is not None else meta.phases.get("fault")
+
+
+def fault_revert(meta: Meta, events: Sequence[Event]) -> float | None:
+    """The fault "revert" event, else Meta.phases["revert"] (None: never reverted)."""
+    t = fault_action_time(events, "revert")
+    return t if t is not None else meta.phases.get("revert")
 
 
 def last_record_time(requests: Sequence[RequestRecord], events: Sequence[Event]) -> float:
@@ -54,7 +61,7 @@ def last_record_time(requests: Sequence[RequestRecord], events: Sequence[Event])
 
 def phases_of(meta: Meta, requests: Sequence[RequestRecord], events: Sequence[Event]) -> Phases:
     p = meta.phases
-    fault = p.get("fault", fault_action_time(events, "inject"))
-    revert = p.get("revert", fault_action_time(events, "revert")) if fault is not None else None
+    fault = fault_start(meta, events)
+    revert = fault_revert(meta, events) if fault is not None else None
     end = p.get("end", last_record_time(requests, events))
     return Phases(steady=p.get("steady", 0.0), fault=fault, revert=revert, end=end, converged=p.get("converged"))

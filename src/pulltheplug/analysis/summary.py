@@ -11,7 +11,7 @@ from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane
 from pulltheplug.analysis.latency import Percentiles, client_lag, latency_by_phase
 from pulltheplug.analysis.outages import OutageWindow, longest_outage, outage_windows
 from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_counts
-from pulltheplug.analysis.phases import Phases, fault_start, phases_of
+from pulltheplug.analysis.phases import Phases, phases_of
 from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
 from pulltheplug.record import Event, Meta, Run
 
@@ -68,7 +68,7 @@ def _desired_replicas(meta: Meta) -> int | None:
 def summarize(run: Run) -> Summary:
     meta, requests, events = run.meta, run.requests, run.events
     phases = phases_of(meta, requests, events)
-    start = fault_start(meta, events)
+    start = phases.fault  # the one fault start every figure is measured from
     windows = outage_windows(requests)
     duration = phases.end - phases.steady
     rate = meta.load.get("rate")

@@ -1,7 +1,8 @@
 """How long the cluster took to notice the fault, and to recover from it.
 
-Each timing is a duration from the moment that caused it (fault start or revert) to the first event
-showing the effect; None means the effect never showed within the run.
+Each timing is a duration from the moment that caused it (the fault start or the revert, as defined in
+`phases` and named in each field) to the first event showing the effect; None means the effect never
+showed within the run.
 """
 
 from __future__ import annotations
@@ -19,24 +20,24 @@ NODE_LOST = frozenset({"down", "unknown", "disconnected"})
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """Seconds from fault start to the node seen lost, and to a new leader."""
+    """Seconds from the fault start to the node seen lost, and to a new leader (the names say the reference)."""
 
-    node_down: float | None
-    leader_change: float | None
+    node_lost_after_fault_start: float | None
+    leader_change_after_fault_start: float | None
 
 
 @dataclass(frozen=True, slots=True)
 class Recovery:
-    """node_ready from the revert; replicas and requests from the fault start.
+    """Seconds: the node Ready from the revert; replicas and requests from the fault start (as named).
 
     `replicas_never_lost`: the running count never dropped, so there was nothing to recover
-    (replicas_running is then None).
+    (replicas_running_after_fault_start is then None).
     """
 
-    node_ready: float | None
-    replicas_running: float | None
+    node_ready_after_revert: float | None
+    replicas_running_after_fault_start: float | None
     replicas_never_lost: bool
-    requests_healthy: float | None
+    requests_healthy_after_fault_start: float | None
 
 
 def _of_type(events: Sequence[Event], kind: str) -> list[Event]:
@@ -79,11 +80,11 @@ def _since(t: float | None, origin: float) -> float | None:
 
 def time_to_detect(events: Sequence[Event], node: str | None, fault_start: float | None) -> Detection:
     if fault_start is None:
-        return Detection(node_down=None, leader_change=None)
+        return Detection(node_lost_after_fault_start=None, leader_change_after_fault_start=None)
     down = first_node_state(events, node, NODE_LOST, fault_start) if node else None
     return Detection(
-        node_down=_since(down, fault_start),
-        leader_change=_since(first_new_leader(events, fault_start), fault_start),
+        node_lost_after_fault_start=_since(down, fault_start),
+        leader_change_after_fault_start=_since(first_new_leader(events, fault_start), fault_start),
     )
 
 
@@ -144,13 +145,14 @@ def time_to_recover(
 ) -> Recovery:
     """`fault` is Meta.fault (its "node"); `desired` is the replica count, None to take it from the tasks."""
     if fault_start is None:
-        return Recovery(node_ready=None, replicas_running=None, replicas_never_lost=True, requests_healthy=None)
+        return Recovery(node_ready_after_revert=None, replicas_running_after_fault_start=None,
+                        replicas_never_lost=True, requests_healthy_after_fault_start=None)
     node = fault.get("node")
     ready = first_node_state(events, node, frozenset({"ready"}), revert) if node and revert is not None else None
     replicas, never_lost = replicas_back(running_counts(events), fault_start, desired)
     return Recovery(
-        node_ready=None if revert is None else _since(ready, revert),
-        replicas_running=replicas,
+        node_ready_after_revert=None if revert is None else _since(ready, revert),
+        replicas_running_after_fault_start=replicas,
         replicas_never_lost=never_lost,
-        requests_healthy=requests_healthy(windows, fault_start),
+        requests_healthy_after_fault_start=requests_healthy(windows, fault_start),
     )

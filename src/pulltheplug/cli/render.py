@@ -10,8 +10,7 @@ from rich.text import Text
 
 from pulltheplug.analysis import Summary
 from pulltheplug.experiment import RunProgress
-from pulltheplug.record import load_run
-from pulltheplug.results import results_of
+from pulltheplug.results import results_of_folder
 from pulltheplug.verdict import SloResult
 
 
@@ -42,11 +41,12 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     head.add_row("availability", f"{_pct(s.availability.overall)} overall; " + ", ".join(
         f"{p} {_pct(v)}" for p, v in s.availability.by_phase.items()))
     head.add_row("longest outage", _s(s.longest_outage))
-    head.add_row("time to detect", f"node lost {_s(s.detect.node_down)}, leader change {_s(s.detect.leader_change)}")
-    rec = s.recover
-    head.add_row("time to recover", f"node Ready {_s(rec.node_ready)} after revert; replicas "
-                 f"{'never lost' if rec.replicas_never_lost else _s(rec.replicas_running)}, "
-                 f"requests healthy {_s(rec.requests_healthy)} after fault start")
+    det, rec = s.detect, s.recover
+    head.add_row("after fault start", f"node lost {_s(det.node_lost_after_fault_start)}, leader change "
+                 f"{_s(det.leader_change_after_fault_start)}, replicas running "
+                 f"{'never lost' if rec.replicas_never_lost else _s(rec.replicas_running_after_fault_start)}, "
+                 f"requests healthy {_s(rec.requests_healthy_after_fault_start)}")
+    head.add_row("after revert", f"node Ready {_s(rec.node_ready_after_revert)}")
     cp = s.control_plane
     head.add_row("control plane", "always answered" if not cp else
                  f"{len(cp)} window(s) without answer, {sum(w.duration for w in cp):.2f}s in all")
@@ -95,8 +95,8 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
 
 
 def render_summary(console: Console, folder: Path) -> tuple[Summary, list[SloResult]]:
-    """Print the summary of a run folder; returns it with the verdict."""
-    summary, slos = results_of(load_run(folder))
+    """Print the summary the run wrote (summary.json; made from the records if there is none) and the verdict."""
+    summary, slos = results_of_folder(folder)
     for t in summary_tables(summary, slos):
         console.print(t)
     console.print(f"records: {folder}")

@@ -13,9 +13,8 @@ import typer
 from rich.console import Console
 
 from pulltheplug.cli.app import app
-from pulltheplug.record import load_run
 from pulltheplug.report import write_html, write_junit
-from pulltheplug.results import results_dict, results_of
+from pulltheplug.results import results_dict, write_results
 from pulltheplug.verdict import exit_code
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -49,10 +48,9 @@ def report(
     junit: Path | None = typer.Option(None, "--junit", help="Also write the verdict as JUnit XML to this file."),
     open_: bool = typer.Option(False, "--open", help="Open the HTML report in a browser."),
 ) -> None:
-    """Make a run's report from its records. Exit 0 when every SLO holds, 1 when one fails, 2 for a folder
-    that is not a run."""
-    run = load_run(run_dir)
-    summary, slos = results_of(run)
+    """Make a run's report from its records, and rewrite its summary.json. Exit 0 when every SLO holds, 1
+    when one fails, 2 for a folder that is not a run."""
+    run, summary, slos = write_results(run_dir)  # the remake: from the records, summary.json rewritten
     if junit is not None:
         write_junit(junit, [(summary, slos)])
         err.print(f"junit: {junit}")

@@ -1,8 +1,8 @@
 """The campaign comparison report: one self-contained HTML file (plotly inlined once, nothing fetched).
 
-Made from the campaign folder's records alone (campaign.yaml, index.jsonl, each run folder), so it can
-be remade anywhere, after the lab is gone. Only complete runs enter the statistics; the others are
-listed with their status.
+Made from the campaign folder's records alone (campaign.yaml, index.jsonl, each run folder's meta.json and
+the summary.json the run wrote), so it can be remade anywhere, after the lab is gone. Only complete runs
+enter the statistics; the others are listed with their status.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pulltheplug.analysis import Summary
 from pulltheplug.analysis.compare import Comparison, Metric, Stats, compare
 from pulltheplug.campaign import CAMPAIGN, CampaignEntry, plan_runs, read_index
 from pulltheplug.errors import PulltheplugError, RunError
-from pulltheplug.record import load_run
-from pulltheplug.results import results_of
+from pulltheplug.record import load_meta
+from pulltheplug.results import results_of_folder
 from pulltheplug.spec import CampaignSpec, load_campaign
 from pulltheplug.verdict import SloResult, exit_code
 
@@ -69,13 +69,14 @@ def _run_link(folder: Path, entry: CampaignEntry) -> str:
 
 
 def _read_run(folder: Path, entry: CampaignEntry) -> tuple[CampaignRun, dict[str, Any]]:
+    """The summary the run wrote (made from its records only where there is none) and its Meta.cluster."""
     link = _run_link(folder, entry)
     try:
-        run = load_run(folder / entry.folder)
+        meta = load_meta(folder / entry.folder)
+        summary, slos = results_of_folder(folder / entry.folder)
     except PulltheplugError as exc:
         return CampaignRun(entry, None, [], link, str(exc)), {}
-    summary, slos = results_of(run)
-    return CampaignRun(entry, summary, slos, link), run.meta.cluster
+    return CampaignRun(entry, summary, slos, link), meta.cluster
 
 
 def campaign_results(folder: Path) -> CampaignResults:

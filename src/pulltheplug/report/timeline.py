@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, fault_start, phases_of
+from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, phases_of
 from pulltheplug.record import Event, RequestRecord, Run
 
 BIN_WIDTH = 0.1  # seconds: fine enough to see a 1 s outage, coarse enough for a 10 min run
@@ -237,5 +237,5 @@ def timeline_of(run: Run, width: float = BIN_WIDTH) -> Timeline:
         lanes=lanes,
         markers=markers(run.events),
         control_plane=control_plane_windows(run.events, end),
-        fault=fault_span(run, fault_start(run.meta, run.events), phases.revert, end),
+        fault=fault_span(run, phases.fault, phases.revert, end),
     )
