@@ -1,7 +1,8 @@
 """The verdict: each SLO of the spec checked against a run's summary, pass or fail, like a checker.
 
 Limits are in the spec's units: availability a ratio, the others seconds. An SLO that cannot be
-measured (no requests, never recovered) fails: a run cannot show it was met.
+measured (no requests, never recovered) fails: a run cannot show it was met. A run that did not complete
+never passes: its figures cover only part of the experiment.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ def _max_outage(s: Summary, limit: float) -> SloResult:
 
 def _recover_within(s: Summary, limit: float) -> SloResult:
     if s.fault.start is None:
-        return SloResult("recover_within", limit, None, True, "recover_within: no fault injected, nothing to recover")
+        if s.fault.kind in (None, "none"):
+            return SloResult("recover_within", limit, None, True, "recover_within: no fault planned, nothing to do")
+        return SloResult("recover_within", limit, None, False,
+                         f"recover_within: the {s.fault.kind} fault never started, nothing measured (limit {limit:g}s)")
     return _at_most("recover_within", limit, s.recover.requests_healthy, "requests never healthy again")
 
 
@@ -69,12 +73,26 @@ CHECKS: dict[str, Callable[[Summary, float], SloResult]] = {
 }
 
 
+RUN_COMPLETED = "run_completed"
+
+
+def _run_completed(s: Summary) -> SloResult:
+    """The failing result of a run that did not complete: interrupted (with where it stopped) or failed (why)."""
+    if s.status == "failed":
+        why = s.error or "no error recorded"
+    else:
+        why = f"stopped at {_seconds(s.phases.end)}, in the {s.phases.of(s.phases.end)} phase"
+    return SloResult(RUN_COMPLETED, 0.0, None, False, f"run {s.status}: {why}")
+
+
 def check_slos(summary: Summary, slo: Mapping[str, Any]) -> list[SloResult]:
     """One result per SLO set in `slo` (Meta.slo); None or absent means not set, unknown keys are ignored.
 
-    A complete run with a fault that never converged fails too, SLOs or not: the cluster did not heal.
+    A run that did not complete fails first (`run_completed`), SLOs or not; a complete run with a fault
+    that never converged fails too: the cluster did not heal.
     """
-    results = [check(summary, float(slo[name])) for name, check in CHECKS.items() if slo.get(name) is not None]
+    results = [_run_completed(summary)] if summary.status != "complete" else []
+    results += [check(summary, float(slo[name])) for name, check in CHECKS.items() if slo.get(name) is not None]
     if summary.status == "complete" and summary.fault.start is not None and summary.phases.converged is None:
         results.append(SloResult("converged", 0.0, None, False,
                                  "converged: the cluster did not converge before the observation timeout"))

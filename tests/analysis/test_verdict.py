@@ -69,7 +69,7 @@ def test_interrupted_run_is_still_judged() -> None:
     s = summarize(run(stream(200.0, 5.0), status="interrupted", phases={"end": 5.0}))
     assert s.status == "interrupted"
     results = check_slos(s, {"availability": 0.99})
-    assert [r.passed for r in results] == [True]
+    assert [(r.name, r.passed) for r in results] == [("run_completed", False), ("availability", True)]
 
 
 def test_a_run_that_never_converged_fails_even_without_slos(outage: Summary) -> None:
@@ -84,3 +84,30 @@ def test_a_run_that_never_converged_fails_even_without_slos(outage: Summary) -> 
     results = check_slos(stuck, {})
     assert [(r.name, r.passed) for r in results] == [("converged", False)]
     assert exit_code(results) == 1
+
+
+def test_an_interrupted_run_never_passes_even_when_its_slos_hold() -> None:
+    s = summarize(run(stream(200.0, 5.0), status="interrupted", phases={"end": 5.0}, fault_node=None))
+    for slo in ({"availability": 0.99}, {}):
+        results = check_slos(s, slo)
+        first = results[0]
+        assert (first.name, first.passed) == ("run_completed", False)
+        assert first.message.startswith("run interrupted")
+        assert exit_code(results) == 1
+
+
+def test_a_failed_run_fails_with_its_error() -> None:
+    made = run(stream(200.0, 5.0), status="failed", phases={"end": 5.0})
+    made.meta.error = "ClusterError: the observer lost every manager"
+    (r,) = check_slos(summarize(made), {})
+    assert (r.name, r.passed) == ("run_completed", False)
+    assert r.message == "run failed: ClusterError: the observer lost every manager"
+
+
+def test_recover_within_fails_when_the_planned_fault_never_started() -> None:
+    cut = summarize(run(stream(200.0, 5.0), status="interrupted", phases={"steady": 0.0, "end": 5.0}))
+    assert cut.fault.kind == "nic-down" and cut.fault.start is None
+    recover = next(r for r in check_slos(cut, {"recover_within": 30.0}) if r.name == "recover_within")
+    assert not recover.passed and "never started" in recover.message
+    no_fault = summarize(run(stream(200.0, 5.0), phases={"steady": 0.0, "end": 5.0}, fault_node=None))
+    assert [(r.name, r.passed) for r in check_slos(no_fault, {"recover_within": 30.0})] == [("recover_within", True)]

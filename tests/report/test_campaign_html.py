@@ -131,3 +131,13 @@ def test_missing_run_folder_is_listed_not_fatal(campaign: Path) -> None:
 def test_not_a_campaign_folder(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="not a campaign folder"):
         render_campaign(tmp_path)
+
+
+def test_an_interrupted_run_whose_slos_hold_has_not_passed(campaign: Path) -> None:
+    _write_run(campaign / "cut-short", "cut-short", "nic-down", "leader", 2.0, status="interrupted")
+    cut = CampaignEntry(6, "nic-down@leader", "nic-down", "leader", 4, "cut-short", "interrupted", False, False)
+    with open(campaign / INDEX, "a") as f:
+        f.write(json.dumps(asdict(cut)) + "\n")
+    last = campaign_results(campaign).runs[-1]
+    assert last.summary is not None and last.summary.longest_outage < 4.5  # max_outage itself holds
+    assert last.passed is False and not last.counted

@@ -8,7 +8,7 @@ from pathlib import Path
 from pulltheplug.record import load_run
 from pulltheplug.report import REPORT, write_html
 from pulltheplug.results import results_of
-from tests.report.synthetic import synthetic_run, write_run
+from tests.report.synthetic import PASSING_SLOS, synthetic_run, write_run
 
 REMOTE = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", re.I)
 
@@ -39,10 +39,11 @@ def test_report_shows_cluster_load_fault_and_verdict(tmp_path: Path) -> None:
     assert "INTERRUPTED" not in html
 
 
-def test_interrupted_run_has_a_banner(tmp_path: Path) -> None:
-    html = _render(tmp_path, interrupted_at=35.0)
+def test_interrupted_run_has_a_banner_and_fails_even_when_its_slos_hold(tmp_path: Path) -> None:
+    html = _render(tmp_path, slo=PASSING_SLOS, interrupted_at=35.0)
     assert 'id="banner"' in html
     assert "<strong>INTERRUPTED</strong>" in html
+    assert 'id="verdict">FAIL<' in html and "run interrupted: stopped at 35." in html
 
 
 def test_a_run_cut_short_before_any_record_still_renders(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ class FaultInfo:
 class Summary:
     name: str
     status: str  # complete | interrupted | failed
+    error: str | None  # why a failed run failed (Meta.error)
     fault: FaultInfo
     phases: Phases
     duration: float
@@ -77,6 +78,7 @@ def summarize(run: Run) -> Summary:
     return Summary(
         name=meta.name,
         status=run_status(meta, events),
+        error=meta.error,
         fault=FaultInfo(
             kind=meta.fault.get("kind"),
             node=meta.fault.get("node"),
