@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pulltheplug.record import load_run
+from pulltheplug.record import NOT_SENT, RequestRecord, load_run
 from pulltheplug.report import REPORT, write_html
 from pulltheplug.results import results_of
 from tests.report.synthetic import PASSING_SLOS, synthetic_run, write_run
@@ -44,6 +44,16 @@ def test_interrupted_run_has_a_banner_and_fails_even_when_its_slos_hold(tmp_path
     assert 'id="banner"' in html
     assert "<strong>INTERRUPTED</strong>" in html
     assert 'id="verdict">FAIL<' in html and "run interrupted: stopped at 35." in html
+
+
+def test_requests_never_sent_are_counted_in_the_report(tmp_path: Path) -> None:
+    made = synthetic_run(interrupted_at=35.0)
+    last = made.requests[-1]
+    made.requests += [RequestRecord(k=last.k + 1 + i, due=last.due + (i + 1) / 100, sent=None, end=35.0,
+                                    target="node1", outcome="fail", error=NOT_SENT) for i in range(4)]
+    run = load_run(write_run(tmp_path / "run", made))
+    html = write_html(run, *results_of(run)).read_text()
+    assert re.search(r'id="not-sent"[^>]*>not sent 4<', html)
 
 
 def test_a_run_cut_short_before_any_record_still_renders(tmp_path: Path) -> None:

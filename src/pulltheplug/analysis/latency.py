@@ -56,5 +56,5 @@ def latency_by_phase(requests: Sequence[RequestRecord], phases: Phases) -> dict[
 
 
 def client_lag(requests: Sequence[RequestRecord]) -> Percentiles | None:
-    """sent - due over every request: large values mean the client, not the service, was slow."""
-    return percentiles(max(r.sent - r.due, 0.0) for r in requests)
+    """sent - due over every request sent: large values mean the client, not the service, was slow."""
+    return percentiles(max(r.sent - r.due, 0.0) for r in requests if r.sent is not None)

@@ -67,14 +67,16 @@ def _desired_replicas(meta: Meta) -> int | None:
 
 
 def summarize(run: Run) -> Summary:
+    """Requests never sent (the run was stopped first) are only counted: the service never saw them."""
     meta, requests, events = run.meta, run.requests, run.events
+    sent = [r for r in requests if r.was_sent]
     phases = phases_of(meta, requests, events)
     start = fault_start(meta, events)
-    windows = outage_windows(requests)
+    windows = outage_windows(sent)
     duration = phases.end - phases.steady
     rate = meta.load.get("rate")
-    avail = availability(requests, phases)
-    lag = client_lag(requests)
+    avail = availability(sent, phases)
+    lag = client_lag(sent)
     return Summary(
         name=meta.name,
         status=run_status(meta, events),
@@ -91,14 +93,14 @@ def summarize(run: Run) -> Summary:
         rate=float(rate) if isinstance(rate, int | float) else None,
         achieved_rate=len(requests) / duration if duration > 0 else None,
         outcomes=outcome_counts(requests),
-        errors=errors_by_kind(requests),
+        errors=errors_by_kind(sent),
         availability=avail,
         outages=windows,
         longest_outage=longest_outage(windows),
         detect=time_to_detect(events, meta.fault.get("node"), start),
         recover=time_to_recover(events, windows, meta.fault, start, phases.revert, _desired_replicas(meta)),
         control_plane=control_plane_windows(events, phases.end),
-        latency=latency_by_phase(requests, phases),
+        latency=latency_by_phase(sent, phases),
         client_lag=lag,
         warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None),
     )

@@ -38,7 +38,8 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     fault = f"{s.fault.kind} on {s.fault.node} (target {s.fault.target})" if s.fault.node else "none"
     head.add_row("fault", fault + ("" if s.fault.reverted or not s.fault.node else " [red]never reverted[/]"))
     head.add_row("requests", f"{s.outcomes.requests} due over {s.duration:.1f}s "
-                 f"(rate {s.rate or 0:g}/s): ok {s.outcomes.ok}, fail {s.outcomes.fail}, info {s.outcomes.info}")
+                 f"(rate {s.rate or 0:g}/s): ok {s.outcomes.ok}, fail {s.outcomes.fail}, info {s.outcomes.info}, "
+                 f"not sent {s.outcomes.not_sent}")
     head.add_row("availability", f"{_pct(s.availability.overall)} overall; " + ", ".join(
         f"{p} {_pct(v)}" for p, v in s.availability.by_phase.items()))
     head.add_row("longest outage", _s(s.longest_outage))
