@@ -39,6 +39,18 @@ def test_report_shows_cluster_load_fault_and_verdict(tmp_path: Path) -> None:
     assert "INTERRUPTED" not in html
 
 
+def test_latency_table_shows_all_requests_and_ok_ones_with_their_timeouts(tmp_path: Path) -> None:
+    html = _render(tmp_path)
+    table = html[html.index('<table id="latency">'):]
+    table = table[:table.index("</table>")]
+    summary, _ = results_of(synthetic_run())
+    every, ok = summary.latency_all["overall"], summary.latency_ok["overall"]
+    assert every is not None and ok is not None and every.timeouts > 0
+    assert f'<td>all requests</td><td class="l">overall</td><td>{every.count}</td><td>{every.timeouts}</td>' in table
+    assert f'<td>ok requests</td><td class="l">overall</td><td>{ok.count}</td><td>0</td>' in table
+    assert "client lag" in table
+
+
 def test_interrupted_run_has_a_banner_and_fails_even_when_its_slos_hold(tmp_path: Path) -> None:
     html = _render(tmp_path, slo=PASSING_SLOS, interrupted_at=35.0)
     assert 'id="banner"' in html

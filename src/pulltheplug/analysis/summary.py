@@ -8,7 +8,7 @@ from typing import Any
 from pulltheplug.analysis.availability import Availability, availability
 from pulltheplug.analysis.baseline import baseline_warnings
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
-from pulltheplug.analysis.latency import Percentiles, client_lag, latency_by_phase
+from pulltheplug.analysis.latency import Percentiles, client_lag, latency_of_all, latency_of_ok
 from pulltheplug.analysis.outages import OutageWindow, longest_outage, outage_windows
 from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_counts
 from pulltheplug.analysis.phases import Phases, fault_start, phases_of
@@ -45,7 +45,8 @@ class Summary:
     detect: Detection
     recover: Recovery
     control_plane: list[ControlPlaneWindow]
-    latency: dict[str, Percentiles | None]
+    latency_all: dict[str, Percentiles | None]  # every request that ended (see analysis.latency)
+    latency_ok: dict[str, Percentiles | None]  # ok requests only
     client_lag: Percentiles | None
     warnings: list[str]  # reasons to distrust the measurement itself (see analysis.baseline)
 
@@ -100,7 +101,8 @@ def summarize(run: Run) -> Summary:
         detect=time_to_detect(events, meta.fault.get("node"), start),
         recover=time_to_recover(events, windows, meta.fault, start, phases.revert, _desired_replicas(meta)),
         control_plane=control_plane_windows(events, phases.end),
-        latency=latency_by_phase(sent, phases),
+        latency_all=latency_of_all(sent, phases),
+        latency_ok=latency_of_ok(sent, phases),
         client_lag=lag,
         warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None),
     )

@@ -75,13 +75,17 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
                         ", ".join(f"{k} {v}" for k, v in w.errors.items()))
         tables.append(out)
 
-    lat = Table(title="latency from due time (ms)")
-    for col in ("phase", "count", "p50", "p90", "p99", "max"):
-        lat.add_column(col, justify="right")
-    for phase, p in [*s.latency.items(), ("client lag", s.client_lag)]:
+    lat = Table(title="latency from due time (ms)", caption="all: every request that ended, a timeout at its "
+                "timeout; ok: ok answers only; client lag: send time - due time")
+    for col in ("requests", "phase", "count", "timeouts", "p50", "p90", "p99", "max"):
+        lat.add_column(col, justify="left" if col in ("requests", "phase") else "right")
+    rows = [*(("all", phase, p) for phase, p in s.latency_all.items()),
+            *(("ok", phase, p) for phase, p in s.latency_ok.items()), ("client lag", "overall", s.client_lag)]
+    for group, phase, p in rows:
         if p is not None:
-            lat.add_row(phase, str(p.count), f"{p.p50_ms:.1f}", f"{p.p90_ms:.1f}", f"{p.p99_ms:.1f}",
-                        f"{p.max_ms:.1f}")
+            timeouts = "-" if p is s.client_lag else str(p.timeouts)
+            lat.add_row(group, phase, str(p.count), timeouts, f"{p.p50_ms:.1f}", f"{p.p90_ms:.1f}",
+                        f"{p.p99_ms:.1f}", f"{p.max_ms:.1f}")
     tables.append(lat)
 
     if slos:
