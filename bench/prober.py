@@ -223,7 +223,7 @@ def step(url: str, rate: float, seconds: float = STEP_SECONDS) -> Step:
     before = cpu_seconds()
     records = probe(url, rate, seconds)
     cpu = (cpu_seconds() - before) / len(records)
-    lags = [r.sent - r.due for r in records]
+    lags = [r.sent - r.due for r in records if r.sent is not None]
     errors = sum(r.outcome != "ok" for r in records)
     late = sum(lag > LATE for lag in lags) / len(lags)
     kinds = Counter(r.error for r in records if r.outcome != "ok")
@@ -370,7 +370,7 @@ def main() -> None:
     with static_server(port):
         for rate in (200.0, 1000.0):
             records = probe(f"http://{HOST}:{port}/", rate, 3.0)
-            lags = [r.sent - r.due for r in records]
+            lags = [r.sent - r.due for r in records if r.sent is not None]
             print(
                 f"{rate:>8.0f}{len(lags):>10}{statistics.median(lags) * 1e3:>9.3f}"
                 f"{quantile(lags, 0.99) * 1e3:>9.3f}{max(lags) * 1e3:>9.3f}"

@@ -78,6 +78,8 @@ class _Tally:
 
     def __call__(self, r: RequestRecord) -> None:
         self.writer.request(r)
+        if not r.was_sent:
+            return
         if r.outcome == "ok":
             self.progress.ok += 1
         else:

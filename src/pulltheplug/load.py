@@ -3,7 +3,7 @@
 A closed-loop client slows down when the service does and so hides an outage; here a late request is
 still sent (its lag, sent - due, is recorded) and its latency counts from `due`. Every request gives
 exactly one `RequestRecord`, classified as Jepsen does: ok (2xx), fail (surely had no effect), info
-(unknown: it may have been served).
+(unknown: it may have been served); one the run was stopped before it could send is marked not sent.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.tracing import Trace
 from yarl import URL
 
-from pulltheplug.record import Outcome, RequestRecord
+from pulltheplug.record import NOT_SENT, Outcome, RequestRecord
 
 _SERVED_BY = re.compile(rb"node=(\S+) task=(\S+)")
 _UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTDOWN})
@@ -40,6 +40,7 @@ class LoadStats:
     ok: int = 0
     fail: int = 0
     info: int = 0
+    not_sent: int = 0  # cancelled while waiting for a free slot (the run was stopped)
     max_lag: float = 0.0  # worst sent - due
     peak_in_flight: int = 0
 
@@ -171,37 +172,44 @@ async def run_load(
     stats = LoadStats(start=clock() - t0)
 
     async def one(session: aiohttp.ClientSession, k: int, due: float) -> None:
-        """A request cancelled mid-way (the run killed) still gets its record: info, interrupted."""
+        """A request cancelled (the run killed) still gets its record: not sent while it waited at its
+        entry's gate, else info, interrupted."""
+        sent: float | None = None
         try:
-            await send(session, k, due)
+            async with gates[k % n]:
+                sent = clock() - t0
+                await send(session, k, due, sent)
         except asyncio.CancelledError:
             now = clock() - t0
-            stats.info += 1
-            on_record(RequestRecord(k, due, now, now, names[k % n], "info", None, "interrupted"))
+            if sent is None:
+                stats.not_sent += 1
+                on_record(RequestRecord(k, due, None, now, names[k % n], "fail", None, NOT_SENT))
+            else:
+                stats.info += 1
+                on_record(RequestRecord(k, due, sent, now, names[k % n], "info", None, "interrupted"))
             raise
 
-    async def send(session: aiohttp.ClientSession, k: int, due: float) -> None:
+    async def send(session: aiohttp.ClientSession, k: int, due: float, sent: float) -> None:
+        """The request itself, its entry's gate held: from `sent` to its answer or error."""
         nonlocal in_flight
         i = k % n
-        async with gates[i]:
-            sent = clock() - t0
-            in_flight += 1
-            stats.peak_in_flight = max(stats.peak_in_flight, in_flight)
-            attempt = _Attempt()
-            _ATTEMPT.set(attempt)  # each request runs in its own task, so in its own context
-            status: int | None = None
-            node = task = error = None
-            try:
-                async with session.get(urls[i], allow_redirects=False) as resp:
-                    status = resp.status
-                    body = await resp.read()
-                outcome, error = classify_status(status)
-                if outcome == "ok":
-                    node, task = served_by(body)
-            except Exception as exc:
-                outcome, error = classify_error(exc, attempt.connected)
-            end = clock() - t0
-            in_flight -= 1
+        in_flight += 1
+        stats.peak_in_flight = max(stats.peak_in_flight, in_flight)
+        attempt = _Attempt()
+        _ATTEMPT.set(attempt)  # each request runs in its own task, so in its own context
+        status: int | None = None
+        node = task = error = None
+        try:
+            async with session.get(urls[i], allow_redirects=False) as resp:
+                status = resp.status
+                body = await resp.read()
+            outcome, error = classify_status(status)
+            if outcome == "ok":
+                node, task = served_by(body)
+        except Exception as exc:
+            outcome, error = classify_error(exc, attempt.connected)
+        end = clock() - t0
+        in_flight -= 1
         stats.max_lag = max(stats.max_lag, sent - due)
         if outcome == "ok":
             stats.ok += 1

@@ -18,6 +18,7 @@ from typing import IO, Any, Literal
 from pulltheplug.errors import RunError
 
 Outcome = Literal["ok", "fail", "info"]
+NOT_SENT = "not_sent"  # the error of a request that never left the client (see RequestRecord)
 
 REQUESTS = "requests.jsonl"
 EVENTS = "events.jsonl"
@@ -31,11 +32,16 @@ class RequestRecord:
 
     `due` is when the open-loop schedule wanted it sent; latency is measured from there (as wrk2 does),
     so a client that lags shows up as latency, never as a missing request.
+
+    `sent` is None for a request the run was stopped before it could send (it waited for a free slot):
+    it never reached the service, so analysis leaves it out of availability, outages, latency and client
+    lag, and only counts it. Its outcome is "fail" (it surely had no effect) with error "not_sent", and
+    `end` is when it was given up.
     """
 
     k: int
     due: float
-    sent: float
+    sent: float | None
     end: float
     target: str
     outcome: Outcome
@@ -47,6 +53,10 @@ class RequestRecord:
     @property
     def latency(self) -> float:
         return self.end - self.due
+
+    @property
+    def was_sent(self) -> bool:
+        return self.sent is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +121,12 @@ class JsonLines:
 
 
 def request_to_dict(r: RequestRecord) -> dict[str, Any]:
+    """Optional fields that are None are left out, but `sent` is always written (null: never sent)."""
     d = asdict(r)
     for key in ("due", "sent", "end"):
-        d[key] = round(d[key], 6)
-    return {k: v for k, v in d.items() if v is not None}
+        if d[key] is not None:
+            d[key] = round(d[key], 6)
+    return {k: v for k, v in d.items() if v is not None or k == "sent"}
 
 
 def event_to_dict(e: Event) -> dict[str, Any]:

@@ -92,7 +92,9 @@ class SloSpec(Strict):
     availability: float | None = Field(None, ge=0, le=1, description="Minimal ok/due over the whole run.")
     max_outage: Duration | None = None
     recover_within: Duration | None = Field(None, description="Fault start until requests healthy again.")
-    p99_latency: Duration | None = None
+    p99_latency: Duration | None = Field(None, description="Longest p99 latency from due time, overall.")
+    p99_latency_of: Literal["all", "ok"] = Field(
+        "all", description="Which requests p99_latency checks: all that ended (a timeout at its timeout), or ok only.")
 
 
 class ExperimentSpec(Strict):

@@ -1,13 +1,15 @@
 """The verdict: each SLO of the spec checked against a run's summary, pass or fail, like a checker.
 
 Limits are in the spec's units: availability a ratio, the others seconds. An SLO that cannot be
-measured (no requests, never recovered) fails: a run cannot show it was met.
+measured (no requests, never recovered) fails: a run cannot show it was met. A run that did not complete
+never passes: its figures cover only part of the experiment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pulltheplug.analysis.summary import Summary
@@ -33,12 +35,14 @@ def _at_least(name: str, limit: float, measured: float | None, missing: str) -> 
     return SloResult(name, limit, measured, passed, f"{name} {measured:.4f} {'>=' if passed else '<'} {limit:g}")
 
 
-def _at_most(name: str, limit: float, measured: float | None, missing: str) -> SloResult:
+def _at_most(name: str, limit: float, measured: float | None, missing: str, label: str = "") -> SloResult:
+    """`label` names the figure in the message when the SLO's name alone does not say it."""
+    label = label or name
     if measured is None:
-        return SloResult(name, limit, None, False, f"{name}: {missing} (limit {limit:g}s)")
+        return SloResult(name, limit, None, False, f"{label}: {missing} (limit {limit:g}s)")
     passed = measured <= limit
     sign = "<=" if passed else ">"
-    return SloResult(name, limit, measured, passed, f"{name} {_seconds(measured)} {sign} {limit:g}s")
+    return SloResult(name, limit, measured, passed, f"{label} {_seconds(measured)} {sign} {limit:g}s")
 
 
 def _availability(s: Summary, limit: float) -> SloResult:
@@ -51,15 +55,21 @@ def _max_outage(s: Summary, limit: float) -> SloResult:
 
 def _recover_within(s: Summary, limit: float) -> SloResult:
     if s.fault.start is None:
-        return SloResult("recover_within", limit, None, True, "recover_within: no fault injected, nothing to recover")
+        if s.fault.kind in (None, "none"):
+            return SloResult("recover_within", limit, None, True, "recover_within: no fault planned, nothing to do")
+        return SloResult("recover_within", limit, None, False,
+                         f"recover_within: the {s.fault.kind} fault never started, nothing measured (limit {limit:g}s)")
     return _at_most("recover_within", limit, s.recover.requests_healthy_after_fault_start,
                     "requests never healthy again")
 
 
-def _p99_latency(s: Summary, limit: float) -> SloResult:
-    overall = s.latency.get("overall")
+def _p99_latency(s: Summary, limit: float, of: str = "all") -> SloResult:
+    """Of every request that ended (`of` "all", the default) or of ok requests only (`of` "ok")."""
+    ok_only = of == "ok"
+    overall = (s.latency_ok if ok_only else s.latency_all).get("overall")
     measured = overall.p99_ms / 1000.0 if overall else None
-    return _at_most("p99_latency", limit, measured, "no ok request to measure")
+    return _at_most("p99_latency", limit, measured, "no ok request to measure" if ok_only else "no request ended",
+                    f"p99_latency ({'ok' if ok_only else 'all'} requests)")
 
 
 CHECKS: dict[str, Callable[[Summary, float], SloResult]] = {
@@ -70,12 +80,28 @@ CHECKS: dict[str, Callable[[Summary, float], SloResult]] = {
 }
 
 
+RUN_COMPLETED = "run_completed"
+
+
+def _run_completed(s: Summary) -> SloResult:
+    """The failing result of a run that did not complete: interrupted (with where it stopped) or failed (why)."""
+    if s.status == "failed":
+        why = s.error or "no error recorded"
+    else:
+        why = f"stopped at {_seconds(s.phases.end)}, in the {s.phases.of(s.phases.end)} phase"
+    return SloResult(RUN_COMPLETED, 0.0, None, False, f"run {s.status}: {why}")
+
+
 def check_slos(summary: Summary, slo: Mapping[str, Any]) -> list[SloResult]:
     """One result per SLO set in `slo` (Meta.slo); None or absent means not set, unknown keys are ignored.
 
-    A complete run with a fault that never converged fails too, SLOs or not: the cluster did not heal.
+    A run that did not complete fails first (`run_completed`), SLOs or not; a complete run with a fault
+    that never converged fails too: the cluster did not heal.
     """
-    results = [check(summary, float(slo[name])) for name, check in CHECKS.items() if slo.get(name) is not None]
+    checks: dict[str, Callable[[Summary, float], SloResult]] = {
+        **CHECKS, "p99_latency": partial(_p99_latency, of=slo.get("p99_latency_of") or "all")}
+    results = [_run_completed(summary)] if summary.status != "complete" else []
+    results += [check(summary, float(slo[name])) for name, check in checks.items() if slo.get(name) is not None]
     if summary.status == "complete" and summary.fault.start is not None and summary.phases.converged is None:
         results.append(SloResult("converged", 0.0, None, False,
                                  "converged: the cluster did not converge before the observation timeout"))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pulltheplug.analysis import summarize, summarize_folder
-from pulltheplug.record import Event, RunWriter
-from tests.analysis.history import failing, fault, node, run, stream, task
+from pulltheplug.record import NOT_SENT, Event, RequestRecord, RunWriter, load_run
+from tests.analysis.history import ENTRIES, failing, fault, node, run, stream, task
 
 
 def test_empty_run_summarizes_without_crashing() -> None:
@@ -18,7 +18,7 @@ def test_empty_run_summarizes_without_crashing() -> None:
     assert s.outcomes.requests == 0
     assert s.availability.overall is None
     assert s.outages == [] and s.longest_outage == 0.0
-    assert all(v is None for v in s.latency.values())
+    assert all(v is None for v in (*s.latency_all.values(), *s.latency_ok.values()))
     assert s.client_lag is None
     assert s.achieved_rate is None
     json.dumps(s.to_dict())
@@ -75,7 +75,7 @@ def test_summary_of_a_written_run_folder(tmp_path: Path) -> None:
 
     s, expected = summarize_folder(tmp_path / "run").to_dict(), summarize(made).to_dict()
     # times are stored to the microsecond, so latencies may land one histogram bucket apart
-    for key in ("latency", "client_lag"):
+    for key in ("latency_all", "latency_ok", "client_lag"):
         s.pop(key), expected.pop(key)
     assert s == expected
     assert (s["name"], s["rate"], s["duration"]) == ("synthetic", 200.0, 30.0)
@@ -97,3 +97,32 @@ def test_a_saturated_steady_state_is_flagged() -> None:
     assert len(sick) == 2
     assert "9.58% ok" in sick[0] and "1500 req/s" in sick[0]
     assert "1200 ms late" in sick[1]
+
+
+def _not_sent(k: int, due: float, target: str, given_up: float) -> RequestRecord:
+    return RequestRecord(k=k, due=due, sent=None, end=given_up, target=target, outcome="fail", error=NOT_SENT)
+
+
+def test_requests_never_sent_are_counted_apart_and_judged_nowhere() -> None:
+    """Ctrl-C at 5.3 s while 30 due requests still waited for a free slot: the service never saw them."""
+    served = stream(100.0, 5.0)
+    waiting = [_not_sent(500 + i, 5.0 + i / 100, ENTRIES[i % 3], 5.3) for i in range(30)]
+    s = summarize(run(served + waiting, status="interrupted", phases={"end": 5.3}, fault_node=None))
+    o = s.outcomes
+    assert (o.requests, o.ok, o.fail, o.info, o.not_sent) == (530, 500, 0, 0, 30)
+    assert s.availability.overall == 1.0 and all(v == 1.0 for v in s.availability.by_entry.values())
+    assert s.outages == [] and s.errors == {}
+    assert s.client_lag is not None and s.client_lag.count == 500
+    overall = s.latency_all["overall"]
+    assert overall is not None and overall.count == 500
+
+
+def test_a_request_never_sent_survives_the_run_folder(tmp_path: Path) -> None:
+    made = run([*stream(100.0, 0.1), _not_sent(10, 0.1, "node2", 0.4)], fault_node=None)
+    writer = RunWriter(tmp_path / "run", made.meta, "name: synthetic\n")
+    for r in made.requests:
+        writer.request(r)
+    writer.close()
+    (first, *_, last) = load_run(tmp_path / "run").requests
+    assert first.was_sent and first.sent == 0.0
+    assert not last.was_sent and (last.sent, last.error) == (None, NOT_SENT)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from pydantic import ValidationError
 
 from pulltheplug.analysis import Summary, summarize
 from pulltheplug.spec import SloSpec
@@ -69,12 +72,10 @@ def test_interrupted_run_is_still_judged() -> None:
     s = summarize(run(stream(200.0, 5.0), status="interrupted", phases={"end": 5.0}))
     assert s.status == "interrupted"
     results = check_slos(s, {"availability": 0.99})
-    assert [r.passed for r in results] == [True]
+    assert [(r.name, r.passed) for r in results] == [("run_completed", False), ("availability", True)]
 
 
 def test_a_run_that_never_converged_fails_even_without_slos(outage: Summary) -> None:
-    import dataclasses
-
     from pulltheplug.analysis import Phases
 
     base = outage
@@ -84,3 +85,49 @@ def test_a_run_that_never_converged_fails_even_without_slos(outage: Summary) -> 
     results = check_slos(stuck, {})
     assert [(r.name, r.passed) for r in results] == [("converged", False)]
     assert exit_code(results) == 1
+
+
+def test_an_interrupted_run_never_passes_even_when_its_slos_hold() -> None:
+    s = summarize(run(stream(200.0, 5.0), status="interrupted", phases={"end": 5.0}, fault_node=None))
+    for slo in ({"availability": 0.99}, {}):
+        results = check_slos(s, slo)
+        first = results[0]
+        assert (first.name, first.passed) == ("run_completed", False)
+        assert first.message.startswith("run interrupted")
+        assert exit_code(results) == 1
+
+
+def test_a_failed_run_fails_with_its_error() -> None:
+    made = run(stream(200.0, 5.0), status="failed", phases={"end": 5.0})
+    made.meta.error = "ClusterError: the observer lost every manager"
+    (r,) = check_slos(summarize(made), {})
+    assert (r.name, r.passed) == ("run_completed", False)
+    assert r.message == "run failed: ClusterError: the observer lost every manager"
+
+
+def test_recover_within_fails_when_the_planned_fault_never_started() -> None:
+    cut = summarize(run(stream(200.0, 5.0), status="interrupted", phases={"steady": 0.0, "end": 5.0}))
+    assert cut.fault.kind == "nic-down" and cut.fault.start is None
+    recover = next(r for r in check_slos(cut, {"recover_within": 30.0}) if r.name == "recover_within")
+    assert not recover.passed and "never started" in recover.message
+    no_fault = summarize(run(stream(200.0, 5.0), phases={"steady": 0.0, "end": 5.0}, fault_node=None))
+    assert [(r.name, r.passed) for r in check_slos(no_fault, {"recover_within": 30.0})] == [("recover_within", True)]
+
+
+def test_p99_latency_checks_all_requests_unless_told_ok() -> None:
+    """node3 times out (1 s) for 2 s of 30: 2% of all requests, so their p99 is the timeout; ok ones stay fast."""
+    requests = [dataclasses.replace(r, end=r.due + 1.0) if r.error == "timeout" else r
+                for r in stream(200.0, 30.0, fail=failing("node3", 12.0, 14.0, kind="timeout"))]
+    s = summarize(run(requests))
+    (all_requests,) = check_slos(s, {"p99_latency": 0.5})
+    assert not all_requests.passed and all_requests.measured == pytest.approx(1.0, rel=0.01)
+    assert all_requests.message.startswith("p99_latency (all requests) 1.0") and all_requests.message.endswith("> 0.5s")
+    assert check_slos(s, SloSpec(p99_latency=0.5).model_dump()) == [all_requests]  # the spec's default
+    (ok_only,) = check_slos(s, SloSpec(p99_latency=0.5, p99_latency_of="ok").model_dump())
+    assert ok_only.passed and ok_only.message == "p99_latency (ok requests) 0.002s <= 0.5s"
+
+
+def test_p99_latency_of_is_all_or_ok() -> None:
+    assert SloSpec().p99_latency_of == "all"
+    with pytest.raises(ValidationError):
+        SloSpec(p99_latency_of="fast")  # type: ignore[arg-type]

@@ -72,8 +72,8 @@ def test_fault_of_the_leader(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
     # the run's leader change and control-plane window agree with that
     changes = [e for e in run.events if e.type == "leader" and e.t > s.fault.start and e.data["node"] != old]
     assert changes and changes[0].data["node"] == new.leader
-    assert s.detect.leader_change is not None
-    assert abs((s.fault.start + s.detect.leader_change) - new.start) <= CLUSTER, (s.detect, views)
+    assert s.detect.leader_change_after_fault_start is not None
+    assert abs((s.fault.start + s.detect.leader_change_after_fault_start) - new.start) <= CLUSTER, (s.detect, views)
     windows = [w for w in s.control_plane if w.end > s.fault.start]
     assert windows, "no control-plane window for a leader fault"
     assert abs(windows[0].start - lost.start) <= CLUSTER, (windows[0], views)
@@ -84,8 +84,8 @@ def test_fault_of_the_leader(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
     # the old leader seen lost, when the new majority's `docker node ls` first said so
     lost_seen = witness.first_majority_status(old, len(lab.plan.managers), s.fault.start, t0,
                                              {"Down", "Unknown"})
-    assert lost_seen is not None and s.detect.node_down is not None
-    assert abs((s.fault.start + s.detect.node_down) - lost_seen) <= CLUSTER
+    assert lost_seen is not None and s.detect.node_lost_after_fault_start is not None
+    assert abs((s.fault.start + s.detect.node_lost_after_fault_start) - lost_seen) <= CLUSTER
     assert lab.nic_is_up(old) and lab.node_running(old)
 
 
@@ -102,7 +102,7 @@ def test_fault_of_a_follower(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
     assert s.fault.start is not None and s.phases.revert is not None
 
     # a quorum stays: no leader change, and the control plane never out while the fault lasts
-    assert s.detect.leader_change is None
+    assert s.detect.leader_change_after_fault_start is None
     assert not any(e.type == "leader" and e.t > s.fault.start and e.data["node"] != leader for e in run.events)
     assert not [w for w in s.control_plane if s.fault.start < w.end and w.start < s.phases.revert]
     views = witness.majority_views(len(lab.plan.managers), t0)
@@ -112,10 +112,10 @@ def test_fault_of_a_follower(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
     lost_seen = witness.first_majority_status(node, len(lab.plan.managers), s.fault.start, t0,
                                              {"Down", "Unknown"})
     assert lost_seen is not None, "the witness never saw the follower lost"
-    assert s.detect.node_down is not None
-    assert abs((s.fault.start + s.detect.node_down) - lost_seen) <= CLUSTER
+    assert s.detect.node_lost_after_fault_start is not None
+    assert abs((s.fault.start + s.detect.node_lost_after_fault_start) - lost_seen) <= CLUSTER
     # and Ready again after the revert
     ready_seen = witness.first_majority_status(node, len(lab.plan.managers), s.phases.revert, t0, {"Ready"})
-    assert ready_seen is not None and s.recover.node_ready is not None
-    assert abs((s.phases.revert + s.recover.node_ready) - ready_seen) <= CLUSTER
+    assert ready_seen is not None and s.recover.node_ready_after_revert is not None
+    assert abs((s.phases.revert + s.recover.node_ready_after_revert) - ready_seen) <= CLUSTER
     assert lab.nic_is_up(node) and lab.node_running(node)

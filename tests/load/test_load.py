@@ -225,6 +225,33 @@ def test_a_cancelled_load_still_records_every_request_it_sent() -> None:
     assert 25 <= len(records) <= 35
     assert sorted(r.k for r in records) == list(range(len(records)))  # none vanished
     assert {(r.outcome, r.error) for r in records} == {("info", "interrupted")}
+    assert all(r.sent is not None and r.sent - r.due < 0.1 for r in records)  # when it was sent, not cancelled
+
+
+def test_requests_cancelled_while_waiting_at_their_gate_are_recorded_as_not_sent() -> None:
+    """One request in flight at a time, held by the server: the others wait at the gate until Ctrl-C."""
+
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.Response(text="late")
+
+    records: list[RequestRecord] = []
+
+    async def main() -> None:
+        async with serve(hang) as url:
+            task = asyncio.create_task(run_load({"a": url}, 100, 3.0, time.monotonic(), 10.0, records.append,
+                                                max_in_flight=1))
+            await asyncio.sleep(0.3)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(main())
+    records.sort(key=lambda r: r.k)
+    assert 25 <= len(records) <= 35 and [r.k for r in records] == list(range(len(records)))
+    first, *waiting = records
+    assert (first.outcome, first.error) == ("info", "interrupted") and first.was_sent
+    assert all(not r.was_sent and r.sent is None and r.error == "not_sent" for r in waiting)
 
 
 def test_a_failing_callback_stops_the_load_and_is_raised() -> None:

@@ -142,3 +142,13 @@ def test_each_run_is_read_from_its_summary_json_where_there_is_one(campaign: Pat
     res = campaign_results(campaign)
     assert res.runs[0].summary is not None and res.runs[0].summary.longest_outage == 99.0
     assert 99.0 in res.comparison.stats["outage"][first.entry.scenario].values
+
+
+def test_an_interrupted_run_whose_slos_hold_has_not_passed(campaign: Path) -> None:
+    _write_run(campaign / "cut-short", "cut-short", "nic-down", "leader", 2.0, status="interrupted")
+    cut = CampaignEntry(6, "nic-down@leader", "nic-down", "leader", 4, "cut-short", "interrupted", False, False)
+    with open(campaign / INDEX, "a") as f:
+        f.write(json.dumps(asdict(cut)) + "\n")
+    last = campaign_results(campaign).runs[-1]
+    assert last.summary is not None and last.summary.longest_outage < 4.5  # max_outage itself holds
+    assert last.passed is False and not last.counted

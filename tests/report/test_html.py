@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pulltheplug.record import load_run
+from pulltheplug.record import NOT_SENT, RequestRecord, load_run
 from pulltheplug.report import REPORT, write_html
 from pulltheplug.results import results_of
-from tests.report.synthetic import synthetic_run, write_run
+from tests.report.synthetic import PASSING_SLOS, synthetic_run, write_run
 
 REMOTE = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", re.I)
 
@@ -48,10 +48,33 @@ def test_each_time_names_the_moment_it_is_measured_from(tmp_path: Path) -> None:
         assert text in timings, text
 
 
-def test_interrupted_run_has_a_banner(tmp_path: Path) -> None:
-    html = _render(tmp_path, interrupted_at=35.0)
+def test_latency_table_shows_all_requests_and_ok_ones_with_their_timeouts(tmp_path: Path) -> None:
+    html = _render(tmp_path)
+    table = html[html.index('<table id="latency">'):]
+    table = table[:table.index("</table>")]
+    summary, _ = results_of(synthetic_run())
+    every, ok = summary.latency_all["overall"], summary.latency_ok["overall"]
+    assert every is not None and ok is not None and every.timeouts > 0
+    assert f'<td>all requests</td><td class="l">overall</td><td>{every.count}</td><td>{every.timeouts}</td>' in table
+    assert f'<td>ok requests</td><td class="l">overall</td><td>{ok.count}</td><td>0</td>' in table
+    assert "client lag" in table
+
+
+def test_interrupted_run_has_a_banner_and_fails_even_when_its_slos_hold(tmp_path: Path) -> None:
+    html = _render(tmp_path, slo=PASSING_SLOS, interrupted_at=35.0)
     assert 'id="banner"' in html
     assert "<strong>INTERRUPTED</strong>" in html
+    assert 'id="verdict">FAIL<' in html and "run interrupted: stopped at 35." in html
+
+
+def test_requests_never_sent_are_counted_in_the_report(tmp_path: Path) -> None:
+    made = synthetic_run(interrupted_at=35.0)
+    last = made.requests[-1]
+    made.requests += [RequestRecord(k=last.k + 1 + i, due=last.due + (i + 1) / 100, sent=None, end=35.0,
+                                    target="node1", outcome="fail", error=NOT_SENT) for i in range(4)]
+    run = load_run(write_run(tmp_path / "run", made))
+    html = write_html(run, *results_of(run)).read_text()
+    assert re.search(r'id="not-sent"[^>]*>not sent 4<', html)
 
 
 def test_a_run_cut_short_before_any_record_still_renders(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""JUnit XML: one testsuite per run, one testcase per SLO, a failure element for each SLO that failed."""
+"""JUnit XML: one testsuite per run, a run_completed testcase and one per SLO, a failure for each that failed."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ def test_failing_run_has_one_failure_with_the_slo_message() -> None:
     root = _parse(junit_xml([(summary, slos)]))
     (suite,) = root.findall("testsuite")
     assert suite.get("name") == "nic-down-node3"
-    assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
-    assert (root.get("tests"), root.get("failures")) == ("2", "1")
+    assert (suite.get("tests"), suite.get("failures")) == ("3", "1")
+    assert (root.get("tests"), root.get("failures")) == ("3", "1")
     cases = {c.get("name"): c for c in suite.findall("testcase")}
-    assert set(cases) == {"availability", "max_outage"}
-    assert cases["availability"].find("failure") is None
+    assert set(cases) == {RUN_COMPLETED, "availability", "max_outage"}
+    assert cases["availability"].find("failure") is None and cases[RUN_COMPLETED].find("failure") is None
     failure = cases["max_outage"].find("failure")
     assert failure is not None
     assert failure.get("message") == next(r.message for r in slos if r.name == "max_outage")
@@ -37,8 +37,20 @@ def test_passing_run_has_no_failure(tmp_path: Path) -> None:
     path = write_junit(tmp_path / "out" / "junit.xml", [(summary, slos)])
     suite = _parse(path.read_bytes()).find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures")) == ("1", "0")
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "0")
     assert suite.find("testcase/failure") is None
+
+
+def test_an_interrupted_run_fails_its_run_completed_case_whatever_its_slos() -> None:
+    summary, slos = results_of(synthetic_run(slo=PASSING_SLOS, interrupted_at=35.0))
+    suite = _parse(junit_xml([(summary, slos)])).find("testsuite")
+    assert suite is not None
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert set(cases) == {RUN_COMPLETED, "availability"}
+    assert cases["availability"].find("failure") is None
+    failure = cases[RUN_COMPLETED].find("failure")
+    assert failure is not None and (failure.get("message") or "").startswith("run interrupted: stopped at 35.")
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
 
 
 def test_without_slos_the_run_is_judged_on_completing() -> None:
@@ -50,5 +62,5 @@ def test_without_slos_the_run_is_judged_on_completing() -> None:
     assert [c.get("name") for s in suites for c in s.findall("testcase")] == [RUN_COMPLETED, RUN_COMPLETED]
     assert suites[0].find("testcase/failure") is None
     failure = suites[1].find("testcase/failure")
-    assert failure is not None and failure.get("message") == "run interrupted"
+    assert failure is not None and (failure.get("message") or "").startswith("run interrupted")
     assert root.get("failures") == "1"

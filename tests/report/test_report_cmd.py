@@ -55,3 +55,12 @@ def test_a_folder_that_is_not_a_run_exits_2(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "not a run folder" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_an_interrupted_run_does_not_pass_even_when_its_slos_hold(tmp_path: Path) -> None:
+    folder = write_run(tmp_path / "run", synthetic_run(slo=PASSING_SLOS, interrupted_at=35.0))
+    result = runner.invoke(app, ["report", str(folder), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["passed"] is False
+    assert [(s["name"], s["passed"]) for s in data["slos"]] == [("run_completed", False), ("availability", True)]

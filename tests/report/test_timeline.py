@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pulltheplug.analysis import outcome_counts
-from pulltheplug.record import RequestRecord
+from pulltheplug.record import NOT_SENT, RequestRecord
 from pulltheplug.report.timeline import nearest_rank, request_bins, timeline_of
 from tests.report.synthetic import synthetic_run
 
@@ -79,3 +79,12 @@ def test_an_unreverted_power_loss_is_off_to_the_end() -> None:
     node3 = next(lane for lane in tl.lanes if lane.node == "node3")
     assert [(iv.state, iv.start, iv.end) for iv in node3.fault] == [("off", 20.05, 60.0)]
     assert tl.fault is not None and tl.fault.open and tl.fault.end == 60.0
+
+
+def test_requests_never_sent_are_not_in_the_bins() -> None:
+    requests = [
+        RequestRecord(0, 0.00, 0.00, 0.002, "n", "ok"),
+        RequestRecord(1, 0.05, None, 0.3, "n", "fail", error=NOT_SENT),
+    ]
+    bins = request_bins(requests, end=0.2)
+    assert (bins.ok, bins.fail, bins.info) == ([1, 0], [0, 0], [0, 0])

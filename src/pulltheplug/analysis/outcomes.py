@@ -12,17 +12,23 @@ from pulltheplug.record import RequestRecord
 
 @dataclass(frozen=True, slots=True)
 class Outcomes:
-    """`info` is Jepsen's indeterminate: a timeout may or may not have reached the service."""
+    """`info` is Jepsen's indeterminate: a timeout may or may not have reached the service.
+
+    `requests` is every due request: ok + fail + info of those sent, plus `not_sent`, the ones the run
+    was stopped before it could send (they are judged nowhere, only counted here).
+    """
 
     requests: int
     ok: int
     fail: int
     info: int
+    not_sent: int
 
 
 def outcome_counts(requests: Sequence[RequestRecord]) -> Outcomes:
-    c = Counter(r.outcome for r in requests)
-    return Outcomes(requests=len(requests), ok=c["ok"], fail=c["fail"], info=c["info"])
+    c = Counter(r.outcome for r in requests if r.was_sent)
+    not_sent = sum(not r.was_sent for r in requests)
+    return Outcomes(requests=len(requests), ok=c["ok"], fail=c["fail"], info=c["info"], not_sent=not_sent)
 
 
 def errors_by_kind(requests: Sequence[RequestRecord]) -> dict[str, int]:

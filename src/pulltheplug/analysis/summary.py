@@ -8,7 +8,7 @@ from typing import Any
 from pulltheplug.analysis.availability import Availability, availability
 from pulltheplug.analysis.baseline import baseline_warnings
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
-from pulltheplug.analysis.latency import Percentiles, client_lag, latency_by_phase
+from pulltheplug.analysis.latency import Percentiles, client_lag, latency_of_all, latency_of_ok
 from pulltheplug.analysis.outages import OutageWindow, longest_outage, outage_windows
 from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_counts
 from pulltheplug.analysis.phases import Phases, phases_of
@@ -31,6 +31,7 @@ class FaultInfo:
 class Summary:
     name: str
     status: str  # complete | interrupted | failed
+    error: str | None  # why a failed run failed (Meta.error)
     fault: FaultInfo
     phases: Phases
     duration: float
@@ -44,7 +45,8 @@ class Summary:
     detect: Detection
     recover: Recovery
     control_plane: list[ControlPlaneWindow]
-    latency: dict[str, Percentiles | None]
+    latency_all: dict[str, Percentiles | None]  # every request that ended (see analysis.latency)
+    latency_ok: dict[str, Percentiles | None]  # ok requests only
     client_lag: Percentiles | None
     warnings: list[str]  # reasons to distrust the measurement itself (see analysis.baseline)
 
@@ -66,17 +68,20 @@ def _desired_replicas(meta: Meta) -> int | None:
 
 
 def summarize(run: Run) -> Summary:
+    """Requests never sent (the run was stopped first) are only counted: the service never saw them."""
     meta, requests, events = run.meta, run.requests, run.events
+    sent = [r for r in requests if r.was_sent]
     phases = phases_of(meta, requests, events)
     start = phases.fault  # the one fault start every figure is measured from
-    windows = outage_windows(requests)
+    windows = outage_windows(sent)
     duration = phases.end - phases.steady
     rate = meta.load.get("rate")
-    avail = availability(requests, phases)
-    lag = client_lag(requests)
+    avail = availability(sent, phases)
+    lag = client_lag(sent)
     return Summary(
         name=meta.name,
         status=run_status(meta, events),
+        error=meta.error,
         fault=FaultInfo(
             kind=meta.fault.get("kind"),
             node=meta.fault.get("node"),
@@ -89,14 +94,15 @@ def summarize(run: Run) -> Summary:
         rate=float(rate) if isinstance(rate, int | float) else None,
         achieved_rate=len(requests) / duration if duration > 0 else None,
         outcomes=outcome_counts(requests),
-        errors=errors_by_kind(requests),
+        errors=errors_by_kind(sent),
         availability=avail,
         outages=windows,
         longest_outage=longest_outage(windows),
         detect=time_to_detect(events, meta.fault.get("node"), start),
         recover=time_to_recover(events, windows, meta.fault, start, phases.revert, _desired_replicas(meta)),
         control_plane=control_plane_windows(events, phases.end),
-        latency=latency_by_phase(requests, phases),
+        latency_all=latency_of_all(sent, phases),
+        latency_ok=latency_of_ok(sent, phases),
         client_lag=lag,
         warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None),
     )

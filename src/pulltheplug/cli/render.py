@@ -37,7 +37,8 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     fault = f"{s.fault.kind} on {s.fault.node} (target {s.fault.target})" if s.fault.node else "none"
     head.add_row("fault", fault + ("" if s.fault.reverted or not s.fault.node else " [red]never reverted[/]"))
     head.add_row("requests", f"{s.outcomes.requests} due over {s.duration:.1f}s "
-                 f"(rate {s.rate or 0:g}/s): ok {s.outcomes.ok}, fail {s.outcomes.fail}, info {s.outcomes.info}")
+                 f"(rate {s.rate or 0:g}/s): ok {s.outcomes.ok}, fail {s.outcomes.fail}, info {s.outcomes.info}, "
+                 f"not sent {s.outcomes.not_sent}")
     head.add_row("availability", f"{_pct(s.availability.overall)} overall; " + ", ".join(
         f"{p} {_pct(v)}" for p, v in s.availability.by_phase.items()))
     head.add_row("longest outage", _s(s.longest_outage))
@@ -74,13 +75,17 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
                         ", ".join(f"{k} {v}" for k, v in w.errors.items()))
         tables.append(out)
 
-    lat = Table(title="latency from due time (ms)")
-    for col in ("phase", "count", "p50", "p90", "p99", "max"):
-        lat.add_column(col, justify="right")
-    for phase, p in [*s.latency.items(), ("client lag", s.client_lag)]:
+    lat = Table(title="latency from due time (ms)", caption="all: every request that ended, a timeout at its "
+                "timeout; ok: ok answers only; client lag: send time - due time")
+    for col in ("requests", "phase", "count", "timeouts", "p50", "p90", "p99", "max"):
+        lat.add_column(col, justify="left" if col in ("requests", "phase") else "right")
+    rows = [*(("all", phase, p) for phase, p in s.latency_all.items()),
+            *(("ok", phase, p) for phase, p in s.latency_ok.items()), ("client lag", "overall", s.client_lag)]
+    for group, phase, p in rows:
         if p is not None:
-            lat.add_row(phase, str(p.count), f"{p.p50_ms:.1f}", f"{p.p90_ms:.1f}", f"{p.p99_ms:.1f}",
-                        f"{p.max_ms:.1f}")
+            timeouts = "-" if p is s.client_lag else str(p.timeouts)
+            lat.add_row(group, phase, str(p.count), timeouts, f"{p.p50_ms:.1f}", f"{p.p90_ms:.1f}",
+                        f"{p.p99_ms:.1f}", f"{p.max_ms:.1f}")
     tables.append(lat)
 
     if slos:

@@ -1,6 +1,7 @@
 """The verdict as JUnit XML, so a CI system shows each SLO as a test that passed or failed.
 
-One testsuite per run, one testcase per SLO; a run without SLOs is judged on having completed.
+One testsuite per run: a `run_completed` testcase (failing when the run was interrupted or failed),
+then one testcase per SLO.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pulltheplug.analysis import Summary
-from pulltheplug.verdict import SloResult
-
-RUN_COMPLETED = "run completed"
+from pulltheplug.verdict import RUN_COMPLETED, SloResult
 
 
 def _case(suite: ET.Element, classname: str, name: str, failure: str | None, details: str = "") -> None:
@@ -30,14 +29,15 @@ def run_testsuite(summary: Summary, slos: list[SloResult]) -> ET.Element:
     for key, value in (("status", summary.status), ("fault", summary.fault.kind), ("node", summary.fault.node),
                        ("target", summary.fault.target)):
         ET.SubElement(props, "property", name=key, value="" if value is None else str(value))
-    if slos:
-        for r in slos:
-            measured = "not measured" if r.measured is None else f"{r.measured:g}"
-            _case(suite, classname, r.name, None if r.passed else r.message,
-                  f"{r.message}\nlimit {r.limit:g}, measured {measured}, run status {summary.status}")
-    else:
-        failed = summary.status != "complete"
-        _case(suite, classname, RUN_COMPLETED, f"run {summary.status}" if failed else None)
+    completed = next((r for r in slos if r.name == RUN_COMPLETED), None)  # check_slos adds it when not complete
+    failure = None if summary.status == "complete" else completed.message if completed else f"run {summary.status}"
+    _case(suite, classname, RUN_COMPLETED, failure)
+    for r in slos:
+        if r is completed:
+            continue
+        measured = "not measured" if r.measured is None else f"{r.measured:g}"
+        _case(suite, classname, r.name, None if r.passed else r.message,
+              f"{r.message}\nlimit {r.limit:g}, measured {measured}, run status {summary.status}")
     cases = suite.findall("testcase")
     suite.set("tests", str(len(cases)))
     suite.set("failures", str(sum(c.find("failure") is not None for c in cases)))

@@ -100,6 +100,8 @@ def request_bins(requests: Sequence[RequestRecord], end: float, width: float = B
     latencies: list[list[float]] = [[] for _ in range(n)]
     counts = {"ok": ok, "fail": fail, "info": info}
     for r in requests:
+        if not r.was_sent:
+            continue  # the service never saw it: no outcome to show
         i = _bin_index(r.due, width)
         counts[r.outcome][i] += 1
         if r.outcome == "ok":
