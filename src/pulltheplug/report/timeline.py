@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, fault_start, phases_of
+from pulltheplug.naming import node_sort_key
 from pulltheplug.record import Event, RequestRecord, Run
 
 BIN_WIDTH = 0.1  # seconds: fine enough to see a 1 s outage, coarse enough for a 10 min run
@@ -212,12 +213,12 @@ def fault_span(run: Run, inject: float | None, revert: float | None, end: float)
 
 
 def _node_names(run: Run) -> list[tuple[str, str, str]]:
-    """(name, role, address) in the cluster's order, then nodes only the events name."""
+    """(name, role, address) of the cluster's nodes and of nodes only the events name, in natural order."""
     known = [(str(n.get("name")), str(n.get("role", "")), str(n.get("address", "")))
              for n in run.meta.cluster.get("nodes", []) if isinstance(n, dict)]
     names = {n for n, _, _ in known}
-    seen = sorted({str(e.data["node"]) for e in run.events if e.type == "node" and e.data.get("node")} - names)
-    return known + [(n, "", "") for n in seen]
+    seen = {str(e.data["node"]) for e in run.events if e.type == "node" and e.data.get("node")} - names
+    return sorted(known + [(n, "", "") for n in seen], key=lambda node: node_sort_key(node[0]))
 
 
 def timeline_of(run: Run, width: float = BIN_WIDTH) -> Timeline:
