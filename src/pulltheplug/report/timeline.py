@@ -20,7 +20,8 @@ _EPS = 1e-9  # k / rate / width lands a hair under an integer in floating point
 
 # The swarm's node states, as a lane shows them; "disconnected" is the managers losing the node too.
 LANE_STATE = {"ready": "ready", "down": "down", "unknown": "unknown", "disconnected": "down"}
-OFF_FAULTS = frozenset({"reboot", "power-loss"})
+# What each fault kind does to its node, as the node's lane shows it (the figure colours each effect).
+FAULT_EFFECT = {"reboot": "off", "power-loss": "off", "nic-down": "nic down", "freeze": "frozen"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class Bins:
 class Interval:
     start: float
     end: float
-    state: str  # lanes: ready | down | unknown; fault: off | nic down; leader: leader
+    state: str  # lanes: ready | down | unknown; fault: off | nic down | frozen; leader: leader
     detail: str = ""
 
 
@@ -155,7 +156,7 @@ def leader_intervals(events: Sequence[Event], end: float) -> dict[str, list[Inte
 
 
 def fault_intervals(events: Sequence[Event], end: float) -> dict[str, list[Interval]]:
-    """Node -> spans the fault held it: off (reboot, power-loss) or nic down, from injected to reverted.
+    """Node -> spans the fault held it: off (reboot, power-loss), nic down or frozen, from injected to reverted.
 
     "inject" stands in when "injected" is missing (the inject failed half way but a revert is owed).
     """
@@ -174,7 +175,7 @@ def fault_intervals(events: Sequence[Event], end: float) -> dict[str, list[Inter
 
 
 def _fault_state(kind: str) -> str:
-    return "off" if kind in OFF_FAULTS else "nic down" if kind == "nic-down" else kind
+    return FAULT_EFFECT.get(kind, kind)
 
 
 def markers(events: Sequence[Event]) -> list[Marker]:
