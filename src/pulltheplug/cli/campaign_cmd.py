@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -22,22 +23,40 @@ from pulltheplug.spec import CampaignSpec, load_campaign
 console = Console()
 
 TABLE_METRICS = ("outage", "failed", "detect", "recover", "availability")
+TERMINAL_WIDTH = 80  # the tables below fit it: cells wrap between words, never cut to "availabili…"
+SHORTER = {"availability": "avail."}  # a header as wide as "availability" leaves the verdict too little room
+
+
+def _narrow_table(title: str) -> Table:
+    """No vertical rules and two spaces between columns: a boxed table of 7 columns spends 22 of 80 on borders."""
+    return Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+
+
+def _header(m: Metric) -> str:
+    return SHORTER.get(m.key, m.short or m.label)
+
+
+def _two_lines(cell: str) -> str:
+    """'12.30s ± 1.20s' as the mean over '± 1.20s' (as the scenario's fault over its '@target'): a cell
+    half as wide, broken where it reads well."""
+    return cell.replace(" ± ", "\n± ")
 
 
 def comparison_table(res: CampaignResults) -> Table:
     """Scenario x key metrics, mean ± 95% CI half width; then how many runs held every SLO."""
     c = res.comparison
     metrics: list[Metric] = [c.metric(k) for k in TABLE_METRICS]
-    table = Table(title=f"campaign {res.spec.name}: mean ± 95% CI over complete runs")
+    table = _narrow_table(f"campaign {res.spec.name}: mean ± 95% CI over complete runs")
     table.add_column("scenario", no_wrap=True)
-    table.add_column("n", justify="right")
+    table.add_column("n", justify="right", no_wrap=True)
     for m in metrics:
-        table.add_column(m.short or m.label, justify="right")
+        table.add_column(_header(m), justify="right", no_wrap=True)
     table.add_column("SLOs held", justify="right")
     for sc in c.scenarios:
         runs = [r for r in res.runs if r.counted and r.entry.scenario == sc]
         held = sum(bool(r.passed) for r in runs)
-        table.add_row(sc, str(len(runs)), *[mean_ci(m, c.stats[m.key][sc]) for m in metrics],
+        table.add_row(sc.replace("@", "\n@", 1), str(len(runs)),
+                      *[_two_lines(mean_ci(m, c.stats[m.key][sc])) for m in metrics],
                       f"[green]{held}/{len(runs)}[/]" if held == len(runs) else f"[red]{held}/{len(runs)}[/]")
     return table
 
@@ -46,13 +65,13 @@ def verdict_table(res: CampaignResults) -> Table:
     """One row per run: what it hit, what users felt, and the SLO verdict."""
     c = res.comparison
     metrics = [c.metric(k) for k in ("outage", "recover", "availability")]
-    table = Table(title=f"{res.spec.name}: verdict per run")
-    table.add_column("#", justify="right")
+    table = _narrow_table(f"{res.spec.name}: verdict per run")
+    table.add_column("#", justify="right", no_wrap=True)
     table.add_column("scenario", no_wrap=True)
-    table.add_column("node")
+    table.add_column("node", no_wrap=True)
     for m in metrics:
-        table.add_column(m.short or m.label, justify="right")
-    table.add_column("verdict")
+        table.add_column(_header(m), justify="right", no_wrap=True)
+    table.add_column("verdict")  # wraps between the names of the SLOs that failed
     for r in res.runs:
         s = r.summary
         if s is None or not r.counted:
