@@ -1,7 +1,9 @@
-"""The demo's terminal tables fit an 80-column terminal: no cell cut to "availabili…", no line too long."""
+"""The campaign's terminal output: tables that fit an 80-column terminal (no cell cut to "availabili…", no line
+too long), and a partial report that says why it could not be written."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from rich.table import Table
 
 from pulltheplug.analysis.compare import compare
 from pulltheplug.campaign import CampaignEntry, demo_spec, plan_runs
+from pulltheplug.cli import campaign_cmd
 from pulltheplug.cli.campaign_cmd import comparison_table, verdict_table
 from pulltheplug.report.campaign_html import CampaignResults, CampaignRun
 from pulltheplug.results import results_of
@@ -64,3 +67,19 @@ def test_the_comparison_table_fits_80_columns_without_cutting_a_word(repetitions
     assert "\u2026" not in text
     assert max(len(line) for line in text.splitlines()) <= 80
     assert {"power-loss", "@follower", "@random-worker"} <= set(text.split())
+
+
+@pytest.mark.parametrize(("error", "level"), [(OSError(28, "No space left on device"), logging.DEBUG),
+                                              (KeyError("outage"), logging.ERROR)])
+def test_no_comparison_report_after_a_stop_says_why(error: Exception, level: int, monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """When a campaign stops early its comparison report is best effort; what kept it from being written is
+    logged, as a bug when it is one."""
+    def campaign_results(folder: Path) -> CampaignResults:
+        raise error
+
+    monkeypatch.setattr(campaign_cmd, "campaign_results", campaign_results)
+    with caplog.at_level(logging.DEBUG, logger="pulltheplug"):
+        campaign_cmd._report_partial(Path("/nonexistent"))
+    (record,) = [r for r in caplog.records if r.name == campaign_cmd.__name__]
+    assert record.levelno == level and record.exc_info is not None and record.exc_info[1] is error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
@@ -16,11 +17,13 @@ from pulltheplug.analysis.compare import Metric
 from pulltheplug.campaign import DEMO_LAB, PlannedRun, demo_spec, read_index, run_campaign
 from pulltheplug.cli.app import app
 from pulltheplug.cli.render import progress_line
+from pulltheplug.errors import PulltheplugError
 from pulltheplug.lab import lab as labmod
 from pulltheplug.report.campaign_html import CampaignResults, campaign_results, mean_ci, write_campaign_report
 from pulltheplug.spec import CampaignSpec, load_campaign
 
 console = Console()
+log = logging.getLogger(__name__)
 
 TABLE_METRICS = ("outage", "failed", "detect", "recover", "availability")
 TERMINAL_WIDTH = 80  # the tables below fit it: cells wrap between words, never cut to "availabili…"
@@ -115,7 +118,8 @@ def execute_campaign(spec: CampaignSpec, runs_dir: Path) -> tuple[Path, Campaign
 
         try:
             folder = run_campaign(spec, runs_dir, on_run, on_progress, on_note)
-        except BaseException:
+        except BaseException as exc:  # re-raised below, once what ran is reported
+            log.debug("the campaign stopped: %s: %s", type(exc).__name__, exc)
             folder = _new_campaign_folder(runs_dir, before)
             if folder is None or not read_index(folder):
                 raise
@@ -134,7 +138,11 @@ def _report_partial(folder: Path) -> None:
     try:
         res = campaign_results(folder)
         write_campaign_report(res)
-    except Exception as exc:
+    except Exception as exc:  # the error that stopped the campaign matters more: it is raised after this
+        if isinstance(exc, PulltheplugError | OSError):
+            log.debug("no comparison report", exc_info=True)
+        else:
+            log.error("no comparison report, on a bug in pulltheplug", exc_info=True)
         console.print(f"[yellow]note: no comparison report: {exc}[/]")
         return
     console.print(comparison_table(res))
