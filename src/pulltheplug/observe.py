@@ -10,6 +10,7 @@ events, never a crash.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -23,6 +24,8 @@ from pulltheplug.cluster import Cluster
 from pulltheplug.record import Event
 from pulltheplug.swarm_api import API_ERRORS, leader_of, node_row
 from pulltheplug.workload import is_settled
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Emit = Callable[[Event], None]
@@ -80,6 +83,7 @@ class _ManagerPoller:
             try:
                 self.poll()
             except Exception as exc:  # an odd answer must not end the observation
+                log.debug("polling %s failed", self.manager, exc_info=not isinstance(exc, API_ERRORS))
                 self.error = _short(exc)
             self.o.stopping.wait(max(0.0, self.o.interval - (time.monotonic() - started)))
         if self._client is not None:
@@ -153,6 +157,7 @@ class Observer:
             try:
                 self.merge()
             except Exception as exc:  # recorded, and the observation goes on
+                log.warning("merging the managers' answers failed", exc_info=True)
                 self.emit(Event(self.clock(), "observer", {"manager": self.view.manager, "error": _short(exc)}))
 
     def merge(self) -> None:
