@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from pulltheplug import experiment
+from pulltheplug.errors import PulltheplugError
 from pulltheplug.lab import lab as labmod
 from pulltheplug.record import load_meta
 from pulltheplug.spec import (
@@ -29,11 +31,17 @@ from pulltheplug.spec import (
     PhaseSpec,
     SloSpec,
 )
+from pulltheplug.swarm_api import API_ERRORS
+
+log = logging.getLogger(__name__)
 
 INDEX = "index.jsonl"
 CAMPAIGN = "campaign.yaml"
 DEMO_LAB = "demo"
 SEED_TARGETS = ("leader", "follower", "random-worker")
+# what a cluster that misbehaves raises (a daemon gone, a swarm without a leader, a fault that did not take);
+# anything else is a bug in pulltheplug, and is said to be one
+CLUSTER_FAILURES = (PulltheplugError, *API_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -109,8 +117,8 @@ def wait_whole(lab: labmod.Lab, timeout: float) -> bool:
         try:
             if lab_is_whole(lab):
                 return True
-        except Exception:  # a half-healed swarm may answer oddly: keep waiting
-            pass
+        except CLUSTER_FAILURES as exc:  # a half-healed swarm may answer oddly: keep waiting
+            log.debug("lab %s not whole yet: %s: %s", lab.name, type(exc).__name__, exc)
         time.sleep(1)
     return False
 
@@ -157,6 +165,10 @@ def run_campaign(
             meta = load_meta(run_folder)  # the records stay unread: the run summarized them once
             status, converged, name = meta.status, "converged" in meta.phases, run_folder.name
         except Exception as exc:  # one failed run is a result of the campaign, not its end
+            if isinstance(exc, CLUSTER_FAILURES):
+                log.debug("run %d failed", run.number, exc_info=True)
+            else:
+                log.error("run %d failed on a bug in pulltheplug, not on the cluster", run.number, exc_info=True)
             note(f"run {run.number} failed: {exc}")
             made = sorted(folder.glob(f"*-{exp.name}"))
             status, converged, name = "failed", False, made[-1].name if made else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import random
 import signal
 import threading
@@ -31,6 +32,8 @@ from pulltheplug.report.html import write_html
 from pulltheplug.results import write_results
 from pulltheplug.spec import ExperimentSpec
 from pulltheplug.swarm_api import answering_manager, leader_of
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -182,7 +185,8 @@ def execute(
         meta.status = "complete"
     except KeyboardInterrupt:
         meta.status = "interrupted"  # the caller sees it in meta.json; records and revert are done below
-    except BaseException as exc:
+    except BaseException as exc:  # raised again once the fault is reverted and the records are closed
+        log.debug("run %s failed", spec.name, exc_info=True)
         meta.status, meta.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
     finally:
         with _signals_deferred():  # a second Ctrl-C must not cut the revert or the records short
@@ -194,9 +198,11 @@ def execute(
             c, _ = answering_manager(cluster)
             with contextlib.closing(c):
                 workload.remove(c, spec.workload.service)
-    except Exception:
+    except Exception as exc:
         if error is None:
             raise
+        log.warning("after the run's own error, its results or the workload's removal failed too: %s: %s",
+                    type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
     if error is not None:
         raise error
     return writer.folder
@@ -224,6 +230,7 @@ def _finish(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
         try:
             _revert_if_needed(fs, clock, emit, meta)
         except Exception as exc:  # the first error stays the run's error; this one is added to it
+            log.debug("revert failed", exc_info=True)
             meta.status = "failed"
             meta.error = "; ".join(x for x in (meta.error, f"revert failed: {type(exc).__name__}: {exc}") if x)
             revert_error = exc
@@ -309,6 +316,8 @@ async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], floa
         meta.phases["end"] = clock()
         emit(Event(clock(), "phase", {"phase": "end"}))
         await asyncio.gather(load, ticker, return_exceptions=True)
+        if not ticker.cancelled() and ticker.exception() is not None:
+            log.warning("the progress ticker failed", exc_info=ticker.exception())
         if load.done() and not load.cancelled():
             if load.exception() is not None:
                 raise load.exception()  # type: ignore[misc]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import re
 import time
 from collections import Counter
@@ -23,6 +24,8 @@ from aiohttp.tracing import Trace
 from yarl import URL
 
 from pulltheplug.record import NOT_SENT, Outcome, RequestRecord
+
+log = logging.getLogger(__name__)
 
 _SERVED_BY = re.compile(rb"node=(\S+) task=(\S+)")
 _UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTDOWN})
@@ -168,6 +171,7 @@ async def run_load(
     clock = time.monotonic
     tasks: set[asyncio.Task[None]] = set()
     errors: list[Exception] = []
+    unexplained: set[str] = set()  # the "other:..." error kinds already logged, once each: a dead node gives thousands
     in_flight = 0
     stats = LoadStats(start=clock() - t0)
 
@@ -208,6 +212,10 @@ async def run_load(
                 node, task = served_by(body)
         except Exception as exc:
             outcome, error = classify_error(exc, attempt.connected)
+            if error.startswith("other:") and error not in unexplained:
+                unexplained.add(error)  # not a network error is a bug here, not the cluster's doing
+                log.log(logging.DEBUG if isinstance(exc, aiohttp.ClientError | OSError) else logging.WARNING,
+                        "request %d to %s counted as %s %s", k, names[i], outcome, error, exc_info=True)
         end = clock() - t0
         in_flight -= 1
         stats.max_lag = max(stats.max_lag, sent - due)
@@ -220,7 +228,8 @@ async def run_load(
         record = RequestRecord(k, due, sent, end, names[i], outcome, status, error, node, task)
         try:
             on_record(record)
-        except Exception as exc:
+        except Exception as exc:  # the first one ends the load and is raised
+            log.debug("recording request %d failed", k, exc_info=True)
             errors.append(exc)
 
     deadline = float("inf") if isinstance(stop, asyncio.Event) else stop

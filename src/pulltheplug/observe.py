@@ -10,6 +10,7 @@ events, never a crash.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from pulltheplug.quorum import Answer, ManagerState, quorum
 from pulltheplug.record import Event
 from pulltheplug.swarm_api import API_ERRORS, leader_of, node_rows, task_row
 from pulltheplug.workload import is_settled
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Emit = Callable[[Event], None]
@@ -67,6 +70,7 @@ class _ManagerPoller:
             try:
                 self.poll()
             except Exception as exc:  # an odd answer must not end the observation
+                log.debug("polling %s failed", self.manager, exc_info=not isinstance(exc, API_ERRORS))
                 self.state = self.state.failed(_short(exc))
             self.o.stopping.wait(max(0.0, self.o.interval - (time.monotonic() - started)))
         if self._client is not None:
@@ -135,6 +139,7 @@ class Observer:
             try:
                 self.merge()
             except Exception as exc:  # recorded, and the observation goes on
+                log.warning("merging the managers' answers failed", exc_info=True)
                 self.emit(Event(self.clock(), "observer", {"manager": self.view.manager, "error": _short(exc)}))
 
     def merge(self) -> None:

@@ -8,6 +8,7 @@ times are seconds since the run's start (`t0`, a `time.monotonic()` reading kept
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from pulltheplug.errors import RunError
+
+log = logging.getLogger(__name__)
 
 Outcome = Literal["ok", "fail", "info"]
 NOT_SENT = "not_sent"  # the error of a request that never left the client (see RequestRecord)
@@ -179,14 +182,14 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
     if not path.exists():
         return
     with open(path) as f:
-        for line in f:
+        for number, line in enumerate(f, start=1):
             line = line.strip()
             if not line:
                 continue
             try:
                 yield json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line after a crash: everything before it counts
+            except json.JSONDecodeError as exc:  # a torn last line after a crash: everything before it counts
+                log.debug("%s:%d skipped, torn or not JSON (%s)", path, number, exc)
 
 
 def load_meta(folder: Path) -> Meta:
@@ -209,4 +212,5 @@ def load_run(folder: Path) -> Run:
         kind = d.pop("type")
         events.append(Event(t=t, type=kind, data=d))
     spec_path = folder / SPEC
+    log.debug("%s: %d requests, %d events", folder, len(requests), len(events))
     return Run(folder, meta, requests, events, spec_path.read_text() if spec_path.exists() else "")

@@ -8,12 +8,24 @@ from pulltheplug.analysis import Summary, summarize
 from pulltheplug.analysis.compare import METRICS, Metric, compare, describe, t_quantile
 from tests.analysis.history import failing, node, run, stream
 
+# Student t, 0.975 quantile, df 1..39 (n = 2..40 runs), from the published tables (4 decimals)
+T_975_PUBLISHED = (
+    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+    2.0395, 2.0369, 2.0345, 2.0322, 2.0301, 2.0281, 2.0262, 2.0244, 2.0227,
+)  # fmt: skip
 
-def test_t_quantile_table_and_normal_beyond() -> None:
-    assert t_quantile(1) == pytest.approx(12.706, abs=1e-3)
-    assert t_quantile(4) == pytest.approx(2.776, abs=1e-3)
-    assert t_quantile(30) == pytest.approx(2.042, abs=1e-3)
-    assert t_quantile(31) == 1.96
+
+@pytest.mark.parametrize("n", range(2, 41))
+def test_t_quantile_is_exact_for_every_number_of_runs(n: int) -> None:
+    assert t_quantile(n - 1) == pytest.approx(T_975_PUBLISHED[n - 2], abs=5e-5)
+
+
+def test_t_quantile_far_out_tends_to_the_normal() -> None:
+    assert t_quantile(60) == pytest.approx(2.0003, abs=5e-5)
+    assert t_quantile(120) == pytest.approx(1.9799, abs=5e-5)
+    assert t_quantile(100_000) == pytest.approx(1.9600, abs=5e-5)
     with pytest.raises(ValueError):
         t_quantile(0)
 

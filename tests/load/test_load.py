@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -297,3 +298,27 @@ def test_a_failing_callback_stops_the_load_and_is_raised() -> None:
 )
 def test_classify_error(exc: BaseException, sent: bool, expected: tuple[str, str]) -> None:
     assert classify_error(exc, sent) == expected
+
+
+def test_an_error_that_is_not_the_networks_is_logged_once_with_its_traceback(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A bug on the request path must not pass for the cluster's failure unseen: it is counted (the records
+    stay whole) and logged as a warning, once per kind, not once per request."""
+    import pulltheplug.load
+
+    def served_by(body: bytes) -> tuple[str | None, str | None]:
+        raise TypeError("served_by broke")
+
+    monkeypatch.setattr(pulltheplug.load, "served_by", served_by)
+
+    async def main() -> list[RequestRecord]:
+        async with serve() as url:
+            records, _ = await load({"n1": url}, rate=100, duration=0.3)
+        return records
+
+    with caplog.at_level(logging.DEBUG, logger="pulltheplug"):
+        records = asyncio.run(main())
+    assert len(records) == 30 and {r.error for r in records} == {"other:TypeError"}
+    (record,) = [r for r in caplog.records if r.name == "pulltheplug.load"]
+    assert record.levelno == logging.WARNING
+    assert record.exc_info is not None and isinstance(record.exc_info[1], TypeError)

@@ -88,3 +88,22 @@ def test_requests_never_sent_are_not_in_the_bins() -> None:
     ]
     bins = request_bins(requests, end=0.2)
     assert (bins.ok, bins.fail, bins.info) == ([1, 0], [0, 0], [0, 0])
+
+
+def test_a_freeze_has_its_own_colour_on_the_nodes_lane() -> None:
+    from pulltheplug.report.figure import FAULT_COLORS, timeline_figure
+
+    run = synthetic_run()
+    for e in run.events:
+        if e.type == "fault":
+            e.data["kind"] = "freeze"
+    run.meta.fault["kind"] = "freeze"
+    tl = timeline_of(run)
+    node3 = next(lane for lane in tl.lanes if lane.node == "node3")
+    assert [(iv.state, iv.start) for iv in node3.fault] == [("frozen", 20.05)]
+    fig = timeline_figure(tl)
+    (stripe,) = [t for t in fig.data if t.name == "fault:node3"]
+    (colour,) = stripe.marker.color
+    assert colour == FAULT_COLORS["frozen"]
+    assert colour not in (FAULT_COLORS["off"], FAULT_COLORS["nic down"], "#999999")  # not another fault's, not grey
+    assert "frozen" in {t.name for t in fig.data}  # its legend entry

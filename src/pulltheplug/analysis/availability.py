@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pulltheplug.analysis.phases import PHASES, Phases
+from pulltheplug.naming import sorted_nodes
 from pulltheplug.record import RequestRecord
 
 
@@ -22,7 +23,7 @@ class Availability:
 
 def availability(requests: Sequence[RequestRecord], phases: Phases) -> Availability:
     """Every request record is due once; a request belongs to the phase of its due time."""
-    entries = sorted({r.target for r in requests})
+    entries = sorted_nodes({r.target for r in requests})
     due: Counter[tuple[str | None, str | None]] = Counter()
     ok: Counter[tuple[str | None, str | None]] = Counter()
     for r in requests:  # one pass; every request counts in its (entry, phase) and in the totals

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from statistics import median
 
+from pulltheplug.naming import sorted_nodes
 from pulltheplug.record import RequestRecord
 
 ALL = "all"
@@ -100,8 +101,8 @@ def all_entries_windows(requests: Sequence[RequestRecord]) -> list[OutageWindow]
 
 
 def outage_windows(requests: Sequence[RequestRecord]) -> list[OutageWindow]:
-    """Per entry (sorted by entry name), then "all": where every request, whatever its entry, failed."""
-    entries = sorted({r.target for r in requests})
+    """Per entry (in natural order of entry names), then "all": where every request, whatever its entry, failed."""
+    entries = sorted_nodes({r.target for r in requests})
     windows = [w for e in entries for w in stream_windows(e, [r for r in requests if r.target == e])]
     return windows + all_entries_windows(requests)
 

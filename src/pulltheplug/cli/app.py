@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import typer
+from rich.console import Console
+from rich.logging import RichHandler
 
 from pulltheplug import __version__
 
@@ -30,12 +33,29 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+class _CliLogHandler(RichHandler):
+    """The one handler the CLI puts on the root logger (a second command in one process replaces it)."""
+
+
+def configure_logging(debug: bool) -> None:
+    """Warnings and errors on stderr; with `debug`, pulltheplug's own diagnostics too (not every library's)."""
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _CliLogHandler)]
+    handler = _CliLogHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=debug)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("pulltheplug").setLevel(logging.DEBUG if debug else logging.NOTSET)
+
+
 @app.callback()
 def main_options(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors, and "
+                               "diagnostics (what a broad except caught, what was skipped)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     state.debug = debug
+    configure_logging(debug)
 
 
 # the command groups register themselves on import

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -15,29 +17,50 @@ from pulltheplug.analysis.compare import Metric
 from pulltheplug.campaign import DEMO_LAB, PlannedRun, demo_spec, read_index, run_campaign
 from pulltheplug.cli.app import app
 from pulltheplug.cli.render import progress_line
+from pulltheplug.errors import PulltheplugError
 from pulltheplug.lab import lab as labmod
 from pulltheplug.report.campaign_html import CampaignResults, campaign_results, mean_ci, write_campaign_report
 from pulltheplug.spec import CampaignSpec, load_campaign
 
 console = Console()
+log = logging.getLogger(__name__)
 
 TABLE_METRICS = ("outage", "failed", "detect", "recover", "availability")
+TERMINAL_WIDTH = 80  # the tables below fit it: cells wrap between words, never cut to "availabili…"
+SHORTER = {"availability": "avail."}  # a header as wide as "availability" leaves the verdict too little room
+
+
+def _narrow_table(title: str) -> Table:
+    """No vertical rules and two spaces between columns: a boxed table of 7 columns spends 22 of 80 on borders."""
+    return Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+
+
+def _header(m: Metric) -> str:
+    """Short, and a time's reference ("after fault") on a line of its own, so the columns stay narrow."""
+    return SHORTER.get(m.key, (m.short or m.label).replace(" after ", "\nafter ", 1))
+
+
+def _two_lines(cell: str) -> str:
+    """'12.30s ± 1.20s' as the mean over '± 1.20s' (as the scenario's fault over its '@target'): a cell
+    half as wide, broken where it reads well."""
+    return cell.replace(" ± ", "\n± ")
 
 
 def comparison_table(res: CampaignResults) -> Table:
     """Scenario x key metrics, mean ± 95% CI half width; then how many runs held every SLO."""
     c = res.comparison
     metrics: list[Metric] = [c.metric(k) for k in TABLE_METRICS]
-    table = Table(title=f"campaign {res.spec.name}: mean ± 95% CI over complete runs")
+    table = _narrow_table(f"campaign {res.spec.name}: mean ± 95% CI over complete runs")
     table.add_column("scenario", no_wrap=True)
-    table.add_column("n", justify="right")
+    table.add_column("n", justify="right", no_wrap=True)
     for m in metrics:
-        table.add_column(m.short or m.label, justify="right")
+        table.add_column(_header(m), justify="right", no_wrap=True)
     table.add_column("SLOs held", justify="right")
     for sc in c.scenarios:
         runs = [r for r in res.runs if r.counted and r.entry.scenario == sc]
         held = sum(bool(r.passed) for r in runs)
-        table.add_row(sc, str(len(runs)), *[mean_ci(m, c.stats[m.key][sc]) for m in metrics],
+        table.add_row(sc.replace("@", "\n@", 1), str(len(runs)),
+                      *[_two_lines(mean_ci(m, c.stats[m.key][sc])) for m in metrics],
                       f"[green]{held}/{len(runs)}[/]" if held == len(runs) else f"[red]{held}/{len(runs)}[/]")
     return table
 
@@ -46,13 +69,13 @@ def verdict_table(res: CampaignResults) -> Table:
     """One row per run: what it hit, what users felt, and the SLO verdict."""
     c = res.comparison
     metrics = [c.metric(k) for k in ("outage", "recover", "availability")]
-    table = Table(title=f"{res.spec.name}: verdict per run")
-    table.add_column("#", justify="right")
+    table = _narrow_table(f"{res.spec.name}: verdict per run")
+    table.add_column("#", justify="right", no_wrap=True)
     table.add_column("scenario", no_wrap=True)
-    table.add_column("node")
+    table.add_column("node", no_wrap=True)
     for m in metrics:
-        table.add_column(m.short or m.label, justify="right")
-    table.add_column("verdict")
+        table.add_column(_header(m), justify="right", no_wrap=True)
+    table.add_column("verdict")  # wraps between the names of the SLOs that failed
     for r in res.runs:
         s = r.summary
         if s is None or not r.counted:
@@ -96,7 +119,8 @@ def execute_campaign(spec: CampaignSpec, runs_dir: Path) -> tuple[Path, Campaign
 
         try:
             folder = run_campaign(spec, runs_dir, on_run, on_progress, on_note)
-        except BaseException:
+        except BaseException as exc:  # re-raised below, once what ran is reported
+            log.debug("the campaign stopped: %s: %s", type(exc).__name__, exc)
             folder = _new_campaign_folder(runs_dir, before)
             if folder is None or not read_index(folder):
                 raise
@@ -115,7 +139,11 @@ def _report_partial(folder: Path) -> None:
     try:
         res = campaign_results(folder)
         write_campaign_report(res)
-    except Exception as exc:
+    except Exception as exc:  # the error that stopped the campaign matters more: it is raised after this
+        if isinstance(exc, PulltheplugError | OSError):
+            log.debug("no comparison report", exc_info=True)
+        else:
+            log.error("no comparison report, on a bug in pulltheplug", exc_info=True)
         console.print(f"[yellow]note: no comparison report: {exc}[/]")
         return
     console.print(comparison_table(res))

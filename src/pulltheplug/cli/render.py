@@ -10,13 +10,14 @@ from rich.text import Text
 
 from pulltheplug.analysis import Summary
 from pulltheplug.experiment import RunProgress
+from pulltheplug.naming import node_sort_key
 from pulltheplug.results import results_of_folder
 from pulltheplug.verdict import SloResult
 
 
 def progress_line(p: RunProgress) -> Text:
     total = p.ok + p.fail + p.info
-    nodes = " ".join(f"{n}:{s}" for n, s in sorted(p.nodes.items()))
+    nodes = " ".join(f"{n}:{s}" for n, s in sorted(p.nodes.items(), key=lambda item: node_sort_key(item[0])))
     cp = {True: "ok", False: "[red]DOWN[/]", None: "?"}[p.control_plane]
     return Text.from_markup(
         f"[bold]{p.elapsed:6.1f}s[/] {p.phase:<28} requests {total} ok {p.ok} "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pulltheplug.cluster import ClusterNode
 from pulltheplug.errors import SpecError
+from pulltheplug.naming import sorted_nodes
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ def pick_target(target: str, nodes: list[ClusterNode], leader: str | None, seed:
         pool = pools[target]
         if not pool:
             raise SpecError(f"target {target}: the cluster has no such node (nodes: {', '.join(names)})")
-        return TargetPick(random.Random(seed).choice(sorted(pool)), target, seed, sorted(pool))
+        candidates = sorted_nodes(pool)
+        return TargetPick(random.Random(seed).choice(candidates), target, seed, candidates)
     if target not in names:
         raise SpecError(f"target {target!r} is not a node of the cluster: use one of {', '.join(names)}")
     return TargetPick(target, target, None, [target])

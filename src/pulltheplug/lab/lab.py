@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -20,6 +21,8 @@ from pulltheplug.lab.mounts import unmount_under
 from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, check_name, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, list_labs, load_state, require_state, save_state, state_path
 from pulltheplug.swarm_api import answering_manager, node_rows
+
+log = logging.getLogger(__name__)
 
 DEFAULT_NAME = "lab"
 REQUIRED_TOOLS = {
@@ -188,7 +191,8 @@ def up(name: str = DEFAULT_NAME, nodes: int = 5, managers: int = 3, progress: Pr
     save_state(state)  # before anything exists: `down` finds every piece from here on
     try:
         _make(state, progress)
-    except BaseException:
+    except BaseException as exc:
+        log.debug("lab %s: up failed (%s: %s), rolling back", name, type(exc).__name__, exc)
         progress("rolling back")
         down(name)
         raise

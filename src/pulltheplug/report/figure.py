@@ -18,7 +18,7 @@ DIV_ID = "timeline"
 
 OUTCOME_COLORS = {"ok": "#2ca02c", "fail": "#d62728", "info": "#ff9f1c"}
 STATE_COLORS = {"ready": "#9bd79b", "down": "#d62728", "unknown": "#f2c14e"}
-FAULT_COLORS = {"off": "#222222", "nic down": "#7b4fc9"}
+FAULT_COLORS = {"off": "#222222", "nic down": "#7b4fc9", "frozen": "#17becf"}
 LEADER_COLOR = "#c99a00"
 TASK_COLOR = "#1f77b4"
 FAULT_FILL = "#d62728"

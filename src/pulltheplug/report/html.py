@@ -13,6 +13,7 @@ from plotly.offline import get_plotlyjs
 
 from pulltheplug import __version__
 from pulltheplug.analysis import ALL, PHASES, Summary
+from pulltheplug.naming import node_sort_key
 from pulltheplug.record import Run, load_run
 from pulltheplug.report.figure import DIV_ID, figure_div, timeline_figure
 from pulltheplug.report.timeline import timeline_of
@@ -89,7 +90,8 @@ def report_context(run: Run, summary: Summary, slos: list[SloResult]) -> dict[st
         "banner": banner(summary),
         "slos": slos,
         "passed": exit_code(slos) == 0,
-        "cluster_nodes": [n for n in meta.cluster.get("nodes", []) if isinstance(n, dict)],
+        "cluster_nodes": sorted((n for n in meta.cluster.get("nodes", []) if isinstance(n, dict)),
+                                key=lambda n: node_sort_key(str(n.get("name", "")))),
         "cluster_info": {k: v for k, v in meta.cluster.items() if k != "nodes"},
         "fault_info": {k: v for k, v in meta.fault.items() if v not in (None, "", [])},
         "fault_steps": fault_steps(run),

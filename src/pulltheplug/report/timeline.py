@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, phases_of
+from pulltheplug.naming import node_sort_key
 from pulltheplug.record import Event, RequestRecord, Run
 
 BIN_WIDTH = 0.1  # seconds: fine enough to see a 1 s outage, coarse enough for a 10 min run
@@ -19,7 +20,8 @@ _EPS = 1e-9  # k / rate / width lands a hair under an integer in floating point
 
 # The swarm's node states, as a lane shows them; "disconnected" is the managers losing the node too.
 LANE_STATE = {"ready": "ready", "down": "down", "unknown": "unknown", "disconnected": "down"}
-OFF_FAULTS = frozenset({"reboot", "power-loss"})
+# What each fault kind does to its node, as the node's lane shows it (the figure colours each effect).
+FAULT_EFFECT = {"reboot": "off", "power-loss": "off", "nic-down": "nic down", "freeze": "frozen"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,7 @@ class Bins:
 class Interval:
     start: float
     end: float
-    state: str  # lanes: ready | down | unknown; fault: off | nic down; leader: leader
+    state: str  # lanes: ready | down | unknown; fault: off | nic down | frozen; leader: leader
     detail: str = ""
 
 
@@ -156,7 +158,7 @@ def leader_intervals(events: Sequence[Event], end: float) -> dict[str, list[Inte
 
 
 def fault_intervals(events: Sequence[Event], end: float) -> dict[str, list[Interval]]:
-    """Node -> spans the fault held it: off (reboot, power-loss) or nic down, from injected to reverted.
+    """Node -> spans the fault held it: off (reboot, power-loss), nic down or frozen, from injected to reverted.
 
     "inject" stands in when "injected" is missing (the inject failed half way but a revert is owed).
     """
@@ -175,7 +177,7 @@ def fault_intervals(events: Sequence[Event], end: float) -> dict[str, list[Inter
 
 
 def _fault_state(kind: str) -> str:
-    return "off" if kind in OFF_FAULTS else "nic down" if kind == "nic-down" else kind
+    return FAULT_EFFECT.get(kind, kind)
 
 
 def markers(events: Sequence[Event]) -> list[Marker]:
@@ -214,12 +216,12 @@ def fault_span(run: Run, inject: float | None, revert: float | None, end: float)
 
 
 def _node_names(run: Run) -> list[tuple[str, str, str]]:
-    """(name, role, address) in the cluster's order, then nodes only the events name."""
+    """(name, role, address) of the cluster's nodes and of nodes only the events name, in natural order."""
     known = [(str(n.get("name")), str(n.get("role", "")), str(n.get("address", "")))
              for n in run.meta.cluster.get("nodes", []) if isinstance(n, dict)]
     names = {n for n, _, _ in known}
-    seen = sorted({str(e.data["node"]) for e in run.events if e.type == "node" and e.data.get("node")} - names)
-    return known + [(n, "", "") for n in seen]
+    seen = {str(e.data["node"]) for e in run.events if e.type == "node" and e.data.get("node")} - names
+    return sorted(known + [(n, "", "") for n in seen], key=lambda node: node_sort_key(node[0]))
 
 
 def timeline_of(run: Run, width: float = BIN_WIDTH) -> Timeline:
