@@ -38,8 +38,9 @@ def test_every_node_is_ready_and_isolated(lab: labmod.Lab) -> None:
 def test_replicated_service_answers_from_each_node(lab: labmod.Lab) -> None:
     c = lab.docker_client("node1")
     try:
-        workload.deploy_probe(c, "e2e-web", replicas=3, port=8081)
-        workload.wait_running(c, "e2e-web", 3)
+        replicas = len(lab.nodes())  # one per node: host-mode ports, one task each
+        workload.deploy_probe(c, "e2e-web", replicas=replicas, port=8081)
+        workload.wait_running(c, "e2e-web", replicas)
         for node in lab.nodes():
             body = ""
             for _ in range(40):  # the port opens a moment after the task is running
