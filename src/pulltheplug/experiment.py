@@ -143,9 +143,12 @@ def execute(
     runs_dir: Path,
     on_progress: Callable[[RunProgress], None] | None = None,
     prepared: Prepared | None = None,
+    on_folder: Callable[[Path], None] | None = None,
 ) -> Path:
     """Run the experiment; returns the run folder. Ctrl-C (or SIGTERM) ends it early: the fault is reverted,
-    the records kept, and meta.json says `interrupted`."""
+    the records kept, and meta.json says `interrupted`. A run that fails raises once its records, summary
+    and report are written; `on_folder` learns the folder as soon as it exists, so a caller can still judge
+    such a run."""
     prep = prepared or prepare(spec, cluster)
     t0 = time.monotonic()
 
@@ -168,6 +171,8 @@ def execute(
     )
     meta.cluster["leader_at_start"] = prep.leader
     writer = RunWriter(run_folder(runs_dir, spec.name), meta, spec_text)
+    if on_folder is not None:
+        on_folder(writer.folder)
     progress = RunProgress(target=pick.node if pick else "", fault=spec.fault.kind)
     tally = _Tally(writer, progress)
     fs = _FaultState(fault=make_fault(spec.fault.kind, cluster, pick.node) if pick else None)

@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 
 from pulltheplug import experiment
 from pulltheplug.cli.app import app
+from pulltheplug.errors import FaultError
 from pulltheplug.lab import lab as labmod
+from pulltheplug.results import write_results
 from tests.report.synthetic import PASSING_SLOS, synthetic_run, write_run
 
 
@@ -32,3 +34,25 @@ def test_an_interrupted_run_writes_a_failing_junit_and_exits_130(tmp_path: Path,
     assert suite is not None and suite.get("failures") == "1"
     failure = suite.find("testcase[@name='run_completed']/failure")
     assert failure is not None and (failure.get("message") or "").startswith("run interrupted")
+
+
+def test_a_failed_run_writes_a_failing_junit_and_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = synthetic_run(slo=PASSING_SLOS)
+    made.meta.status, made.meta.error = "failed", "FaultError: revert failed: eth0 still down"
+    folder = write_run(tmp_path / "run", made)
+    write_results(folder)  # as the run does before it raises
+    monkeypatch.setattr(labmod, "require_up", lambda name: None)
+    monkeypatch.setattr(experiment, "prepare", lambda spec, cluster: None)
+
+    def execute(*args: Any, on_folder: Any = None, **kwargs: Any) -> Path:
+        on_folder(folder)
+        raise FaultError("nic-down on node3: revert failed: eth0 still down")
+
+    monkeypatch.setattr(experiment, "execute", execute)
+    junit = tmp_path / "junit.xml"
+    result = CliRunner().invoke(app, ["run", "--junit", str(junit), "--runs-dir", str(tmp_path)])
+    assert result.exit_code != 0
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+    failure = suite.find("testcase[@name='run_completed']/failure")
+    assert failure is not None and "revert failed" in (failure.get("message") or "")

@@ -18,6 +18,7 @@ from pulltheplug.errors import SpecError
 from pulltheplug.lab import lab as labmod
 from pulltheplug.report import write_junit
 from pulltheplug.report.html import REPORT
+from pulltheplug.results import SUMMARY, results_of_folder
 from pulltheplug.spec import ExperimentSpec, load_spec, parse_spec
 from pulltheplug.verdict import exit_code
 
@@ -68,9 +69,16 @@ def run(
     cluster = labmod.require_up(spec.cluster.lab)
     with console.status("preparing: workload, entries, target"):
         prepared = experiment.prepare(spec, cluster)
-    with Live(Text("starting"), console=console, refresh_per_second=4, transient=True) as live:
-        folder = experiment.execute(spec, text, cluster, runs_dir, lambda p: live.update(progress_line(p)),
-                                    prepared)
+    made: list[Path] = []
+    try:
+        with Live(Text("starting"), console=console, refresh_per_second=4, transient=True) as live:
+            folder = experiment.execute(spec, text, cluster, runs_dir, lambda p: live.update(progress_line(p)),
+                                        prepared, on_folder=made.append)
+    except Exception:
+        # a failed run still has its verdict for CI (run_completed fails), when it got as far as a summary
+        if junit is not None and made and (made[0] / SUMMARY).exists():
+            console.print(f"junit: {write_junit(junit, [results_of_folder(made[0])])}")
+        raise
     summary, slos = render_summary(console, folder)
     console.print(f"report: {folder / REPORT}")  # written by the run itself
     if junit is not None:
