@@ -9,12 +9,12 @@ figures say how many such requests they hold.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
 
-from pulltheplug.analysis.phases import PHASES, Phases
+from pulltheplug.analysis.phases import PHASES, Phase, Phases
 from pulltheplug.record import RequestRecord
 
 TIMEOUT_ERRORS = frozenset({"timeout", "connect_timeout"})  # the client gave up: its timeout, not an answer
@@ -40,44 +40,86 @@ class Percentiles:
     timeouts: int = 0
 
 
+@dataclass(slots=True)
+class _Values:
+    """One group's values as histogram counts (microseconds), with what the counts lose: n, max, timeouts."""
+
+    counts: Counter[int]
+    n: int
+    max_s: float
+    timeouts: int
+
+    @classmethod
+    def of(cls, seconds: list[float], timeouts: int = 0) -> _Values:
+        # the same microsecond recurs thousands of times in a long run: count them in C, record each once
+        # (the pure-Python histogram costs ~4 us a call: 1M calls were most of a long run's analysis)
+        return cls(Counter([round(x * 1e6) for x in seconds]), len(seconds), max(seconds, default=0.0), timeouts)
+
+    def merge(self, other: _Values) -> None:
+        self.counts.update(other.counts)
+        self.n += other.n
+        self.timeouts += other.timeouts
+        self.max_s = max(self.max_s, other.max_s)
+
+    def percentiles(self) -> Percentiles | None:
+        if not self.n:
+            return None
+        h = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+        for us, count in self.counts.items():
+            h.record_value(min(max(us, 0), HIGHEST_US), count)
+
+        def ms(p: float) -> float:
+            return float(h.get_value_at_percentile(p)) / 1000.0
+
+        return Percentiles(count=self.n, p50_ms=ms(50), p90_ms=ms(90), p99_ms=ms(99), max_ms=self.max_s * 1000.0,
+                           timeouts=self.timeouts)
+
+
 def percentiles(seconds: Iterable[float], timeouts: int = 0) -> Percentiles | None:
     """None for no values; values above 120 s are clamped to it, not dropped (the histogram would)."""
-    values = list(seconds)
-    if not values:
-        return None
-    h = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-    # the same microsecond recurs thousands of times in a long run: record each value once, with its count
-    # (the pure-Python histogram costs ~4 us a call: 1M calls were most of a 2,000 req/s run's analysis)
-    for us, count in Counter(min(max(round(s * 1e6), 0), HIGHEST_US) for s in values).items():
-        h.record_value(us, count)
-
-    def ms(p: float) -> float:
-        return float(h.get_value_at_percentile(p)) / 1000.0
-
-    return Percentiles(count=len(values), p50_ms=ms(50), p90_ms=ms(90), p99_ms=ms(99), max_ms=max(values) * 1000.0,
-                       timeouts=timeouts)
+    return _Values.of(list(seconds), timeouts).percentiles()
 
 
-def _by_phase(requests: Sequence[RequestRecord], phases: Phases) -> dict[str, Percentiles | None]:
-    """Keys: overall and each phase (of the due time)."""
+Latency = dict[str, Percentiles | None]  # keys: overall and each phase (of the due time)
 
-    def of(group: Sequence[RequestRecord]) -> Percentiles | None:
-        return percentiles((r.latency for r in group), sum(r.error in TIMEOUT_ERRORS for r in group))
 
-    per_phase: dict[str, list[RequestRecord]] = {p: [] for p in PHASES}
+def latency_tables(requests: Sequence[RequestRecord], phases: Phases) -> tuple[Latency, Latency]:
+    """(every request sent that ended, ok requests only), by phase, in one pass over the requests.
+
+    "Every request" is ok, fail and info (a timeout at its end), not the ones the run cut short or never sent.
+    """
+    every: dict[Phase, list[float]] = {p: [] for p in PHASES}
+    ok: dict[Phase, list[float]] = {p: [] for p in PHASES}
+    timeouts: Counter[Phase] = Counter()
     for r in requests:
-        per_phase[phases.of(r.due)].append(r)
-    return {"overall": of(requests), **{p: of(group) for p, group in per_phase.items()}}
+        if r.sent is None or r.error == INTERRUPTED:
+            continue
+        phase = phases.of(r.due)
+        latency = r.end - r.due
+        every[phase].append(latency)
+        if r.outcome == "ok":
+            ok[phase].append(latency)
+        elif r.error in TIMEOUT_ERRORS:
+            timeouts[phase] += 1
+    return (_table({p: _Values.of(v, timeouts[p]) for p, v in every.items()}),
+            _table({p: _Values.of(v) for p, v in ok.items()}))
 
 
-def latency_of_all(requests: Sequence[RequestRecord], phases: Phases) -> dict[str, Percentiles | None]:
+def _table(groups: Mapping[Phase, _Values]) -> Latency:
+    overall = _Values(Counter(), 0, 0.0, 0)
+    for values in groups.values():
+        overall.merge(values)
+    return {"overall": overall.percentiles(), **{p: values.percentiles() for p, values in groups.items()}}
+
+
+def latency_of_all(requests: Sequence[RequestRecord], phases: Phases) -> Latency:
     """Every request sent that ended: ok, fail and info (a timeout at its end); not the ones the run cut short."""
-    return _by_phase([r for r in requests if r.was_sent and r.error != INTERRUPTED], phases)
+    return latency_tables(requests, phases)[0]
 
 
-def latency_of_ok(requests: Sequence[RequestRecord], phases: Phases) -> dict[str, Percentiles | None]:
+def latency_of_ok(requests: Sequence[RequestRecord], phases: Phases) -> Latency:
     """Ok requests only: how fast the service answered when it did."""
-    return _by_phase([r for r in requests if r.outcome == "ok"], phases)
+    return latency_tables(requests, phases)[1]
 
 
 def client_lag(requests: Sequence[RequestRecord]) -> Percentiles | None:

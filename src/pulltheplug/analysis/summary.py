@@ -8,7 +8,7 @@ from typing import Any
 from pulltheplug.analysis.availability import Availability, availability
 from pulltheplug.analysis.baseline import baseline_warnings
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
-from pulltheplug.analysis.latency import Percentiles, client_lag, latency_of_all, latency_of_ok
+from pulltheplug.analysis.latency import Percentiles, client_lag, latency_tables
 from pulltheplug.analysis.outages import OutageWindow, longest_outage, outage_windows
 from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_counts
 from pulltheplug.analysis.phases import Phases, phases_of
@@ -78,6 +78,7 @@ def summarize(run: Run) -> Summary:
     rate = meta.load.get("rate")
     avail = availability(sent, phases)
     lag = client_lag(sent)
+    latency_all, latency_ok = latency_tables(sent, phases)
     return Summary(
         name=meta.name,
         status=run_status(meta, events),
@@ -101,8 +102,8 @@ def summarize(run: Run) -> Summary:
         detect=time_to_detect(events, meta.fault.get("node"), start),
         recover=time_to_recover(events, windows, meta.fault, start, phases.revert, _desired_replicas(meta)),
         control_plane=control_plane_windows(events, phases.end),
-        latency_all=latency_of_all(sent, phases),
-        latency_ok=latency_of_ok(sent, phases),
+        latency_all=latency_all,
+        latency_ok=latency_ok,
         client_lag=lag,
         warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None),
     )
