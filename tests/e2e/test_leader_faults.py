@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from pulltheplug import experiment
-from pulltheplug.analysis import summarize
+from pulltheplug.analysis import Summary, summarize
 from pulltheplug.lab import lab as labmod
-from pulltheplug.record import load_run
+from pulltheplug.record import Run, load_run
 from pulltheplug.spec import parse_spec
 from tests.e2e.witness import Witness
 
@@ -37,28 +37,30 @@ CLUSTER = 1.0
 FIRST_POLL = 0.5  # a control-plane window's start vs the fault start: two observer poll intervals
 
 
-def _run(lab: labmod.Lab, tmp_path: Path, kind: str, target: str) -> tuple[Path, Witness]:
+def _run(lab: labmod.Lab, tmp_path: Path, kind: str, target: str) -> tuple[Run, Summary, Witness]:
+    """The run, watched by the witness; it must have completed and converged."""
     text = SPEC.format(kind=kind, target=target)
     with Witness(lab) as witness:
         folder = experiment.execute(parse_spec(text), text, lab, tmp_path)
-    return folder, witness
+    run = load_run(folder)
+    s = summarize(run)
+    assert s.status == "complete" and s.phases.converged is not None
+    assert s.fault.start is not None and s.phases.revert is not None
+    return run, s, witness
 
 
 @pytest.mark.parametrize("kind", ["nic-down", "power-loss"])
 def test_fault_of_the_leader(lab: labmod.Lab, tmp_path: Path, kind: str) -> None:
-    folder, witness = _run(lab, tmp_path, kind, "leader")
-    run = load_run(folder)
-    s = summarize(run)
+    run, s, witness = _run(lab, tmp_path, kind, "leader")
     t0 = run.meta.t0_monotonic
     old = run.meta.fault["node"]
     assert old == run.meta.cluster["leader_at_start"]
     survivors = {n.name for n in lab.plan.managers} - {old}
-    assert s.status == "complete" and s.phases.converged is not None
 
     # the fault began when the witness saw it: eth0 down, or the node's dockerd gone
     seen = (witness.first(old, 0, t0, eth0_up=False) if kind == "nic-down"
             else witness.first(old, 0, t0, dockerd_alive=False))
-    assert seen is not None and s.fault.start is not None
+    assert seen is not None
     assert -0.05 <= seen - s.fault.start <= EDGE, (seen, s.fault.start)
 
     # what the managers agreed on, as the witness replays it: the old leader until the fault, then no
@@ -91,15 +93,11 @@ def test_fault_of_the_leader(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
 
 @pytest.mark.parametrize("kind", ["nic-down", "power-loss"])
 def test_fault_of_a_follower(lab: labmod.Lab, tmp_path: Path, kind: str) -> None:
-    folder, witness = _run(lab, tmp_path, kind, "follower")
-    run = load_run(folder)
-    s = summarize(run)
+    run, s, witness = _run(lab, tmp_path, kind, "follower")
     t0 = run.meta.t0_monotonic
     node = run.meta.fault["node"]
     leader = run.meta.cluster["leader_at_start"]
     assert node != leader and node in {n.name for n in lab.plan.managers}
-    assert s.status == "complete" and s.phases.converged is not None
-    assert s.fault.start is not None and s.phases.revert is not None
 
     # a quorum stays: no leader change, and the control plane never out while the fault lasts
     assert s.detect.leader_change_after_fault_start is None

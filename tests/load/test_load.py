@@ -207,30 +207,8 @@ def test_stop_event_ends_scheduling_and_waits_for_requests_in_flight() -> None:
     assert took >= max(r.end for r in records)
 
 
-def test_a_cancelled_load_still_records_every_request_it_sent() -> None:
-    async def hang(request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
-        return web.Response(text="late")
-
-    records: list[RequestRecord] = []
-
-    async def main() -> None:
-        async with serve(hang) as url:
-            task = asyncio.create_task(run_load({"a": url}, 100, 3.0, time.monotonic(), 10.0, records.append))
-            await asyncio.sleep(0.3)
-            task.cancel()  # what Ctrl-C does to the run
-            with pytest.raises(asyncio.CancelledError):
-                await task
-
-    asyncio.run(main())
-    assert 25 <= len(records) <= 35
-    assert sorted(r.k for r in records) == list(range(len(records)))  # none vanished
-    assert {(r.outcome, r.error) for r in records} == {("info", "interrupted")}
-    assert all(r.sent is not None and r.sent - r.due < 0.1 for r in records)  # when it was sent, not cancelled
-
-
-def test_requests_cancelled_while_waiting_at_their_gate_are_recorded_as_not_sent() -> None:
-    """One request in flight at a time, held by the server: the others wait at the gate until Ctrl-C."""
+def _cancelled_mid_load(max_in_flight: int) -> list[RequestRecord]:
+    """100 req/s to a server that holds every request, cancelled after 0.3 s (what Ctrl-C does to the run)."""
 
     async def hang(request: web.Request) -> web.Response:
         await asyncio.sleep(5)
@@ -241,14 +219,27 @@ def test_requests_cancelled_while_waiting_at_their_gate_are_recorded_as_not_sent
     async def main() -> None:
         async with serve(hang) as url:
             task = asyncio.create_task(run_load({"a": url}, 100, 3.0, time.monotonic(), 10.0, records.append,
-                                                max_in_flight=1))
+                                                max_in_flight=max_in_flight))
             await asyncio.sleep(0.3)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
 
     asyncio.run(main())
-    records.sort(key=lambda r: r.k)
+    return sorted(records, key=lambda r: r.k)
+
+
+def test_a_cancelled_load_still_records_every_request_it_sent() -> None:
+    records = _cancelled_mid_load(max_in_flight=4000)
+    assert 25 <= len(records) <= 35
+    assert [r.k for r in records] == list(range(len(records)))  # none vanished
+    assert {(r.outcome, r.error) for r in records} == {("info", "interrupted")}
+    assert all(r.sent is not None and r.sent - r.due < 0.1 for r in records)  # when it was sent, not cancelled
+
+
+def test_requests_cancelled_while_waiting_at_their_gate_are_recorded_as_not_sent() -> None:
+    """One request in flight at a time, held by the server: the others wait at the gate until Ctrl-C."""
+    records = _cancelled_mid_load(max_in_flight=1)
     assert 25 <= len(records) <= 35 and [r.k for r in records] == list(range(len(records)))
     first, *waiting = records
     assert (first.outcome, first.error) == ("info", "interrupted") and first.was_sent
