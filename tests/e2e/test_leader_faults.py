@@ -100,11 +100,19 @@ def test_fault_of_a_follower(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
     assert node != leader and node in {n.name for n in lab.plan.managers}
 
     # a quorum stays: no leader change, and the control plane never out while the fault lasts
-    assert s.detect.leader_change_after_fault_start is None
-    assert not any(e.type == "leader" and e.t > s.fault.start and e.data["node"] != leader for e in run.events)
+    changes = [e for e in run.events if e.type == "leader" and e.t > s.fault.start and e.data["node"] != leader]
+    assert all(e.t >= s.phases.revert for e in changes), changes
     assert not [w for w in s.control_plane if s.fault.start < w.end and w.start < s.phases.revert]
     views = witness.majority_views(len(lab.plan.managers), t0)
     assert all(v.leader == leader for v in views if s.fault.start < v.start < s.phases.revert), views
+    # after the revert the follower may unseat the leader (seen once in four runs here: Swarm's raft has no PreVote,
+    # so the isolated follower comes back with a higher term); when it does, the witness saw it too
+    change = s.detect.leader_change_after_fault_start
+    if change is not None:
+        new = next((v for v in views if v.start > s.phases.revert - CLUSTER and v.leader not in (None, leader)),
+                   None)
+        assert new is not None, views
+        assert abs((s.fault.start + change) - new.start) <= CLUSTER, (s.detect, views)
 
     # the follower seen lost, when the majority's `docker node ls` first said so
     lost_seen = witness.first_majority_status(node, len(lab.plan.managers), s.fault.start, t0,
