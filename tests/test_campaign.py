@@ -9,33 +9,33 @@ from typing import Any
 import pytest
 
 from pulltheplug import campaign, experiment
-from pulltheplug.campaign import read_index, run_campaign, wait_whole
+from pulltheplug.campaign import run_campaign, wait_whole
+from pulltheplug.campaign_plan import read_index
+from pulltheplug.cluster import NodeStatus, all_whole
 from pulltheplug.errors import ClusterError
-from pulltheplug.lab import lab as labmod
-from pulltheplug.lab.swarm import NodeStatus
 from pulltheplug.spec import CampaignSpec, ClusterSpec, ExperimentSpec
 
 WHOLE = [NodeStatus(name="node1", role="manager", address="10.0.0.2", state="ready", availability="active",
                     manager="leader", daemon=True)]
 
 
-class FakeLab:
-    """`status()` answers from a script: a list of rows, or an exception to raise."""
+class FakeCluster:
+    """`is_whole()` answers from a script of status rows, or an exception to raise."""
 
     name = "ptpt"
 
     def __init__(self, *answers: list[NodeStatus] | Exception) -> None:
         self.answers = list(answers)
 
-    def status(self) -> list[NodeStatus]:
+    def is_whole(self) -> bool:
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         if isinstance(answer, Exception):
             raise answer
-        return answer
+        return all_whole(answer)
 
 
 def test_a_swarm_that_answers_oddly_is_waited_for_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    lab: Any = FakeLab(ClusterError("no manager of lab answers"), WHOLE)
+    lab: Any = FakeCluster(ClusterError("no manager of lab answers"), WHOLE)
     with caplog.at_level(logging.DEBUG, logger="pulltheplug"):
         assert wait_whole(lab, timeout=5.0)
     (record,) = [r for r in caplog.records if r.name == "pulltheplug.campaign"]
@@ -43,7 +43,7 @@ def test_a_swarm_that_answers_oddly_is_waited_for_and_logged(caplog: pytest.LogC
 
 
 def test_a_programming_error_is_not_read_as_lab_not_whole() -> None:
-    lab: Any = FakeLab(TypeError("'NoneType' object is not subscriptable"))
+    lab: Any = FakeCluster(TypeError("'NoneType' object is not subscriptable"))
     with pytest.raises(TypeError):
         wait_whole(lab, timeout=0.5)
 
@@ -55,16 +55,16 @@ def test_a_failed_run_is_logged_with_its_traceback(error: Exception, level: int,
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     """A cluster's failure is a result (debug); anything else is a bug in pulltheplug, shown as an error."""
-    def execute(*args: object) -> Path:
+    def execute(*args: object, **kwargs: object) -> Path:
         raise error
 
-    monkeypatch.setattr(labmod, "require_up", lambda name: FakeLab(WHOLE))
     monkeypatch.setattr(experiment, "execute", execute)
     spec = CampaignSpec(name="one", base=ExperimentSpec(cluster=ClusterSpec(lab="ptpt")), faults=["nic-down"],
                         targets=["leader"], repetitions=1)
     notes: list[str] = []
     with caplog.at_level(logging.DEBUG, logger="pulltheplug"):
-        folder = run_campaign(spec, tmp_path, on_note=notes.append)
+        cluster: Any = FakeCluster(WHOLE)
+        folder = run_campaign(spec, cluster, tmp_path, on_note=notes.append)
     assert [e.status for e in read_index(folder)] == ["failed"]
     assert notes == [f"run 1 failed: {error}"]
     (record,) = [r for r in caplog.records if r.name == campaign.__name__]

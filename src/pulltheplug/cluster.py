@@ -1,15 +1,20 @@
-"""The one narrow interface every cluster backend gives (the lab now, SSH hosts later).
+"""The one narrow interface every cluster backend gives: the lab (namespaces and local dockerds) and SSH hosts.
 
-Faults, the observer and the workload only talk to a `Cluster`: nodes, addresses, a Docker client per
-node, and node actions (eth0 down/up, graceful stop, power off, boot).
+Like an httpx transport, it is the cut between the tool and the outside world. Faults, the observer, the
+workload, the runner and campaigns only talk to a `Cluster`: its nodes, a Docker client per node, node
+actions, and whether it is whole. Each node action returns evidence that it took effect, in terms the
+backend could observe (an eth0 flag in the lab, an unreachable host over SSH), and raises `FaultError`
+when it did not: the fault modules then stay the same whatever the backend.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import docker
+
+Evidence = dict[str, Any]  # what was checked after an action, as it goes into the fault's events
 
 
 @dataclass(frozen=True)
@@ -19,11 +24,36 @@ class ClusterNode:
     role: str  # manager | worker
 
 
+@dataclass(frozen=True)
+class NodeStatus:
+    """One row of `docker node ls`, plus whether the node's engine is running (as the backend sees it)."""
+
+    name: str
+    role: str
+    address: str
+    state: str  # ready | down | unknown | disconnected
+    availability: str
+    manager: str  # leader | reachable | unreachable | ""
+    daemon: bool
+
+    @property
+    def leader(self) -> bool:
+        return self.manager == "leader"
+
+
+def all_whole(rows: list[NodeStatus]) -> bool:
+    """Every engine running, every node Ready, every manager reachable (or the leader)."""
+    return all(r.daemon and r.state == "ready" for r in rows) and all(
+        r.manager in ("leader", "reachable") for r in rows if r.role == "manager"
+    )
+
+
 class Cluster(Protocol):
     name: str
+    kind: str  # lab | ssh
 
     def describe(self) -> dict[str, object]:
-        """What a report shows of the cluster: kind, engine version, ..."""
+        """What a report shows of the cluster: kind, engine version, nodes..."""
         ...
 
     def nodes(self) -> list[ClusterNode]: ...
@@ -32,23 +62,48 @@ class Cluster(Protocol):
 
     def docker_client(self, node: str, timeout: float = 5) -> docker.DockerClient: ...
 
-    def set_nic(self, node: str, up: bool) -> None: ...
+    # --- node actions: evidence that each took effect, or FaultError ------------------------------------
+    def nic_down(self, node: str, seconds: float) -> Evidence:
+        """The node's fault interface down; where the backend can, it comes back by itself after `seconds`
+        (a dead-man armed on the node first), so a controller that dies leaves no node cut off for good."""
+        ...
 
-    def nic_is_up(self, node: str) -> bool: ...
+    def nic_up(self, node: str) -> Evidence: ...
 
-    def stop_node(self, node: str) -> None: ...
+    def shut_down(self, node: str) -> Evidence:
+        """A graceful stop of the node (its engine stops its containers)."""
+        ...
 
-    def power_off_node(self, node: str) -> int: ...
+    def power_off(self, node: str) -> Evidence:
+        """Every process of the node gone at once, no clean-up."""
+        ...
 
-    def boot_node(self, node: str) -> None: ...
+    def boot(self, node: str) -> Evidence:
+        """Start the node again after shut_down or power_off; returns once its engine answers."""
+        ...
 
-    def freeze_node(self, node: str, frozen: bool) -> None: ...
+    def freeze(self, node: str, seconds: float) -> Evidence:
+        """Every process of the node stopped (a hung node); thawed by itself after `seconds` where it can."""
+        ...
 
-    def node_frozen(self, node: str) -> bool: ...
+    def thaw(self, node: str) -> Evidence: ...
 
-    def node_pids(self, node: str) -> list[int]: ...
+    # --- the whole cluster -------------------------------------------------------------------------------
+    def status(self) -> list[NodeStatus]:
+        """Each node as the live swarm sees it, plus whether its engine runs."""
+        ...
 
-    def node_running(self, node: str) -> bool: ...
+    def is_whole(self) -> bool:
+        """Every engine running, every node Ready, every manager reachable: ready for the next run."""
+        ...
+
+    def heal(self) -> list[str]:
+        """Undo what a fault left (a run killed mid-fault); returns what was done, one line each."""
+        ...
+
+    def rebuild(self) -> None:
+        """Make the cluster whole from scratch (the lab: down and up again); raises where it cannot."""
+        ...
 
     def note_fault(self, fault: dict[str, object] | None) -> None:
         """Remember (None: forget) a fault in progress, so a run killed mid-fault leaves a trace."""

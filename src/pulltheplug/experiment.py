@@ -21,19 +21,23 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pulltheplug import workload
+from pulltheplug.analysis import Summary
 from pulltheplug.cluster import Cluster
 from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.targets import TargetPick, pick_target
 from pulltheplug.load import run_load
 from pulltheplug.observe import Observer
-from pulltheplug.record import Event, Meta, RequestRecord, RunWriter
-from pulltheplug.report.html import write_html
+from pulltheplug.record import Event, Meta, RequestRecord, Run, RunWriter
 from pulltheplug.results import write_results
 from pulltheplug.spec import ExperimentSpec
 from pulltheplug.swarm_api import answering_manager, leader_of
+from pulltheplug.verdict import SloResult
 
 log = logging.getLogger(__name__)
+
+
+OnResults = Callable[[Run, Summary, list[SloResult]], object]
 
 
 @dataclass
@@ -144,11 +148,13 @@ def execute(
     on_progress: Callable[[RunProgress], None] | None = None,
     prepared: Prepared | None = None,
     on_folder: Callable[[Path], None] | None = None,
+    on_results: OnResults | None = None,
 ) -> Path:
     """Run the experiment; returns the run folder. Ctrl-C (or SIGTERM) ends it early: the fault is reverted,
     the records kept, and meta.json says `interrupted`. A run that fails raises once its records, summary
     and report are written; `on_folder` learns the folder as soon as it exists, so a caller can still judge
-    such a run."""
+    such a run. `on_results` gets the records, summary and verdict as `summary.json` is written (the caller
+renders reports: the runner knows none)."""
     prep = prepared or prepare(spec, cluster)
     t0 = time.monotonic()
 
@@ -175,7 +181,7 @@ def execute(
         on_folder(writer.folder)
     progress = RunProgress(target=pick.node if pick else "", fault=spec.fault.kind)
     tally = _Tally(writer, progress)
-    fs = _FaultState(fault=make_fault(spec.fault.kind, cluster, pick.node) if pick else None)
+    fs = _FaultState(fault=make_fault(spec.fault.kind, cluster, pick.node, spec.fault.duration) if pick else None)
 
     def emit(e: Event) -> None:
         writer.event(e)
@@ -198,7 +204,9 @@ def execute(
             revert_error = _finish(fs, clock, emit, meta, observer, writer)
     error = error or revert_error  # a fault left in place must be loud
     try:
-        write_html(*write_results(writer.folder))  # summary.json and report.html from one reading
+        results = write_results(writer.folder)
+        if on_results is not None:
+            on_results(*results)  # e.g. the HTML report, from the same reading of the records
         if spec.workload.remove_after:
             c, _ = answering_manager(cluster)
             with contextlib.closing(c):

@@ -10,13 +10,23 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pulltheplug.errors import SpecError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
+
+PROBE_IMAGE = "pulltheplug/probe:1"  # built and imported on every lab node (lab/image.py), never pulled
 
 def parse_duration(value: Any) -> float:
     """'500ms', '20s', '2m', or a number of seconds."""
@@ -43,12 +53,23 @@ class Strict(BaseModel):
 
 
 class ClusterSpec(Strict):
+    """Which cluster the run breaks: a lab made here (`kind: lab`, the default) or hosts over SSH."""
+
+    kind: Literal["lab", "ssh"] = "lab"
     lab: str = Field("lab", pattern=r"^[a-z][a-z0-9]{0,7}$", description="Name of the lab to run on.")
+    hosts: Path | None = Field(None, description="kind ssh: the inventory (ours or an Ansible YAML inventory).")
+    known_hosts: Path | None = Field(None, description="kind ssh: host keys (default ~/.config/pulltheplug/).")
+
+    @model_validator(mode="after")
+    def _hosts_for_ssh(self) -> ClusterSpec:
+        if self.kind == "ssh" and self.hosts is None:
+            raise ValueError("cluster kind ssh needs `hosts: INVENTORY.yaml`")
+        return self
 
 
 class WorkloadSpec(Strict):
     service: str = "ptp-web"
-    image: str = "pulltheplug/probe:1"
+    image: str = PROBE_IMAGE
     deploy: bool = Field(True, description="Deploy (or reuse) the service; false: it must exist.")
     replicas: int | None = Field(None, ge=1, description="Default: one per node.")
     port: int = Field(8080, ge=1, le=65535)

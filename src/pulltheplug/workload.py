@@ -17,7 +17,7 @@ import docker
 from docker.types import EndpointSpec, ServiceMode
 
 from pulltheplug.errors import ClusterError, SpecError
-from pulltheplug.lab.image import PROBE_IMAGE
+from pulltheplug.spec import PROBE_IMAGE
 from pulltheplug.swarm_api import task_row
 
 

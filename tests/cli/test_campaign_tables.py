@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pulltheplug.analysis.compare import compare
-from pulltheplug.campaign import CampaignEntry, demo_spec, plan_runs
+from pulltheplug.campaign_plan import CampaignEntry, demo_spec, plan_runs
 from pulltheplug.cli import campaign_cmd
 from pulltheplug.cli.campaign_cmd import comparison_table, verdict_table
 from pulltheplug.report.campaign_html import CampaignResults, CampaignRun

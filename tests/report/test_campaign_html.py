@@ -13,7 +13,7 @@ import yaml
 
 from pulltheplug.analysis import summarize_folder
 from pulltheplug.analysis.compare import METRICS
-from pulltheplug.campaign import CAMPAIGN, INDEX, CampaignEntry
+from pulltheplug.campaign_plan import CAMPAIGN, INDEX, CampaignEntry
 from pulltheplug.errors import RunError
 from pulltheplug.record import Event, Meta, RunWriter
 from pulltheplug.report.campaign_html import campaign_results, mean_ci, render_campaign

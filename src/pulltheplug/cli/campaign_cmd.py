@@ -14,12 +14,15 @@ from rich.text import Text
 
 from pulltheplug import experiment
 from pulltheplug.analysis.compare import Metric
-from pulltheplug.campaign import DEMO_LAB, PlannedRun, demo_spec, read_index, run_campaign
+from pulltheplug.backends import open_cluster
+from pulltheplug.campaign import run_campaign
+from pulltheplug.campaign_plan import DEMO_LAB, PlannedRun, demo_spec, read_index
 from pulltheplug.cli.app import app
 from pulltheplug.cli.render import progress_line
 from pulltheplug.errors import PulltheplugError
 from pulltheplug.lab import lab as labmod
 from pulltheplug.report.campaign_html import CampaignResults, campaign_results, mean_ci, write_campaign_report
+from pulltheplug.report.html import write_html
 from pulltheplug.spec import CampaignSpec, load_campaign
 
 console = Console()
@@ -96,8 +99,9 @@ def _new_campaign_folder(runs_dir: Path, before: set[Path]) -> Path | None:
 
 def execute_campaign(spec: CampaignSpec, runs_dir: Path) -> tuple[Path, CampaignResults]:
     """Run the matrix with live progress; then the reports. Whatever stops it, what ran is reported."""
+    cluster = open_cluster(spec.base.cluster)
     before = set(runs_dir.glob("*-campaign-*")) if runs_dir.exists() else set()
-    header = Text("waiting for the lab to be whole")
+    header = Text("waiting for the cluster to be whole")
     line = Text("")
     folder: Path | None = None
     with Live(Group(header, line), console=console, refresh_per_second=4, transient=True) as live:
@@ -118,7 +122,7 @@ def execute_campaign(spec: CampaignSpec, runs_dir: Path) -> tuple[Path, Campaign
             live.console.print(f"[yellow]{message}[/]")
 
         try:
-            folder = run_campaign(spec, runs_dir, on_run, on_progress, on_note)
+            folder = run_campaign(spec, cluster, runs_dir, on_run, on_progress, on_note, on_results=write_html)
         except BaseException as exc:  # re-raised below, once what ran is reported
             log.debug("the campaign stopped: %s: %s", type(exc).__name__, exc)
             folder = _new_campaign_folder(runs_dir, before)

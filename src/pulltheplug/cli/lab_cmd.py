@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from pulltheplug.cli.app import app
+from pulltheplug.cluster import NodeStatus
 from pulltheplug.lab import lab as labmod
-from pulltheplug.lab.swarm import NodeStatus
 
 console = Console()
 lab_app = typer.Typer(help="A real multi-node Docker Swarm on this machine (one netns + dockerd per node).",

@@ -12,12 +12,12 @@ from rich.live import Live
 from rich.text import Text
 
 from pulltheplug import experiment
+from pulltheplug.backends import open_cluster
 from pulltheplug.cli.app import app
 from pulltheplug.cli.render import progress_line, render_summary
 from pulltheplug.errors import SpecError
-from pulltheplug.lab import lab as labmod
 from pulltheplug.report import write_junit
-from pulltheplug.report.html import REPORT
+from pulltheplug.report.html import REPORT, write_html
 from pulltheplug.results import SUMMARY, results_of_folder
 from pulltheplug.spec import ExperimentSpec, load_spec, parse_spec
 from pulltheplug.verdict import exit_code
@@ -66,14 +66,14 @@ def run(
         "load": {"rate": rate}, "phases": {"steady": steady, "settle": settle},
         "cluster": {"lab": lab},
     }, name)
-    cluster = labmod.require_up(spec.cluster.lab)
+    cluster = open_cluster(spec.cluster)
     with console.status("preparing: workload, entries, target"):
         prepared = experiment.prepare(spec, cluster)
     made: list[Path] = []
     try:
         with Live(Text("starting"), console=console, refresh_per_second=4, transient=True) as live:
             folder = experiment.execute(spec, text, cluster, runs_dir, lambda p: live.update(progress_line(p)),
-                                        prepared, on_folder=made.append)
+                                        prepared, on_folder=made.append, on_results=write_html)
     except Exception:
         # a failed run still has its verdict for CI (run_completed fails), when it got as far as a summary
         if junit is not None and made and (made[0] / SUMMARY).exists():

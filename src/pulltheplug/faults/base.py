@@ -3,34 +3,47 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
-from pulltheplug.cluster import Cluster
+from pulltheplug.cluster import Cluster, Evidence
 from pulltheplug.errors import FaultError
+
+# a dead-man armed on the node reverts a fault this long after its planned end: late enough never to cut
+# the run's own revert short, soon enough to leave a node whole when the controller died
+DEADMAN_MARGIN = 10.0
 
 
 class Fault(ABC):
-    """One fault on one node. `inject` and `revert` return evidence (what was checked afterwards)."""
+    """One fault on one node for `duration` seconds. `inject` and `revert` return the cluster's evidence."""
 
     kind: ClassVar[str]
 
-    def __init__(self, cluster: Cluster, node: str) -> None:
+    def __init__(self, cluster: Cluster, node: str, duration: float) -> None:
         self.cluster = cluster
         self.node = node
+        self.duration = duration
+
+    @property
+    def deadman(self) -> float:
+        """Seconds after which the node reverts the fault by itself, where the backend can arm that."""
+        return self.duration + DEADMAN_MARGIN
 
     @abstractmethod
-    def inject(self) -> dict[str, Any]: ...
+    def inject(self) -> Evidence: ...
 
     @abstractmethod
-    def revert(self) -> dict[str, Any]: ...
+    def revert(self) -> Evidence: ...
 
-    def _require(self, ok: bool, evidence: dict[str, Any], what: str) -> dict[str, Any]:
-        if not ok:
-            raise FaultError(f"{self.kind} on {self.node}: {what} (evidence: {evidence})")
-        return evidence
+    def _act(self, action: Callable[[str], Evidence]) -> Evidence:
+        """The backend's action on this node; its FaultError names this fault."""
+        try:
+            return action(self.node)
+        except FaultError as exc:
+            raise FaultError(f"{self.kind} on {self.node}: {exc}") from exc
 
 
-def make_fault(kind: str, cluster: Cluster, node: str) -> Fault:
+def make_fault(kind: str, cluster: Cluster, node: str, duration: float) -> Fault:
     from pulltheplug.faults.freeze import Freeze
     from pulltheplug.faults.nic_down import NicDown
     from pulltheplug.faults.node_power import PowerLoss, Reboot
@@ -38,4 +51,4 @@ def make_fault(kind: str, cluster: Cluster, node: str) -> Fault:
     kinds: dict[str, type[Fault]] = {k.kind: k for k in (NicDown, Reboot, PowerLoss, Freeze)}
     if kind not in kinds:
         raise FaultError(f"unknown fault {kind!r}: use one of {', '.join(kinds)}")
-    return kinds[kind](cluster, node)
+    return kinds[kind](cluster, node, duration)

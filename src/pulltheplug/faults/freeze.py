@@ -1,4 +1,4 @@
-"""`freeze`: every process of the node stopped at once (cgroup freezer) for the duration, then resumed.
+"""`freeze`: every process of the node stopped at once for the duration, then resumed.
 
 A hung node, not a dead one: its kernel still completes TCP handshakes and holds its sockets, but nothing
 answers; the swarm sees its heartbeats stop. Users feel timeouts (info) rather than refusals (fail).
@@ -6,21 +6,15 @@ answers; the swarm sees its heartbeats stop. Users feel timeouts (info) rather t
 
 from __future__ import annotations
 
-from typing import Any
-
+from pulltheplug.cluster import Evidence
 from pulltheplug.faults.base import Fault
 
 
 class Freeze(Fault):
     kind = "freeze"
 
-    def inject(self) -> dict[str, Any]:
-        self.cluster.freeze_node(self.node, True)
-        frozen = self.cluster.node_frozen(self.node)
-        return self._require(frozen, {"frozen": frozen, "processes": len(self.cluster.node_pids(self.node))},
-                             "the node is not frozen")
+    def inject(self) -> Evidence:
+        return self._act(lambda node: self.cluster.freeze(node, self.deadman))
 
-    def revert(self) -> dict[str, Any]:
-        self.cluster.freeze_node(self.node, False)
-        frozen = self.cluster.node_frozen(self.node)
-        return self._require(not frozen, {"frozen": frozen}, "the node is still frozen")
+    def revert(self) -> Evidence:
+        return self._act(self.cluster.thaw)

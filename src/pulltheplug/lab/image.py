@@ -13,8 +13,8 @@ import tarfile
 import docker
 
 from pulltheplug.errors import MissingToolError
+from pulltheplug.spec import PROBE_IMAGE
 
-PROBE_IMAGE = "pulltheplug/probe:1"
 APPLETS = ("sh", "httpd", "hostname", "cat", "echo", "sleep", "ls", "mkdir", "wget", "env", "kill")
 START = """#!/bin/sh
 mkdir -p /www

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import docker
 
-from pulltheplug.cluster import ClusterNode
-from pulltheplug.errors import ClusterError, LabError, MissingToolError, NotRootError
+from pulltheplug.cluster import ClusterNode, Evidence, NodeStatus, all_whole
+from pulltheplug.errors import ClusterError, FaultError, LabError, MissingToolError, NotRootError
 from pulltheplug.lab import cgroups, daemon, image, network, swarm
 from pulltheplug.lab.mounts import unmount_under
 from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, check_name, pick_subnet, plan_lab
@@ -55,6 +55,8 @@ def require_tools() -> None:
 
 class Lab:
     """A lab that is up (or being made): the `Cluster` backed by namespaces and local dockerds."""
+
+    kind = "lab"
 
     def __init__(self, state: LabState) -> None:
         self.state = state
@@ -112,6 +114,55 @@ class Lab:
     def node_running(self, node: str) -> bool:
         return daemon.is_up(self.plan.node(node))
 
+    # --- node actions, with evidence (Cluster) -------------------------------------------------------------
+    def nic_down(self, node: str, seconds: float) -> Evidence:
+        """eth0 down; the run reverts it (`lab heal` after a killed run): the lab has no dead-man yet."""
+        self.set_nic(node, False)
+        up = self.nic_is_up(node)
+        return _require(not up, {"eth0_up": up}, "eth0 is still up")
+
+    def nic_up(self, node: str) -> Evidence:
+        self.set_nic(node, True)
+        up = self.nic_is_up(node)
+        return _require(up, {"eth0_up": up}, "eth0 did not come back up")
+
+    def shut_down(self, node: str) -> Evidence:
+        self.stop_node(node)
+        return self._off_evidence(node, {"stopped": "graceful"})
+
+    def power_off(self, node: str) -> Evidence:
+        return self._off_evidence(node, {"killed": self.power_off_node(node)})
+
+    def _off_evidence(self, node: str, extra: Evidence) -> Evidence:
+        left = self.node_pids(node)
+        evidence = {**extra, "processes_left": len(left), "daemon_running": self.node_running(node)}
+        return _require(not left, evidence, "processes of the node are still alive")
+
+    def boot(self, node: str) -> Evidence:
+        self.boot_node(node)
+        running = self.node_running(node)
+        return _require(running, {"daemon_running": running}, "the node did not boot")
+
+    def freeze(self, node: str, seconds: float) -> Evidence:
+        self.freeze_node(node, True)
+        frozen = self.node_frozen(node)
+        return _require(frozen, {"frozen": frozen, "processes": len(self.node_pids(node))}, "the node is not frozen")
+
+    def thaw(self, node: str) -> Evidence:
+        self.freeze_node(node, False)
+        frozen = self.node_frozen(node)
+        return _require(not frozen, {"frozen": frozen}, "the node is still frozen")
+
+    def is_whole(self) -> bool:
+        return all_whole(self.status())
+
+    def rebuild(self) -> None:
+        """Down and up again with the same plan's size; this object then speaks for the new lab."""
+        nodes, managers = len(self.plan.nodes), len(self.plan.managers)
+        down(self.name)
+        made = up(self.name, nodes, managers)
+        self.state, self.plan = made.state, made.plan
+
     @property
     def fault_file(self) -> Path:
         return Path(self.plan.dir) / "fault.json"
@@ -147,7 +198,7 @@ class Lab:
         return done
 
     # --- status -------------------------------------------------------------------------------------
-    def status(self) -> list[swarm.NodeStatus]:
+    def status(self) -> list[NodeStatus]:
         """Each node as the live swarm sees it (asked of the first manager that answers)."""
         alive = {n.name: daemon.is_up(n) for n in self.plan.nodes}
         rows: dict[str, dict[str, str]] = {}
@@ -161,7 +212,7 @@ class Lab:
         for n in self.plan.nodes:
             r = rows.get(n.name, {})
             out.append(
-                swarm.NodeStatus(
+                NodeStatus(
                     name=n.name, role=r.get("role", n.role), address=n.address,
                     state=r.get("state", "unknown"), availability=r.get("availability", ""),
                     manager=r.get("manager", ""), daemon=alive[n.name],
@@ -294,3 +345,9 @@ def require_up(name: str) -> Lab:
     if lab.state.status != "up":
         raise ClusterError(f"lab {name!r} is half made: run `pulltheplug lab down --name {name}`, then up again")
     return lab
+
+
+def _require(ok: bool, evidence: Evidence, what: str) -> Evidence:
+    if not ok:
+        raise FaultError(f"{what} (evidence: {evidence})")
+    return evidence

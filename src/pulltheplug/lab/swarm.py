@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import docker
 
 from pulltheplug.errors import ClusterError
 from pulltheplug.lab.plan import LabPlan, NodePlan
 from pulltheplug.swarm_api import node_rows
-
-
-@dataclass(frozen=True)
-class NodeStatus:
-    """One row of `docker node ls`, plus whether the node's daemon is alive."""
-
-    name: str
-    role: str
-    address: str
-    state: str  # ready | down | unknown | disconnected
-    availability: str
-    manager: str  # leader | reachable | unreachable | ""
-    daemon: bool
-
-    @property
-    def leader(self) -> bool:
-        return self.manager == "leader"
 
 
 def init(c: docker.DockerClient, node: NodePlan) -> dict[str, str]:

@@ -18,7 +18,7 @@ from plotly.offline import get_plotlyjs
 
 from pulltheplug.analysis import Summary
 from pulltheplug.analysis.compare import Comparison, Metric, Stats, compare
-from pulltheplug.campaign import CAMPAIGN, CampaignEntry, plan_runs, read_index
+from pulltheplug.campaign_plan import CAMPAIGN, CampaignEntry, plan_runs, read_index
 from pulltheplug.errors import PulltheplugError, RunError
 from pulltheplug.record import load_meta
 from pulltheplug.results import results_of_folder
