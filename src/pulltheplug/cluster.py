@@ -64,11 +64,13 @@ class Cluster(Protocol):
 
     # --- node actions: evidence that each took effect, or FaultError ------------------------------------
     def nic_down(self, node: str, seconds: float) -> Evidence:
-        """The node's fault interface down; where the backend can, it comes back by itself after `seconds`
-        (a dead-man armed on the node first), so a controller that dies leaves no node cut off for good."""
+        """The node's fault interface down for `seconds`. Where the controller reaches the node only through
+        that interface (SSH), a dead-man armed on the node first brings it back: that is the revert."""
         ...
 
-    def nic_up(self, node: str) -> Evidence: ...
+    def nic_up(self, node: str) -> Evidence:
+        """The interface up (or, where a dead-man does it, seen back up)."""
+        ...
 
     def shut_down(self, node: str) -> Evidence:
         """A graceful stop of the node (its engine stops its containers)."""

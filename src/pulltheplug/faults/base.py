@@ -26,7 +26,8 @@ class Fault(ABC):
 
     @property
     def deadman(self) -> float:
-        """Seconds after which the node reverts the fault by itself, where the backend can arm that."""
+        """Seconds after which the node reverts the fault by itself (a safety net behind the run's own
+        revert), where the backend can arm that."""
         return self.duration + DEADMAN_MARGIN
 
     @abstractmethod

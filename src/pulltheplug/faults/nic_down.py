@@ -10,7 +10,7 @@ class NicDown(Fault):
     kind = "nic-down"
 
     def inject(self) -> Evidence:
-        return self._act(lambda node: self.cluster.nic_down(node, self.deadman))
+        return self._act(lambda node: self.cluster.nic_down(node, self.duration))
 
     def revert(self) -> Evidence:
         return self._act(self.cluster.nic_up)
