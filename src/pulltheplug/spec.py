@@ -69,7 +69,8 @@ class ClusterSpec(Strict):
 
 class WorkloadSpec(Strict):
     service: str = "ptp-web"
-    image: str = PROBE_IMAGE
+    image: str = Field(PROBE_IMAGE, description="The probe's image: the lab's own, or on real hosts any image "
+                       "with busybox sh and httpd (busybox:1.36 runs on amd64, arm64 and armv7); see probe.py.")
     deploy: bool = Field(True, description="Deploy (or reuse) the service; false: it must exist.")
     replicas: int | None = Field(None, ge=1, description="Default: one per node.")
     port: int = Field(8080, ge=1, le=65535)

@@ -17,6 +17,7 @@ import docker
 from docker.types import EndpointSpec, ServiceMode
 
 from pulltheplug.errors import ClusterError, SpecError
+from pulltheplug.probe import SCRIPT
 from pulltheplug.spec import PROBE_IMAGE
 from pulltheplug.swarm_api import task_row
 
@@ -25,7 +26,8 @@ def deploy_probe(
     client: docker.DockerClient, name: str, replicas: int, port: int, image: str = PROBE_IMAGE
 ) -> str:
     """Create the service, or reuse one of that name; returns its id. The image is never resolved
-    against a registry (docker-py sends the name as given; dockerd prefers the local image)."""
+    against a registry (docker-py sends the name as given; dockerd prefers the local image). Any image
+    but the lab's own probe runs the probe's script as its command (it needs busybox's sh and httpd)."""
     for svc in client.services.list(filters={"name": name}):
         if svc.name == name:
             check_reusable(name, svc.attrs, port)
@@ -37,6 +39,7 @@ def deploy_probe(
         mode=ServiceMode("replicated", replicas=replicas),
         endpoint_spec=EndpointSpec(mode="dnsrr", ports={port: (80, "tcp", "host")}),
         labels={"pulltheplug": "probe"},
+        **({} if image == PROBE_IMAGE else {"command": ["/bin/sh", "-c", SCRIPT]}),
     )
     return str(svc.id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import docker
 import pytest
 
 from pulltheplug import workload
@@ -17,6 +19,7 @@ from pulltheplug.lab import cgroups
 from pulltheplug.lab import lab as labmod
 from pulltheplug.lab.network import has_default_route
 from pulltheplug.lab.state import state_path
+from pulltheplug.spec import PROBE_IMAGE
 from tests.e2e.snapshot import host_snapshot
 
 pytestmark = pytest.mark.lab
@@ -35,6 +38,17 @@ def test_every_node_is_ready_and_isolated(lab: labmod.Lab) -> None:
         assert len(cgroups.pids(n.cgroup)) >= 2
 
 
+def _first_answer(url: str) -> str:
+    """The body of the first answer within 10 s ("" if none): a port opens a moment after its task runs."""
+    for _ in range(40):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return str(resp.read().decode())
+        except OSError:
+            time.sleep(0.25)
+    return ""
+
+
 def test_replicated_service_answers_from_each_node(lab: labmod.Lab) -> None:
     c = lab.docker_client("node1")
     try:
@@ -42,14 +56,7 @@ def test_replicated_service_answers_from_each_node(lab: labmod.Lab) -> None:
         workload.deploy_probe(c, "e2e-web", replicas=replicas, port=8081)
         workload.wait_running(c, "e2e-web", replicas)
         for node in lab.nodes():
-            body = ""
-            for _ in range(40):  # the port opens a moment after the task is running
-                try:
-                    with urllib.request.urlopen(f"http://{node.address}:8081/", timeout=2) as resp:
-                        body = resp.read().decode()
-                    break
-                except OSError:
-                    time.sleep(0.25)
+            body = _first_answer(f"http://{node.address}:8081/")
             assert body.startswith(f"node={node.name} task=e2e-web."), body
     finally:
         workload.remove(c, "e2e-web")
@@ -136,3 +143,29 @@ def test_a_run_on_a_service_that_does_not_exist_is_refused_at_once(lab: labmod.L
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "workload.service nosuch does not exist" in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_probe_runs_in_any_busybox_image(lab: labmod.Lab) -> None:
+    """What a Raspberry Pi cluster does with `workload.image: busybox:1.36`: the probe's script as the command.
+
+    The lab pulls nothing, so the name is given to the local probe image on every node first.
+    """
+    clients = [lab.docker_client(n.name) for n in lab.nodes()]
+    try:
+        for c in clients:
+            c.images.get(PROBE_IMAGE).tag("busybox", "1.36")
+        c = clients[0]
+        replicas = len(clients)
+        workload.deploy_probe(c, "e2e-busybox", replicas=replicas, port=8082, image="busybox:1.36")
+        workload.wait_running(c, "e2e-busybox", replicas)
+        (svc,) = c.services.list(filters={"name": "e2e-busybox"})
+        assert svc.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Command"][:2] == ["/bin/sh", "-c"]
+        for node in lab.nodes():
+            body = _first_answer(f"http://{node.address}:8082/")
+            assert body.startswith(f"node={node.name} task=e2e-busybox."), body
+    finally:
+        workload.remove(clients[0], "e2e-busybox")
+        for c in clients:
+            with contextlib.suppress(docker.errors.ImageNotFound, docker.errors.APIError):
+                c.images.remove("busybox:1.36", noprune=True)
+            c.close()

@@ -1,7 +1,6 @@
 """The probe image, built here from busybox-static and imported on every node: nothing is pulled.
 
-`GET /` answers `node=<node> task=<task>` (written at start from the service's templated env);
-`GET /static.txt` is a plain static file.
+What it runs and answers is `probe.SCRIPT`.
 """
 
 from __future__ import annotations
@@ -13,19 +12,11 @@ import tarfile
 import docker
 
 from pulltheplug.errors import MissingToolError
+from pulltheplug.probe import SCRIPT
 from pulltheplug.spec import PROBE_IMAGE
 
 APPLETS = ("sh", "httpd", "hostname", "cat", "echo", "sleep", "ls", "mkdir", "wget", "env", "kill")
-START = """#!/bin/sh
-mkdir -p /www
-echo "node=${PTP_NODE:-$(hostname)} task=${PTP_TASK:-$(hostname)}" > /www/index.html
-echo "static" > /www/static.txt
-# a real service stops on SIGTERM; httpd as PID 1 would ignore it and make every stop wait 10 s
-httpd -f -p "${PTP_PORT:-80}" -h /www &
-pid=$!
-trap 'kill $pid; wait $pid; exit 0' TERM INT
-wait $pid
-"""
+START = "#!/bin/sh\n" + SCRIPT
 
 
 def busybox_path() -> str:
