@@ -1,0 +1,144 @@
+"""Remote command strings for faults on real hosts, each with its revert armed ON THE NODE first.
+
+A nic-down cuts the SSH session that sent it, and the controller itself may die mid-fault: the node must
+heal by itself. So every reversible fault is one remote command that (1) starts a detached timer that
+reverts the fault after `seconds`, (2) waits until that timer is really running, and only then
+(3) injects. If the timer cannot be armed the command exits `NOT_ARMED` and nothing is injected.
+
+Two timers: `systemd-run --on-active` (preferred: systemd owns it, no session can take it down) and
+`setsid sh -c 'sleep D; REVERT'` for hosts without systemd as PID 1 (this machine; verified by hand:
+eth0 came back 6 s after the SSH session died). Machine-level faults (reboot, crash, power) have no
+revert to arm; they are guarded instead: never on the machine the controller runs on (same boot_id).
+
+Pure: builds strings, runs nothing. A host's `faults:` overrides replace the inject and revert parts
+({iface}, {seconds} substituted); the arming and its order are always ours.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Literal
+
+from pulltheplug.ssh.errors import MachineFaultRefusedError
+from pulltheplug.ssh.inventory import FaultAction, Host
+
+Timer = Literal["systemd-run", "setsid"]
+NOT_ARMED = 97  # exit status of a fault command whose dead-man could not be armed (nothing injected)
+MACHINE_FAULTS = frozenset({"reboot", "crash", "power-loss"})
+
+# Where docker, containerd and containers live: cgroup v2 (systemd or cgroupfs driver), then v1's freezer.
+_V2_GROUPS = ("/sys/fs/cgroup/system.slice/docker.service", "/sys/fs/cgroup/system.slice/containerd.service",
+              "/sys/fs/cgroup/system.slice/docker-*.scope", "/sys/fs/cgroup/docker")
+_V1_GROUPS = tuple(g.replace("/sys/fs/cgroup/", "/sys/fs/cgroup/freezer/") for g in _V2_GROUPS)
+
+
+def _freezer(v2_value: str, v1_value: str) -> str:
+    """Write every docker/containerd cgroup's freezer; exit 0 only when at least one was there."""
+    v2 = " ".join(_V2_GROUPS)
+    v1 = " ".join(_V1_GROUPS)
+    return (f'n=0; for g in {v2}; do [ -f "$g/cgroup.freeze" ] && echo {v2_value} > "$g/cgroup.freeze" '
+            f'&& n=$((n+1)); done; for g in {v1}; do [ -f "$g/freezer.state" ] && echo {v1_value} > '
+            f'"$g/freezer.state" && n=$((n+1)); done; [ "$n" -gt 0 ]')
+
+
+DEFAULTS: dict[FaultAction, str] = {
+    "nic-down": "ip link set {iface} down",
+    "nic-up": "ip link set {iface} up",
+    "freeze": _freezer("1", "FROZEN"),
+    "thaw": _freezer("0", "THAWED"),
+    "reboot": "systemctl reboot",
+    "crash": "echo b > /proc/sysrq-trigger",  # root may always write the trigger; the sysctl guards keyboards
+}
+
+
+def seconds_text(seconds: float) -> str:
+    """'20' for 20.0, '2.5' for 2.5: what sleep and systemd both read."""
+    if seconds <= 0:
+        raise ValueError(f"a dead-man needs a positive delay, not {seconds}")
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:.3f}".rstrip("0")
+
+
+def action_command(host: Host, action: FaultAction, iface: str = "", seconds: float | None = None) -> str:
+    """The host's command for one action: its override if it has one, else ours, with {iface}, {seconds}."""
+    template = host.faults.get(action, DEFAULTS[action])
+    return template.format(iface=shlex.quote(iface) if iface else "",
+                           seconds=seconds_text(seconds) if seconds is not None else "")
+
+
+def unit_name(action: FaultAction, host: str) -> str:
+    """The dead-man's name on the node (systemd unit, or pid file stem): one per action per host.
+
+    The host's name is in it because lab nodes standing in for hosts share one /run.
+    """
+    return f"pulltheplug-revert-{action}-{host}"
+
+
+def pid_file(action: FaultAction, host: str) -> str:
+    return f"/run/{unit_name(action, host)}.pid"
+
+
+def arm_then_inject(inject: str, revert: str, revert_action: FaultAction, host: str, seconds: float,
+                    timer: Timer) -> str:
+    """One remote command: the revert scheduled on the node, checked running, then the fault."""
+    delay = seconds_text(seconds)
+    if timer == "systemd-run":
+        arm = (f"systemd-run --quiet --collect --unit={unit_name(revert_action, host)} --on-active={delay}s "
+               f"/bin/sh -c {shlex.quote(revert)}")
+        return f"{arm} || exit {NOT_ARMED}; {inject}"
+    pid = pid_file(revert_action, host)
+    body = f"echo $$ > {pid}; sleep {delay}; {revert}; rm -f {pid}"
+    arm = f"rm -f {pid}; setsid sh -c {shlex.quote(body)} </dev/null >/dev/null 2>&1 &"
+    wait = f"i=0; while [ ! -s {pid} ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done"
+    return f"{arm} {wait}; [ -s {pid} ] || exit {NOT_ARMED}; {inject}"
+
+
+def disarm(revert_action: FaultAction, host: str, timer: Timer) -> str:
+    """Cancel a dead-man once the controller reverted by itself (so it cannot undo a later fault)."""
+    if timer == "systemd-run":
+        return f"systemctl stop {unit_name(revert_action, host)}.timer 2>/dev/null; true"
+    pid = pid_file(revert_action, host)
+    return f'[ -s {pid} ] && kill "$(cat {pid})" 2>/dev/null; rm -f {pid}; true'
+
+
+def nic_down(host: Host, iface: str, seconds: float, timer: Timer) -> str:
+    """Link down with the link-up armed first; the SSH session dies with the link: confirm, do not wait."""
+    return arm_then_inject(action_command(host, "nic-down", iface, seconds),
+                           action_command(host, "nic-up", iface, seconds), "nic-up", host.name, seconds, timer)
+
+
+def nic_up(host: Host, iface: str) -> str:
+    return action_command(host, "nic-up", iface)
+
+
+def freeze(host: Host, seconds: float, timer: Timer) -> str:
+    """Every docker/containerd process and container stopped, the thaw armed first."""
+    return arm_then_inject(action_command(host, "freeze", seconds=seconds),
+                           action_command(host, "thaw", seconds=seconds), "thaw", host.name, seconds, timer)
+
+
+def thaw(host: Host) -> str:
+    return action_command(host, "thaw")
+
+
+def refuse_machine_fault(host_boot_id: str, controller_boot_id: str, fault: str, host: str = "host") -> None:
+    """Never reboot, crash or power off the machine the controller runs on (a lab node shares its kernel)."""
+    if fault not in MACHINE_FAULTS:
+        return
+    if not host_boot_id.strip() or not controller_boot_id.strip():
+        raise MachineFaultRefusedError(f"{host}: {fault} refused: its boot_id is unknown, so it may be this machine")
+    if host_boot_id.strip() == controller_boot_id.strip():
+        raise MachineFaultRefusedError(
+            f"{host}: {fault} refused: it runs on the same kernel as the controller (same boot_id); "
+            "run pulltheplug from another machine")
+
+
+def reboot(host: Host, host_boot_id: str, controller_boot_id: str) -> str:
+    """A graceful reboot, built only after the boot_id guard passed."""
+    refuse_machine_fault(host_boot_id, controller_boot_id, "reboot", host.name)
+    return action_command(host, "reboot")
+
+
+def crash(host: Host, host_boot_id: str, controller_boot_id: str) -> str:
+    """An immediate reset without sync (sysrq b), built only after the boot_id guard passed."""
+    refuse_machine_fault(host_boot_id, controller_boot_id, "crash", host.name)
+    return action_command(host, "crash")
