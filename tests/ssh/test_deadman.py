@@ -67,7 +67,8 @@ def test_host_overrides_replace_inject_and_revert_but_not_the_arming() -> None:
 def test_disarm_cancels_the_dead_man_it_armed() -> None:
     assert deadman.disarm("nic-up", "pi1", "systemd-run") == (
         "systemctl stop pulltheplug-revert-nic-up-pi1.timer 2>/dev/null; true")
-    assert deadman.disarm("nic-up", "pi1", "setsid") == f'[ -s {PID} ] && kill "$(cat {PID})" 2>/dev/null; rm -f {PID}; true'
+    assert deadman.disarm("nic-up", "pi1", "setsid") == (
+        f'[ -s {PID} ] && kill "$(cat {PID})" 2>/dev/null; rm -f {PID}; true')
 
 
 def test_interface_names_are_shell_quoted() -> None:

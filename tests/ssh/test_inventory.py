@@ -80,7 +80,7 @@ def test_bad_inventory_is_one_line_naming_file_host_and_field(tmp_path: Path, te
 
 
 def test_a_missing_inventory_file_says_so(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="cannot read inventory .*nope.yaml"):
+    with pytest.raises(SpecError, match=r"cannot read inventory .*nope\.yaml"):
         load_inventory(tmp_path / "nope.yaml")
 
 
