@@ -59,4 +59,4 @@ def main_options(
 
 
 # the command groups register themselves on import
-from pulltheplug.cli import campaign_cmd, doctor_cmd, lab_cmd, report_cmd, run_cmd  # noqa: E402,F401
+from pulltheplug.cli import campaign_cmd, cluster_cmd, doctor_cmd, lab_cmd, report_cmd, run_cmd  # noqa: E402,F401

@@ -27,15 +27,15 @@ NOT_ARMED = 97  # exit status of a fault command whose dead-man could not be arm
 MACHINE_FAULTS = frozenset({"reboot", "crash", "power-loss"})
 
 # Where docker, containerd and containers live: cgroup v2 (systemd or cgroupfs driver), then v1's freezer.
-_V2_GROUPS = ("/sys/fs/cgroup/system.slice/docker.service", "/sys/fs/cgroup/system.slice/containerd.service",
+DOCKER_CGROUPS_V2 = ("/sys/fs/cgroup/system.slice/docker.service", "/sys/fs/cgroup/system.slice/containerd.service",
               "/sys/fs/cgroup/system.slice/docker-*.scope", "/sys/fs/cgroup/docker")
-_V1_GROUPS = tuple(g.replace("/sys/fs/cgroup/", "/sys/fs/cgroup/freezer/") for g in _V2_GROUPS)
+DOCKER_CGROUPS_V1 = tuple(g.replace("/sys/fs/cgroup/", "/sys/fs/cgroup/freezer/") for g in DOCKER_CGROUPS_V2)
 
 
 def _freezer(v2_value: str, v1_value: str) -> str:
     """Write every docker/containerd cgroup's freezer; exit 0 only when at least one was there."""
-    v2 = " ".join(_V2_GROUPS)
-    v1 = " ".join(_V1_GROUPS)
+    v2 = " ".join(DOCKER_CGROUPS_V2)
+    v1 = " ".join(DOCKER_CGROUPS_V1)
     return (f'n=0; for g in {v2}; do [ -f "$g/cgroup.freeze" ] && echo {v2_value} > "$g/cgroup.freeze" '
             f'&& n=$((n+1)); done; for g in {v1}; do [ -f "$g/freezer.state" ] && echo {v1_value} > '
             f'"$g/freezer.state" && n=$((n+1)); done; [ "$n" -gt 0 ]')

@@ -1,0 +1,81 @@
+"""`pulltheplug cluster trust|check`: your own hosts over SSH."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pulltheplug.cli.app import app
+from pulltheplug.ssh import check as checkmod
+from pulltheplug.ssh.inventory import load_inventory
+from pulltheplug.ssh.session import DEFAULT_KNOWN_HOSTS, SshOptions
+from pulltheplug.ssh.trust import trust
+
+console = Console()
+cluster_app = typer.Typer(help="A real cluster of your own hosts (Raspberry Pis, servers), reached over SSH.",
+                          no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+
+InventoryArg = typer.Argument(..., metavar="INVENTORY", help="Hosts file: ours (`hosts:`) or an Ansible YAML one.")
+KnownHostsOpt = typer.Option(DEFAULT_KNOWN_HOSTS, "--known-hosts", help="The known_hosts file SSH keys are checked "
+                             "against (and `trust` writes to).")
+
+
+@cluster_app.command("trust")
+def trust_command(inventory: Path = InventoryArg, known_hosts: Path = KnownHostsOpt,
+                  timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for each host.")) -> None:
+    """Record each host's SSH key (new hosts only; a changed key is refused, never overwritten)."""
+    hosts = load_inventory(inventory)
+    results = trust(hosts, known_hosts, timeout)
+    table = Table(title=f"host keys ({known_hosts})")
+    for col in ("HOST", "AS", "", "KEY", "FINGERPRINT", "DETAIL"):
+        table.add_column(col)
+    for r in results:
+        mark = {"added": "[green]added[/]", "known": "[green]known[/]"}.get(r.status, f"[red]{r.status}[/]")
+        table.add_row(r.host, r.pattern, mark, r.key_type, r.fingerprint, r.detail)
+    console.print(table)
+    if not all(r.ok for r in results):
+        raise typer.Exit(2)
+
+
+@cluster_app.command("check")
+def check_command(
+    inventory: Path = InventoryArg,
+    faults: str = typer.Option(",".join(checkmod.DEFAULT_FAULTS), "--faults",
+                               help=f"Planned faults, comma-separated ({', '.join(checkmod.PLANNABLE_FAULTS)})."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    known_hosts: Path = KnownHostsOpt,
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds for each host to connect and answer."),
+) -> None:
+    """Every host over SSH: reachable, root, docker, swarm, interface, clock, and what each planned fault needs.
+
+    Exits 0 only when every host can run every planned fault.
+    """
+    planned = checkmod.parse_faults(faults)
+    hosts = load_inventory(inventory)
+    options = SshOptions(known_hosts=known_hosts, connect_timeout=timeout)
+    with console.status("checking hosts") if not as_json else contextlib.nullcontext():
+        reports = checkmod.check_cluster(hosts, planned, options, timeout)
+    passes = all(r.passes for r in reports)
+    if as_json:
+        typer.echo(json.dumps({"faults": list(planned), "passes": passes,
+                               "hosts": [r.to_json() for r in reports]}, indent=2))
+    else:
+        table = Table(title=f"cluster check: {', '.join(planned)}")
+        for col in ("HOST", "CHECK", "", "FOUND", "ADVICE"):
+            table.add_column(col)
+        for report in reports:
+            for i, c in enumerate(report.checks):
+                mark = "[green]ok[/]" if c.ok else ("[red]fail[/]" if c.required else "[yellow]warn[/]")
+                table.add_row(report.host if i == 0 else "", c.name, mark, c.detail, "" if c.ok else c.advice)
+            table.add_section()
+        console.print(table)
+        failing = [r.host for r in reports if not r.passes]
+        console.print("[green]every host can run every planned fault[/]" if passes
+                      else f"[red]cannot run the planned faults on: {', '.join(failing)}[/]")
+    raise typer.Exit(0 if passes else 2)

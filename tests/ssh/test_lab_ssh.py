@@ -1,0 +1,272 @@
+"""The SSH backend against real sshd inside lab nodes: trust, check, run, the Docker forward, dead-man faults.
+
+Lab nodes share this machine's kernel: reboot, sysrq and power commands are never sent; the boot_id guard
+must refuse them, and a test shows that it does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import pulltheplug
+from pulltheplug.lab import lab as labmod
+from pulltheplug.ssh import deadman
+from pulltheplug.ssh.check import check_cluster, controller_boot_id, gather
+from pulltheplug.ssh.errors import (
+    AuthFailedError,
+    ConnectionLostError,
+    HostKeyChangedError,
+    HostUnreachableError,
+    MachineFaultRefusedError,
+    UnknownHostKeyError,
+)
+from pulltheplug.ssh.inventory import Host, Inventory, load_inventory
+from pulltheplug.ssh.session import Sessions, SshOptions
+from pulltheplug.ssh.trust import trust
+from tests.ssh import sshd
+
+pytestmark = pytest.mark.lab
+
+LAB = "sshw"
+CLI = [sys.executable, "-m", "pulltheplug"]
+ENV = {**os.environ, "PYTHONPATH": str(Path(pulltheplug.__file__).parents[1]), "COLUMNS": "200"}
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshd.SshdLab]:
+    """A 2-node lab (1 manager, 1 worker) with sshd in each node; sshd stopped by pid, the lab taken down."""
+    labmod.down(LAB)
+    lab = labmod.up(LAB, nodes=2, managers=1)
+    started: sshd.SshdLab | None = None
+    try:
+        started = sshd.start(lab, tmp_path_factory.mktemp("sshd"))
+        yield started
+    finally:
+        if started is not None:
+            started.stop()
+        labmod.down(LAB)
+
+
+def options(nodes: sshd.SshdLab, **kw: float) -> SshOptions:
+    return SshOptions(known_hosts=nodes.known_hosts, **kw)  # type: ignore[arg-type]
+
+
+def eth0_up(node: str) -> bool:
+    out = subprocess.run(["ip", "-n", f"ptp-{LAB}-{node}", "-br", "link", "show", "eth0"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return out[1] == "UP"
+
+
+def wait_until(predicate: object, timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():  # type: ignore[operator]
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"not true within {timeout} s")
+
+
+def test_trust_records_new_keys_knows_them_again_and_refuses_a_changed_one(nodes: sshd.SshdLab,
+                                                                            tmp_path: Path) -> None:
+    inv = load_inventory(nodes.inventory)
+    known = tmp_path / "sub" / "known_hosts"
+    first = trust(inv, known)
+    assert [r.status for r in first] == ["added", "added"]
+    for r in first:
+        expected = subprocess.run(["ssh-keygen", "-lf", str(nodes.folder / r.host / "host_key.pub")],
+                                  capture_output=True, text=True, check=True).stdout.split()[1]
+        assert r.fingerprint == expected
+    assert oct(known.stat().st_mode & 0o777) == "0o600"
+    assert [r.status for r in trust(inv, known)] == ["known", "known"]
+    other = tmp_path / "other_key"
+    sshd.keygen(other, "someone-else")
+    lines = known.read_text().splitlines()
+    lines[0] = f"{nodes.addresses['node1']} " + " ".join(other.with_suffix(".pub").read_text().split()[:2])
+    known.write_text("\n".join(lines) + "\n")
+    before = known.read_text()
+    third = trust(inv, known)
+    assert [r.status for r in third] == ["changed", "known"] and "refused, not overwritten" in third[0].detail
+    assert known.read_text() == before
+
+
+def test_cli_trust_prints_fingerprints_and_exits_0(nodes: sshd.SshdLab, tmp_path: Path) -> None:
+    proc = subprocess.run([*CLI, "cluster", "trust", str(nodes.inventory), "--known-hosts", str(tmp_path / "kh")],
+                          capture_output=True, text=True, timeout=60, env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("SHA256:") == 2 and "added" in proc.stdout
+
+
+def test_run_and_the_forwarded_docker_socket(nodes: sshd.SshdLab) -> None:
+    with Sessions(load_inventory(nodes.inventory), options(nodes)) as sessions:
+        node2 = sessions["node2"]
+        started = time.monotonic()
+        node2.connect()
+        connect_s = time.monotonic() - started
+        out = node2.run("id -u; ip -br addr show eth0", 5).stdout.split()
+        assert out[0] == "0" and f"{nodes.addresses['node2']}/24" in out  # root, in the node's network
+        assert node2.run("exit 3", 5).exit == 3
+        client = node2.docker_client(5)
+        try:
+            swarm = client.info()["Swarm"]
+            assert swarm["NodeAddr"] == nodes.addresses["node2"] and swarm["LocalNodeState"] == "active"
+        finally:
+            client.close()
+        print(f"connect {connect_s * 1000:.0f} ms")
+
+
+def test_cli_check_passes_reversible_faults_and_refuses_machine_faults_here(nodes: sshd.SshdLab) -> None:
+    started = time.monotonic()
+    proc = subprocess.run([*CLI, "cluster", "check", str(nodes.inventory), "--known-hosts", str(nodes.known_hosts),
+                           "--faults", "nic-down,freeze", "--json"],
+                          capture_output=True, text=True, timeout=60, env=ENV)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)
+    by_host = {h["host"]: h for h in data["hosts"]}
+    assert by_host["node1"]["facts"]["swarm_role"] == "manager" and by_host["node2"]["facts"]["swarm_role"] == "worker"
+    for name, report in by_host.items():
+        assert report["passes"] and report["interface"] == "eth0"
+        assert report["facts"]["swarm_address"] == nodes.addresses[name]
+        assert report["facts"]["boot_id"] == controller_boot_id()
+        assert abs(report["facts"]["clock_offset"]) < 0.05  # the same clock: only the measuring error
+    print(f"cluster check of 2 hosts (CLI, with start-up): {took:.2f} s")
+    seed = subprocess.run([*CLI, "cluster", "check", str(nodes.inventory), "--known-hosts", str(nodes.known_hosts)],
+                          capture_output=True, text=True, timeout=60, env=ENV)
+    print(seed.stdout)
+    assert seed.returncode == 2
+    assert "same boot_id as the controller" in seed.stdout and "cannot run the planned faults on: node1, node2" in (
+        " ".join(seed.stdout.split()))
+
+
+def test_unknown_host_key_is_refused(nodes: sshd.SshdLab, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    with Sessions(load_inventory(nodes.inventory), SshOptions(known_hosts=empty)) as sessions, \
+            pytest.raises(UnknownHostKeyError, match=r"^node1: unknown host key for 10\.213\.\d+\.2: run "
+                                                     r"`pulltheplug cluster trust .*hosts\.yaml`$"):
+        sessions["node1"].connect()
+
+
+def test_changed_host_key_is_refused(nodes: sshd.SshdLab, tmp_path: Path) -> None:
+    other = tmp_path / "other_key"
+    sshd.keygen(other, "someone-else")
+    known = tmp_path / "known_hosts"
+    known.write_text(f"{nodes.addresses['node1']} " + " ".join(other.with_suffix(".pub").read_text().split()[:2]))
+    with Sessions(load_inventory(nodes.inventory), SshOptions(known_hosts=known)) as sessions, \
+            pytest.raises(HostKeyChangedError, match=r"^node1: host key changed"):
+        sessions["node1"].connect()
+
+
+def test_a_wrong_user_key_is_one_line_exit_2(nodes: sshd.SshdLab, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong_key"
+    sshd.keygen(wrong, "not-authorized")
+    inv = load_inventory(nodes.inventory)
+    bad = Inventory(hosts=tuple(h.model_copy(update={"key": wrong}) for h in inv.hosts), source="hosts.yaml")
+    with Sessions(bad, options(nodes)) as sessions, pytest.raises(AuthFailedError, match=r"^node1: .*check user/key"):
+        sessions["node1"].connect()
+    text = tmp_path / "hosts.yaml"
+    text.write_text(nodes.inventory.read_text().replace(str(nodes.user_key), str(wrong)))
+    proc = subprocess.run([*CLI, "cluster", "check", str(text), "--known-hosts", str(nodes.known_hosts), "--json"],
+                          capture_output=True, text=True, timeout=60, env=ENV)
+    assert proc.returncode == 2
+    assert all("check user/key" in h["facts"]["error"] for h in json.loads(proc.stdout)["hosts"])
+
+
+def test_a_host_that_does_not_answer(nodes: sshd.SshdLab, tmp_path: Path) -> None:
+    silent = nodes.addresses["node1"].rsplit(".", 1)[0] + ".250"  # in the lab subnet, nobody there
+    inv = Inventory(hosts=(Host(name="ghost", address=silent, key=nodes.user_key),), source="hosts.yaml")
+    started = time.monotonic()
+    with Sessions(inv, options(nodes, connect_timeout=2.0)) as sessions, \
+            pytest.raises(HostUnreachableError, match=f"^ghost: cannot reach {silent}:22"):
+        sessions["ghost"].connect()
+    assert time.monotonic() - started < 6
+
+
+def test_nic_down_dead_man_brings_eth0_back_after_the_session_died(nodes: sshd.SshdLab) -> None:
+    with Sessions(load_inventory(nodes.inventory), options(nodes)) as sessions:
+        node2 = sessions["node2"]
+        node2.connect()
+        started = time.monotonic()
+        with pytest.raises(ConnectionLostError, match=r"^node2: the SSH connection was lost"):
+            node2.run(deadman.nic_down(node2.host, "eth0", 5, "setsid"), 15)
+        lost = time.monotonic() - started
+        assert not eth0_up("node2")
+        wait_until(lambda: eth0_up("node2"), 10)
+        back = time.monotonic() - started
+        assert 4.5 < back < 8
+        node2.run("true", 5)  # the next use reconnects
+        print(f"nic-down: session lost after {lost:.2f} s, eth0 back after {back:.2f} s (dead-man 5 s)")
+
+
+def test_the_dead_man_heals_the_node_after_the_controller_is_killed(nodes: sshd.SshdLab, tmp_path: Path) -> None:
+    controller = tmp_path / "controller.py"
+    controller.write_text(textwrap.dedent(f"""
+        from pathlib import Path
+        from pulltheplug.ssh import deadman
+        from pulltheplug.ssh.inventory import load_inventory
+        from pulltheplug.ssh.session import Sessions, SshOptions
+        with Sessions(load_inventory(Path({str(nodes.inventory)!r})),
+                      SshOptions(known_hosts=Path({str(nodes.known_hosts)!r}))) as sessions:
+            node = sessions["node2"]
+            node.connect()
+            print("connected", flush=True)
+            node.run(deadman.nic_down(node.host, "eth0", 4, "setsid"), 30)
+    """))
+    proc = subprocess.Popen([sys.executable, str(controller)], stdout=subprocess.PIPE, text=True,
+                            env=ENV)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "connected"
+        wait_until(lambda: not eth0_up("node2"), 5)
+        down_at = time.monotonic()
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    wait_until(lambda: eth0_up("node2"), 10)  # nobody left to revert it but the node itself
+    assert time.monotonic() - down_at > 2
+
+
+def test_freeze_dead_man_thaws_the_node(nodes: sshd.SshdLab) -> None:
+    lab = labmod.Lab.open(LAB)
+    with Sessions(load_inventory(nodes.inventory), options(nodes)) as sessions:
+        node2 = sessions["node2"]
+        started = time.monotonic()
+        assert node2.run(deadman.freeze(node2.host, 3, "setsid"), 10).exit == 0
+        assert lab.node_frozen("node2")
+        wait_until(lambda: not lab.node_frozen("node2"), 10)
+        assert time.monotonic() - started > 2.5
+
+
+def test_disarm_cancels_a_dead_man(nodes: sshd.SshdLab) -> None:
+    lab = labmod.Lab.open(LAB)
+    with Sessions(load_inventory(nodes.inventory), options(nodes)) as sessions:
+        node2 = sessions["node2"]
+        assert node2.run(deadman.freeze(node2.host, 2, "setsid"), 10).exit == 0
+        assert node2.run(deadman.thaw(node2.host) + "; " + deadman.disarm("thaw", "node2", "setsid"), 10).exit == 0
+        node2.run(node2.host.faults["freeze"], 5)  # frozen again by hand: the cancelled dead-man must not thaw it
+        time.sleep(3)
+        assert lab.node_frozen("node2")
+        node2.run(deadman.thaw(node2.host), 5)
+        assert not lab.node_frozen("node2")
+
+
+def test_the_boot_id_guard_refuses_machine_faults_on_lab_nodes(nodes: sshd.SshdLab) -> None:
+    inv = load_inventory(nodes.inventory)
+    with Sessions(inv, options(nodes)) as sessions:
+        facts = gather(sessions["node1"], inv.host("node1"), 10)
+    assert facts.boot_id == controller_boot_id()
+    for build in (deadman.reboot, deadman.crash):
+        with pytest.raises(MachineFaultRefusedError, match=r"^node1: .* refused: it runs on the same kernel"):
+            build(inv.host("node1"), facts.boot_id, controller_boot_id())
+    reports = check_cluster(inv, ("power-loss",), options(nodes))
+    assert not any(r.passes for r in reports)
