@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 import pulltheplug
+from pulltheplug.errors import FaultError
 from pulltheplug.lab import lab as labmod
-from pulltheplug.ssh import deadman
+from pulltheplug.ssh import deadman, node_actions
 from pulltheplug.ssh.check import check_cluster, controller_boot_id, gather
 from pulltheplug.ssh.errors import (
     AuthFailedError,
@@ -204,8 +205,24 @@ def test_nic_down_dead_man_brings_eth0_back_after_the_session_died(nodes: sshd.S
         wait_until(lambda: eth0_up("node2"), 10)
         back = time.monotonic() - started
         assert 4.5 < back < 8
-        node2.run("true", 5)  # the next use reconnects
+        assert node_actions.link_is_up(node2, "eth0")  # the next use reconnects
         print(f"nic-down: session lost after {lost:.2f} s, eth0 back after {back:.2f} s (dead-man 5 s)")
+
+
+def test_nic_down_action_confirms_by_the_lost_session(nodes: sshd.SshdLab) -> None:
+    with Sessions(load_inventory(nodes.inventory), options(nodes)) as sessions:
+        node1 = sessions["node1"]
+        evidence = node_actions.nic_down(node1, "eth0", 4, "setsid")
+        assert evidence.session_lost and 2.5 < evidence.took < 6  # 3 keepalives of 1 s
+        wait_until(lambda: eth0_up("node1"), 8)
+        assert node_actions.nic_up(node1, "eth0", "setsid").exit == 0  # heals idempotently once reachable
+
+
+def test_nothing_is_injected_when_the_dead_man_cannot_be_armed(nodes: sshd.SshdLab) -> None:
+    with Sessions(load_inventory(nodes.inventory), options(nodes)) as sessions:
+        with pytest.raises(FaultError, match=r"^node2: nic-down not injected"):
+            node_actions.nic_down(sessions["node2"], "eth0", 5, "systemd-run")  # no systemd as PID 1 here
+        assert eth0_up("node2") and sessions["node2"].run("true", 5).exit == 0
 
 
 def test_the_dead_man_heals_the_node_after_the_controller_is_killed(nodes: sshd.SshdLab, tmp_path: Path) -> None:
