@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -145,7 +145,10 @@ class HostSession:
         return self._call(self._clock_offset(max(1, samples)), self._sessions.options.connect_timeout + timeout)
 
     def docker_client(self, timeout: float = 5.0) -> docker.DockerClient:
-        """docker-py on a local unix socket forwarded to the host's Docker socket (no docker CLI)."""
+        """docker-py on a local unix socket forwarded to the host's Docker socket (no docker CLI).
+
+        The local socket lives in a folder only this user can enter (mkdtemp, 0700): it is root on the host.
+        """
         path = self._call(self._forwarded_socket(), self._sessions.options.connect_timeout + 5)
         return docker.DockerClient(base_url=f"unix://{path}", timeout=int(max(1, timeout)))
 
@@ -273,7 +276,7 @@ class Sessions:
             self.inventory.host(name)  # raises the one-line "no host" error
         return self._hosts[name]
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[HostSession]:
         return iter(self._hosts.values())
 
     def close(self) -> None:
