@@ -50,14 +50,16 @@ class CommandPower(_Frozen):
 
 
 class HttpPower(_Frozen):
-    """A Tasmota or Shelly plug: declared here; `cluster check` says it is not implemented yet."""
+    """A Tasmota or Shelly plug over HTTP: it switches itself back on (the hardware dead-man)."""
 
     kind: Literal["tasmota", "shelly"]
-    address: str = Field(min_length=1)
+    address: str = Field(min_length=1, description="Host or URL of the plug, e.g. 192.168.1.50.")
+    relay: int = Field(0, ge=0, le=7, description="Which relay (0 = the first).")
+    generation: Literal[1, 2] = Field(2, description="Shelly only: Gen1 (/relay) or Gen2+ (/rpc) API.")
 
 
 class IpmiPower(_Frozen):
-    """A BMC reached with ipmitool: declared here; `cluster check` says it is not implemented yet."""
+    """A BMC reached with `ipmitool -I lanplus` from the controller (no dead-man: the controller powers on)."""
 
     kind: Literal["ipmi"]
     address: str = Field(min_length=1)
@@ -74,7 +76,7 @@ def _on_off_keys(value: Any) -> Any:
 
 PowerDriver = Annotated[CommandPower | HttpPower | IpmiPower, Field(discriminator="kind"),
                         BeforeValidator(_on_off_keys)]
-IMPLEMENTED_POWER = frozenset({"command"})
+IMPLEMENTED_POWER = frozenset({"command", "tasmota", "shelly", "ipmi"})
 
 
 class Host(_Frozen):
