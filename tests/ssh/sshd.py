@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from pulltheplug.lab import cgroups
 from pulltheplug.lab.lab import Lab
 
 SSHD = Path("/usr/sbin/sshd")
@@ -47,8 +48,19 @@ def keygen(path: Path, comment: str) -> None:
                    check=True, capture_output=True)
 
 
+def lab_freezer(cgroup: str) -> dict[str, str]:
+    """A lab node's freeze and thaw: its own cgroup (the host's docker cgroups are not the node's)."""
+    if cgroups.is_v2():
+        return {"freeze": f"echo 1 > /sys/fs/cgroup/{cgroup}/cgroup.freeze",
+                "thaw": f"echo 0 > /sys/fs/cgroup/{cgroup}/cgroup.freeze"}
+    return {"freeze": f"echo FROZEN > /sys/fs/cgroup/freezer/{cgroup}/freezer.state",
+            "thaw": f"echo THAWED > /sys/fs/cgroup/freezer/{cgroup}/freezer.state"}
+
+
 def start(lab: Lab, folder: Path, node_faults: bool = True) -> SshdLab:
     """One sshd per lab node on NODE_IP:22; an inventory (with the lab's own freeze commands) and known_hosts."""
+    if not SSHD.exists():
+        raise RuntimeError(f"{SSHD} is missing: apt-get install openssh-server (scripts/install does)")
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder
     folder.mkdir(parents=True, exist_ok=True)
     user_key = folder / "id_user"
@@ -73,12 +85,8 @@ def start(lab: Lab, folder: Path, node_faults: bool = True) -> SshdLab:
             addresses[node.name] = node.address
             public = (host_key.with_suffix(".pub")).read_text().split()
             known_lines.append(f"{node.address} {public[0]} {public[1]}\n")
-            hosts[node.name] = {
-                "address": node.address, "key": str(user_key), "docker_socket": node.socket,
-                "faults": {"freeze": f"echo FROZEN > /sys/fs/cgroup/freezer/{node.cgroup}/freezer.state",
-                           "thaw": f"echo THAWED > /sys/fs/cgroup/freezer/{node.cgroup}/freezer.state"}
-                if node_faults else {},
-            }
+            hosts[node.name] = {"address": node.address, "key": str(user_key), "docker_socket": node.socket,
+                                "faults": lab_freezer(node.cgroup) if node_faults else {}}
         for name, address in addresses.items():
             _wait_listening(address, pids[name])
     except BaseException:
