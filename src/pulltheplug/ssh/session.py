@@ -268,7 +268,7 @@ class Sessions:
         self.inventory = inventory
         self.options = options or SshOptions()
         self.loop = LoopThread()
-        self.socket_dir = Path(tempfile.mkdtemp(prefix="pulltheplug-ssh-"))
+        self._socket_dir: Path | None = None
         self._hosts = {h.name: HostSession(h, self) for h in inventory.hosts}
 
     def __getitem__(self, name: str) -> HostSession:
@@ -284,7 +284,15 @@ class Sessions:
             with contextlib.suppress(SshError):
                 session.close()
         self.loop.close()
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+    @property
+    def socket_dir(self) -> Path:
+        """Made on first Docker use only, so a controller killed before that leaves no folder behind."""
+        if self._socket_dir is None:
+            self._socket_dir = Path(tempfile.mkdtemp(prefix="pulltheplug-ssh-"))
+        return self._socket_dir
 
     def __enter__(self) -> Sessions:
         return self
