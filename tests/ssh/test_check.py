@@ -52,6 +52,17 @@ def test_the_same_boot_id_as_the_controller_fails_machine_faults_only() -> None:
     assert evaluate(PI, facts, OURS, ("nic-down", "freeze")).passes
 
 
+
+def test_a_power_driver_cuts_the_supply_not_the_kernel_so_the_same_boot_id_is_said_not_refused() -> None:
+    """A lab node shares this machine's kernel; its power driver kills only that node (the lab's own e2e)."""
+    host = PI.model_copy(update={"power": CommandPower(kind="command", on="on", off="off")})
+    facts = dataclasses.replace(GOOD, boot_id=OURS, power_ok=True, power_detail="command: status answered")
+    report = evaluate(host, facts, OURS, ("power-loss",))
+    guard = next(c for c in report.checks if c.name == "not this machine")
+    assert not guard.ok and not guard.required and report.passes
+    assert failing(evaluate(host, facts, OURS, ("reboot",))) == ["not this machine"]  # reboot runs on the host
+
+
 def test_unreachable_host_is_one_failed_check_with_the_reason() -> None:
     facts = HostFacts(host="pi1", reachable=False, error="unknown host key for 192.168.1.21: run `...trust`")
     report = evaluate(PI, facts, OURS, ("nic-down",))

@@ -154,7 +154,10 @@ def evaluate(host: Host, facts: HostFacts, controller_boot_id: str, faults: Sequ
     if "freeze" in planned:
         checks.append(_freezer(host, facts))
     if planned & {"reboot", "power-loss"}:
-        checks.append(_machine_guard(facts, controller_boot_id))
+        # the guard holds for what runs on the host itself (reboot, a sysrq crash); a power driver acts on
+        # the host's supply, so the same boot_id is then said but does not stop the run
+        on_host = "reboot" in planned or ("power-loss" in planned and host.power is None)
+        checks.append(_machine_guard(facts, controller_boot_id, required=on_host))
     if "reboot" in planned:
         checks.append(_reboot(host, facts))
     checks.append(_sysrq(facts, required="power-loss" in planned and host.power is None))
@@ -237,13 +240,14 @@ def _freezer(host: Host, facts: HostFacts) -> Check:
                  advice="set faults.freeze/thaw for this host")
 
 
-def _machine_guard(facts: HostFacts, controller_boot_id: str) -> Check:
+def _machine_guard(facts: HostFacts, controller_boot_id: str, required: bool = True) -> Check:
     same = bool(facts.boot_id) and facts.boot_id == controller_boot_id
     if same or not facts.boot_id:
         return Check(name="not this machine", ok=False,
                      detail="same boot_id as the controller" if same else "boot_id unknown",
-                     advice="reboot/power faults would hit the controller: run pulltheplug from another machine")
-    return Check(name="not this machine", ok=True, detail="boot_id differs from the controller's")
+                     advice="reboot/power faults would hit the controller: run pulltheplug from another machine",
+                     required=required)
+    return Check(name="not this machine", ok=True, detail="boot_id differs from the controller's", required=required)
 
 
 def _reboot(host: Host, facts: HostFacts) -> Check:
