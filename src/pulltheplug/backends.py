@@ -5,15 +5,18 @@ The runner, campaigns, the observer and faults get a `Cluster` and never import 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pulltheplug.cluster import Cluster
-from pulltheplug.errors import SpecError
 from pulltheplug.spec import ClusterSpec
 
 
-def open_cluster(spec: ClusterSpec) -> Cluster:
+def open_cluster(spec: ClusterSpec, faults: Sequence[str]) -> Cluster:
+    """The lab must be up; SSH hosts must pass `cluster check` for the planned `faults` (else exit 2)."""
     if spec.kind == "lab":
         from pulltheplug.lab import lab as labmod
 
         return labmod.require_up(spec.lab)
-    raise SpecError(f"cluster kind {spec.kind} ({spec.hosts}) cannot run experiments yet: "
-                    "use `pulltheplug cluster check` on it, and a lab (`kind: lab`) for runs")
+    from pulltheplug.ssh.cluster import SshCluster
+
+    return SshCluster(spec, [f for f in faults if f != "none"])

@@ -59,7 +59,7 @@ def run_campaign(
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = runs_dir / f"{stamp}-campaign-{spec.name}"
     folder.mkdir(parents=True)
-    (folder / CAMPAIGN).write_text(yaml.safe_dump(spec.model_dump(), sort_keys=False))
+    (folder / CAMPAIGN).write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
     plan = plan_runs(spec)
     note = on_note or (lambda _: None)
     for run in plan:
@@ -78,7 +78,7 @@ def run_campaign(
         if on_run:
             on_run(run, len(plan))
         exp = run_spec(spec, run)
-        text = yaml.safe_dump(exp.model_dump(), sort_keys=False)
+        text = yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False)
         try:
             run_folder = experiment.execute(exp, text, cluster, folder, on_progress, on_results=on_results)
             meta = load_meta(run_folder)  # the records stay unread: the run summarized them once

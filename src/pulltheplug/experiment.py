@@ -311,7 +311,9 @@ async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], floa
             progress.phase = f"fault: {spec.fault.kind} on {fs.fault.node}"
             await loop.run_in_executor(None, _inject, fs, clock, emit, meta)
             writer.write_meta()
-            await _sleep_or_fail(spec.fault.duration, load)
+            # the fault lasts `duration` from its start, however long the inject took to confirm (over SSH a
+            # nic-down is confirmed by the session dying, seconds later, and its dead-man counts from the start)
+            await _sleep_or_fail(max(0.0, meta.phases["fault"] + spec.fault.duration - clock()), load)
             progress.phase = "revert"
             await loop.run_in_executor(None, _revert, fs, clock, emit, meta)
             writer.write_meta()

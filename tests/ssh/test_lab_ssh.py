@@ -287,3 +287,75 @@ def test_the_boot_id_guard_refuses_machine_faults_on_lab_nodes(nodes: sshd.SshdL
             build(inv.host("node1"), facts.boot_id, controller_boot_id())
     reports = check_cluster(inv, ("power-loss",), options(nodes))
     assert not any(r.passes for r in reports)
+
+
+RUN_SPEC = """
+name: ssh-{kind}
+cluster: {{kind: ssh, hosts: {inventory}, known_hosts: {known_hosts}}}
+workload: {{service: ssh-probe, port: 8091}}
+load: {{rate: 100, timeout: 500ms}}
+fault: {{kind: {kind}, target: node2, duration: {duration}s}}
+phases: {{steady: 3s, settle: 3s, timeout: 120s}}
+"""
+
+
+def _run_over_ssh(nodes: sshd.SshdLab, tmp_path: Path, kind: str,
+                  duration: float) -> tuple[Path, list[tuple[float, bool]]]:
+    """`pulltheplug run` on the hosts through SSH, the node's eth0 polled meanwhile (monotonic time, up)."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(RUN_SPEC.format(kind=kind, inventory=nodes.inventory, known_hosts=nodes.known_hosts,
+                                    duration=duration))
+    netns = labmod.Lab.open(LAB).plan.node("node2").netns
+    samples: list[tuple[float, bool]] = []
+    proc = subprocess.Popen([*CLI, "run", str(spec), "--runs-dir", str(tmp_path / "runs")], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while proc.poll() is None:
+            flags = subprocess.run(["ip", "-n", netns, "-o", "link", "show", "eth0"], capture_output=True,
+                                   text=True, check=False).stdout
+            samples.append((time.monotonic(), "state UP" in flags or ",UP" in flags.split(">")[0]))
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out[-2000:] + err[-2000:]
+    return next((tmp_path / "runs").glob(f"*-ssh-{kind}")), samples
+
+
+def test_a_nic_down_run_over_ssh_is_reverted_by_the_dead_man_and_reported(nodes: sshd.SshdLab,
+                                                                          tmp_path: Path) -> None:
+    from pulltheplug.record import load_run
+    from pulltheplug.results import read_results
+
+    folder, samples = _run_over_ssh(nodes, tmp_path, "nic-down", 8.0)
+    run = load_run(folder)
+    assert run.meta.status == "complete" and run.meta.cluster["kind"] == "ssh"
+    injected = next(e for e in run.events if e.type == "fault" and e.data["action"] == "injected")
+    assert injected.data["evidence"]["session_lost"] is True  # the SSH session died with the link
+    # eth0 as the test saw it: down once, for the fault's length, brought back by the node's own dead-man
+    down = [t for t, up in samples if not up]
+    assert down, "eth0 never went down"
+    cut = max(down) - min(down)
+    assert 7.5 <= cut <= 9.0, cut
+    results = read_results(folder)
+    assert results is not None
+    summary, _ = results
+    node2 = [w for w in summary.outages if w.entry == "node2"]
+    assert node2 and abs(max(w.duration for w in node2) - cut) <= 1.0, (node2, cut)  # what users felt
+    assert (folder / "report.html").exists()
+    assert all(up for t, up in samples if t > max(down) + 0.2)
+
+
+def test_a_freeze_run_over_ssh(nodes: sshd.SshdLab, tmp_path: Path) -> None:
+    from pulltheplug.record import load_run
+
+    folder, _ = _run_over_ssh(nodes, tmp_path, "freeze", 5.0)
+    run = load_run(folder)
+    assert run.meta.status == "complete" and "converged" in run.meta.phases
+    during = [q for q in run.requests if q.target == "node2"
+              and run.meta.phases["fault"] + 0.5 < q.due < run.meta.phases["revert"] - 1.0]
+    assert during and all(q.outcome != "ok" for q in during)  # a hung engine answers nothing
+    reverted = next(e for e in run.events if e.type == "fault" and e.data["action"] == "reverted")
+    assert reverted.data["evidence"]["exit"] == 0  # thawed by the controller, the dead-man disarmed

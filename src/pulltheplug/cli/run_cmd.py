@@ -29,7 +29,7 @@ def build_spec(spec_file: Path | None, overrides: dict[str, dict[str, Any]],
                name: str | None = None) -> tuple[ExperimentSpec, str]:
     """The spec file (or defaults), with flags on top, validated again; returns it and its effective YAML."""
     base = load_spec(spec_file) if spec_file else ExperimentSpec()
-    data = base.model_dump()
+    data = base.model_dump(mode="json")  # plain YAML types (paths as strings)
     if name is not None:
         data["name"] = name
     for section, values in overrides.items():
@@ -66,7 +66,7 @@ def run(
         "load": {"rate": rate}, "phases": {"steady": steady, "settle": settle},
         "cluster": {"lab": lab},
     }, name)
-    cluster = open_cluster(spec.cluster)
+    cluster = open_cluster(spec.cluster, [spec.fault.kind])
     with console.status("preparing: workload, entries, target"):
         prepared = experiment.prepare(spec, cluster)
     made: list[Path] = []

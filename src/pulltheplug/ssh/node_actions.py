@@ -90,3 +90,8 @@ def _revert(session: HostSession, action: str, command: str, timeout: float) -> 
         raise FaultError(f"{session.name}: {action} failed: {last[0][:160]} (the dead-man revert stays armed)")
     return ActionEvidence(host=session.name, action=action, exit=0, session_lost=False, detail="done",
                           took=time.monotonic() - started)
+
+
+def machine_fault(session: HostSession, action: str, command: str, timeout: float = 15.0) -> ActionEvidence:
+    """A reboot or crash, built behind the boot_id guard (`deadman.reboot`, `deadman.crash`): the session dies."""
+    return _inject(session, action, command, timeout)

@@ -1,0 +1,202 @@
+"""Hosts reached over SSH as a `Cluster`: the same runs, faults, records and reports as the lab.
+
+Opening checks every host for the planned fault first (`cluster check`): a host that cannot take it
+stops the run before anything is injected. Every fault that cuts the controller off the host (nic-down)
+or could outlive it (freeze) is reverted by a dead-man armed on the host first; the controller's own
+revert then only confirms, or heals early where it still reaches the host.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import docker
+
+from pulltheplug.cluster import ClusterNode, Evidence, NodeStatus, all_whole
+from pulltheplug.errors import ClusterError, FaultError, PulltheplugError
+from pulltheplug.spec import ClusterSpec
+from pulltheplug.ssh import deadman, node_actions
+from pulltheplug.ssh.check import HostReport, check_cluster, controller_boot_id, timer_of
+from pulltheplug.ssh.inventory import Host, load_inventory
+from pulltheplug.ssh.power import run_power
+from pulltheplug.ssh.session import DEFAULT_KNOWN_HOSTS, Sessions, SshOptions
+from pulltheplug.swarm_api import API_ERRORS, answering_manager, node_rows
+
+log = logging.getLogger(__name__)
+
+BACK_TIMEOUT = 120.0  # seconds a host may take to answer SSH and Docker again after a fault
+FAULTS_DIR = Path("~/.config/pulltheplug/faults")
+
+
+class SshCluster:
+    kind = "ssh"
+
+    def __init__(self, spec: ClusterSpec, faults: Sequence[str]) -> None:
+        assert spec.hosts is not None  # the spec's own validator says so
+        self.inventory = load_inventory(spec.hosts)
+        self.source = spec.hosts
+        self.name = spec.hosts.stem
+        self.options = SshOptions(known_hosts=spec.known_hosts or DEFAULT_KNOWN_HOSTS)
+        reports = check_cluster(self.inventory, faults, self.options)
+        failing = [(r.host, c) for r in reports for c in r.checks if c.required and not c.ok]
+        if failing:
+            host, check = failing[0]
+            raise ClusterError(f"host {host} cannot run {', '.join(faults) or 'the run'}: {check.name}: "
+                               f"{check.detail}{f' ({check.advice})' if check.advice else ''}; "
+                               f"see `pulltheplug cluster check {spec.hosts}`")
+        self.reports: dict[str, HostReport] = {r.host: r for r in reports}
+        self.controller_boot_id = controller_boot_id()
+        self.sessions = Sessions(self.inventory, self.options)
+
+    # --- inventory ------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, object]:
+        versions = {r.facts.docker_version for r in self.reports.values()}
+        return {"name": self.name, "kind": "ssh", "inventory": str(self.source),
+                "engine_version": ", ".join(sorted(versions)),
+                "nodes": [{"name": n.name, "address": n.address, "role": n.role} for n in self.nodes()]}
+
+    def nodes(self) -> list[ClusterNode]:
+        return [self._node(h) for h in self.inventory.hosts]
+
+    def node(self, name: str) -> ClusterNode:
+        return self._node(self.inventory.host(name))
+
+    def _node(self, host: Host) -> ClusterNode:
+        role = host.role or self.reports[host.name].facts.swarm_role or "worker"
+        return ClusterNode(host.name, host.address, role)
+
+    def docker_client(self, node: str, timeout: float = 5) -> docker.DockerClient:
+        return self.sessions[node].docker_client(timeout)
+
+    # --- node actions --------------------------------------------------------------------------------
+    def _iface(self, node: str) -> str:
+        iface = self.reports[node].interface
+        if iface is None:
+            raise FaultError(f"{node}: no fault interface found (set `interface` in {self.source})")
+        return iface
+
+    def _timer(self, node: str) -> deadman.Timer:
+        timer = timer_of(self.reports[node].facts)
+        if timer is None:
+            raise FaultError(f"{node}: no way to arm a dead-man (setsid or systemd-run)")
+        return timer
+
+    def nic_down(self, node: str, seconds: float) -> Evidence:
+        seen = node_actions.nic_down(self.sessions[node], self._iface(node), seconds, self._timer(node))
+        return {**dataclasses.asdict(seen), "deadman_after": seconds}
+
+    def nic_up(self, node: str) -> Evidence:
+        """Wait for the dead-man (the link carried SSH), then the controller's own revert, idempotent."""
+        started = time.monotonic()
+        session, iface = self.sessions[node], self._iface(node)
+        while not self._answers(lambda: node_actions.link_is_up(session, iface)):
+            if time.monotonic() - started > BACK_TIMEOUT:
+                raise FaultError(f"{node}: not reachable {BACK_TIMEOUT:.0f}s after the revert was due")
+            time.sleep(0.5)
+        seen = node_actions.nic_up(session, iface, self._timer(node))
+        return {**dataclasses.asdict(seen), "link_up": True, "back_after": round(time.monotonic() - started, 3)}
+
+    def freeze(self, node: str, seconds: float) -> Evidence:
+        return dataclasses.asdict(node_actions.freeze(self.sessions[node], seconds, self._timer(node)))
+
+    def thaw(self, node: str) -> Evidence:
+        return dataclasses.asdict(node_actions.thaw(self.sessions[node], self._timer(node)))
+
+    def shut_down(self, node: str) -> Evidence:
+        host = self.inventory.host(node)
+        command = deadman.reboot(host, self.reports[node].facts.boot_id, self.controller_boot_id)
+        return self._machine(node, "reboot", command)
+
+    def power_off(self, node: str) -> Evidence:
+        host = self.inventory.host(node)
+        if host.power is None:  # a sysrq reset: no sync, no clean-up
+            command = deadman.crash(host, self.reports[node].facts.boot_id, self.controller_boot_id)
+            return self._machine(node, "crash", command)
+        answer = run_power(host, "off")
+        down = self._wait(node, lambda: not self._engine_answers(node), BACK_TIMEOUT)
+        return {"driver": host.power.kind, "answer": answer[:160], "engine_answering": not down}
+
+    def _machine(self, node: str, action: str, command: str) -> Evidence:
+        seen = node_actions.machine_fault(self.sessions[node], action, command)
+        return dataclasses.asdict(seen)
+
+    def boot(self, node: str) -> Evidence:
+        host = self.inventory.host(node)
+        if host.power is not None and not self._engine_answers(node):
+            run_power(host, "on")
+        back = self._wait(node, lambda: self._engine_answers(node), BACK_TIMEOUT)
+        if not back:
+            raise FaultError(f"{node}: its engine did not answer within {BACK_TIMEOUT:.0f}s of the boot")
+        return {"engine_answering": True}
+
+    def _engine_answers(self, node: str) -> bool:
+        return self._answers(lambda: bool(self.sessions[node].docker_client(timeout=3).ping()))
+
+    @staticmethod
+    def _answers(ask: Callable[[], object]) -> bool:
+        try:
+            return bool(ask())
+        except (PulltheplugError, *API_ERRORS) as exc:
+            log.debug("not answering yet: %s: %s", type(exc).__name__, exc)
+            return False
+
+    @staticmethod
+    def _wait(node: str, done: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if done():
+                return True
+            time.sleep(0.5)
+        return False
+
+    # --- the whole cluster ------------------------------------------------------------------------------
+    def status(self) -> list[NodeStatus]:
+        alive = {h.name: self._engine_answers(h.name) for h in self.inventory.hosts}
+        rows: dict[str, dict[str, str]] = {}
+        try:
+            client, nodes = answering_manager(self, timeout=5)
+            client.close()
+            rows = {r["name"]: r for r in node_rows(nodes)}
+        except ClusterError as exc:
+            log.debug("no manager answers: %s", exc)
+        out = []
+        for n in self.nodes():
+            r = rows.get(n.name, {})
+            out.append(NodeStatus(name=n.name, role=r.get("role", n.role), address=n.address,
+                                  state=r.get("state", "unknown"), availability=r.get("availability", ""),
+                                  manager=r.get("manager", ""), daemon=alive[n.name]))
+        return out
+
+    def is_whole(self) -> bool:
+        return all_whole(self.status())
+
+    def heal(self) -> list[str]:
+        """What can be healed from here: a frozen engine thawed, a powered-off host switched on."""
+        done = []
+        for host in self.inventory.hosts:
+            if self._engine_answers(host.name):
+                continue
+            if host.power is not None:
+                run_power(host, "on")
+                done.append(f"{host.name}: power on")
+        return done
+
+    def rebuild(self) -> None:
+        raise ClusterError(f"an SSH cluster cannot be rebuilt by pulltheplug: heal its hosts, then "
+                           f"`pulltheplug cluster check {self.source}`")
+
+    def note_fault(self, fault: dict[str, object] | None) -> None:
+        path = FAULTS_DIR.expanduser() / f"{self.name}.json"
+        if fault is None:
+            path.unlink(missing_ok=True)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(fault))
+
+    def close(self) -> None:
+        self.sessions.close()
