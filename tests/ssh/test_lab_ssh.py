@@ -6,8 +6,10 @@ must refuse them, and a test shows that it does.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 import pulltheplug
 from pulltheplug.errors import FaultError
@@ -359,3 +362,31 @@ def test_a_freeze_run_over_ssh(nodes: sshd.SshdLab, tmp_path: Path) -> None:
     assert during and all(q.outcome != "ok" for q in during)  # a hung engine answers nothing
     reverted = next(e for e in run.events if e.type == "fault" and e.data["action"] == "reverted")
     assert reverted.data["evidence"]["exit"] == 0  # thawed by the controller, the dead-man disarmed
+
+
+def test_a_power_loss_run_over_ssh_through_a_command_power_driver(nodes: sshd.SshdLab, tmp_path: Path) -> None:
+    """The driver is what a PDU script would be: run on the controller, it cuts (and restores) node2's power,
+    here the lab's own power cut of that node. The boot_id guard does not stop it: the supply is not the kernel."""
+    from pulltheplug.record import load_run
+
+    def lab_call(method: str) -> str:
+        code = f"from pulltheplug.lab.lab import Lab; Lab.open({LAB!r}).{method}('node2')"
+        return f"{sys.executable} -c {shlex.quote(code)}"
+
+    inventory = yaml.safe_load(nodes.inventory.read_text())
+    inventory["hosts"]["node2"]["power"] = {"kind": "command", "off": lab_call("power_off_node"),
+                                             "on": lab_call("boot_node"), "status": "true"}
+    powered = nodes.folder / "powered.yaml"
+    powered.write_text(yaml.safe_dump(inventory))
+    with_driver = dataclasses.replace(nodes, inventory=powered)
+    folder, _ = _run_over_ssh(with_driver, tmp_path, "power-loss", 5.0)
+    run = load_run(folder)
+    assert run.meta.status == "complete" and "converged" in run.meta.phases
+    injected = next(e for e in run.events if e.type == "fault" and e.data["action"] == "injected")
+    assert injected.data["evidence"]["driver"] == "command" and injected.data["evidence"]["engine_answering"] is False
+    reverted = next(e for e in run.events if e.type == "fault" and e.data["action"] == "reverted")
+    assert reverted.data["evidence"] == {"engine_answering": True}
+    during = [q for q in run.requests if q.target == "node2"
+              and run.meta.phases["fault"] + 0.5 < q.due < run.meta.phases["revert"]]
+    assert during and all(q.outcome != "ok" for q in during)  # a node without power answers nothing
+    assert labmod.Lab.open(LAB).node_running("node2")

@@ -99,7 +99,7 @@ def _new_campaign_folder(runs_dir: Path, before: set[Path]) -> Path | None:
 
 def execute_campaign(spec: CampaignSpec, runs_dir: Path) -> tuple[Path, CampaignResults]:
     """Run the matrix with live progress; then the reports. Whatever stops it, what ran is reported."""
-    cluster = open_cluster(spec.base.cluster, spec.faults)
+    cluster = open_cluster(spec.base.cluster, spec.faults, spec.targets)
     before = set(runs_dir.glob("*-campaign-*")) if runs_dir.exists() else set()
     header = Text("waiting for the cluster to be whole")
     line = Text("")

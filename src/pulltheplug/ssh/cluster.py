@@ -21,7 +21,7 @@ from pulltheplug.cluster import ClusterNode, Evidence, NodeStatus, all_whole
 from pulltheplug.errors import ClusterError, FaultError, PulltheplugError
 from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import deadman, node_actions
-from pulltheplug.ssh.check import HostReport, check_cluster, controller_boot_id, timer_of
+from pulltheplug.ssh.check import HostReport, check_cluster, controller_boot_id, evaluate, timer_of
 from pulltheplug.ssh.inventory import Host, load_inventory
 from pulltheplug.ssh.power import run_power
 from pulltheplug.ssh.session import DEFAULT_KNOWN_HOSTS, Sessions, SshOptions
@@ -36,13 +36,19 @@ FAULTS_DIR = Path("~/.config/pulltheplug/faults")
 class SshCluster:
     kind = "ssh"
 
-    def __init__(self, spec: ClusterSpec, faults: Sequence[str]) -> None:
+    def __init__(self, spec: ClusterSpec, faults: Sequence[str], targets: Sequence[str] = ()) -> None:
+        """`targets`: the hosts the faults may hit (named in the spec); empty: any host (leader, random...).
+        Every host must answer and run Docker; only the targets must be able to take the faults."""
         assert spec.hosts is not None  # the spec's own validator says so
         self.inventory = load_inventory(spec.hosts)
         self.source = spec.hosts
         self.name = spec.hosts.stem
         self.options = SshOptions(known_hosts=spec.known_hosts or DEFAULT_KNOWN_HOSTS)
-        reports = check_cluster(self.inventory, faults, self.options)
+        self.controller_boot_id = controller_boot_id()
+        exposed = set(targets) if targets and set(targets) <= set(self.inventory.names) else set(self.inventory.names)
+        reports = [r if r.host in exposed else
+                   evaluate(self.inventory.host(r.host), r.facts, self.controller_boot_id, ())
+                   for r in check_cluster(self.inventory, faults, self.options)]
         failing = [(r.host, c) for r in reports for c in r.checks if c.required and not c.ok]
         if failing:
             host, check = failing[0]
@@ -50,7 +56,6 @@ class SshCluster:
                                f"{check.detail}{f' ({check.advice})' if check.advice else ''}; "
                                f"see `pulltheplug cluster check {spec.hosts}`")
         self.reports: dict[str, HostReport] = {r.host: r for r in reports}
-        self.controller_boot_id = controller_boot_id()
         self.sessions = Sessions(self.inventory, self.options)
 
     # --- inventory ------------------------------------------------------------------------------------
