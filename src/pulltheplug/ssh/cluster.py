@@ -181,7 +181,8 @@ class SshCluster:
         return all_whole(self.status())
 
     def heal(self) -> list[str]:
-        """What can be healed from here: a frozen engine thawed, a powered-off host switched on."""
+        """What the controller heals: a host without an engine switched on by its power driver (a cut link
+        and a frozen engine heal by their own dead-man)."""
         done = []
         for host in self.inventory.hosts:
             if self._engine_answers(host.name):
