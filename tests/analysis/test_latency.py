@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from pulltheplug.analysis import Phases, client_lag, latency_of_all, latency_of_ok, percentiles, summarize
+from pulltheplug.analysis import Phases, client_lag, latency_tables, percentiles, summarize
 from pulltheplug.record import RequestRecord
 from tests.analysis.history import run, stream
 
@@ -41,7 +41,7 @@ def test_slow_client_shows_as_latency_and_lag_not_as_missing_requests() -> None:
 
 def test_latency_of_ok_requests_leaves_the_failed_out() -> None:
     requests = timed_out(stream(100.0, 2.0, ["node1"], fail=lambda e, due: "timeout" if due >= 1.0 else None))
-    by_phase = latency_of_ok(requests, Phases(steady=0.0, fault=None, revert=None, end=2.0))
+    _, by_phase = latency_tables(requests, Phases(steady=0.0, fault=None, revert=None, end=2.0))
     overall = by_phase["overall"]
     assert overall is not None and overall.count == 100 and overall.p99_ms == pytest.approx(2.0, rel=0.01)
     assert by_phase["fault"] is None
@@ -59,12 +59,12 @@ def test_latency_of_all_requests_counts_failures_and_timeouts_at_their_end() -> 
     interrupted = RequestRecord(k=300, due=3.0, sent=3.0, end=3.1, target="node1", outcome="info",
                                 error="interrupted")  # cut short by the run, not ended: no latency
     phases = Phases(steady=0.0, fault=1.0, revert=2.0, end=3.1)
-    by_phase = latency_of_all([*requests, interrupted], phases)
+    by_phase, _ = latency_tables([*requests, interrupted], phases)
     overall, fault = by_phase["overall"], by_phase["fault"]
     assert overall is not None and (overall.count, overall.timeouts) == (300, 50)
     assert fault is not None and (fault.count, fault.timeouts) == (100, 50)
     assert fault.p99_ms == pytest.approx(1000.0, rel=0.01) and fault.p50_ms == pytest.approx(2.0, rel=0.01)
-    assert latency_of_ok(requests, phases)["fault"] is None
+    assert latency_tables(requests, phases)[1]["fault"] is None
 
 
 def test_percentiles_in_milliseconds_and_long_values_clamped_not_dropped() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pulltheplug.analysis.availability import Availability, availability
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
-from pulltheplug.analysis.latency import Percentiles, client_lag, latency_of_all, latency_of_ok, percentiles
+from pulltheplug.analysis.latency import Percentiles, client_lag, latency_tables, percentiles
 from pulltheplug.analysis.outages import ALL, OutageWindow, longest_outage, outage_windows, request_spacing
 from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_counts
 from pulltheplug.analysis.phases import PHASES, Phases, fault_start, phases_of
@@ -38,8 +38,7 @@ __all__ = [
     "control_plane_windows",
     "errors_by_kind",
     "fault_start",
-    "latency_of_all",
-    "latency_of_ok",
+    "latency_tables",
     "longest_outage",
     "outage_windows",
     "outcome_counts",

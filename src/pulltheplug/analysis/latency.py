@@ -112,16 +112,6 @@ def _table(groups: Mapping[Phase, _Values]) -> Latency:
     return {"overall": overall.percentiles(), **{p: values.percentiles() for p, values in groups.items()}}
 
 
-def latency_of_all(requests: Sequence[RequestRecord], phases: Phases) -> Latency:
-    """Every request sent that ended: ok, fail and info (a timeout at its end); not the ones the run cut short."""
-    return latency_tables(requests, phases)[0]
-
-
-def latency_of_ok(requests: Sequence[RequestRecord], phases: Phases) -> Latency:
-    """Ok requests only: how fast the service answered when it did."""
-    return latency_tables(requests, phases)[1]
-
-
 def client_lag(requests: Sequence[RequestRecord]) -> Percentiles | None:
     """sent - due over every request sent: large values mean the client, not the service, was slow."""
     return percentiles(max(r.sent - r.due, 0.0) for r in requests if r.sent is not None)

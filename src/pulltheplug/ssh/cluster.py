@@ -99,10 +99,8 @@ class SshCluster:
         """Wait for the dead-man (the link carried SSH), then the controller's own revert, idempotent."""
         started = time.monotonic()
         session, iface = self.sessions[node], self._iface(node)
-        while not self._answers(lambda: node_actions.link_is_up(session, iface)):
-            if time.monotonic() - started > BACK_TIMEOUT:
-                raise FaultError(f"{node}: not reachable {BACK_TIMEOUT:.0f}s after the revert was due")
-            time.sleep(0.5)
+        if not self._wait(lambda: self._answers(lambda: node_actions.link_is_up(session, iface)), BACK_TIMEOUT):
+            raise FaultError(f"{node}: not reachable {BACK_TIMEOUT:.0f}s after the revert was due")
         seen = node_actions.nic_up(session, iface, self._timer(node))
         return {**dataclasses.asdict(seen), "link_up": True, "back_after": round(time.monotonic() - started, 3)}
 
@@ -123,7 +121,7 @@ class SshCluster:
             command = deadman.crash(host, self.reports[node].facts.boot_id, self.controller_boot_id)
             return self._machine(node, "crash", command)
         answer = run_power(host, "off")
-        down = self._wait(node, lambda: not self._engine_answers(node), BACK_TIMEOUT)
+        down = self._wait(lambda: not self._engine_answers(node), BACK_TIMEOUT)
         return {"driver": host.power.kind, "answer": answer[:160], "engine_answering": not down}
 
     def _machine(self, node: str, action: str, command: str) -> Evidence:
@@ -134,7 +132,7 @@ class SshCluster:
         host = self.inventory.host(node)
         if host.power is not None and not self._engine_answers(node):
             run_power(host, "on")
-        back = self._wait(node, lambda: self._engine_answers(node), BACK_TIMEOUT)
+        back = self._wait(lambda: self._engine_answers(node), BACK_TIMEOUT)
         if not back:
             raise FaultError(f"{node}: its engine did not answer within {BACK_TIMEOUT:.0f}s of the boot")
         return {"engine_answering": True}
@@ -151,7 +149,7 @@ class SshCluster:
             return False
 
     @staticmethod
-    def _wait(node: str, done: Callable[[], bool], timeout: float) -> bool:
+    def _wait(done: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if done():
