@@ -34,6 +34,10 @@ EDGE = 0.3  # fault start vs eth0/dockerd seen gone: the witness samples every 0
 # leader change, node lost, control-plane edges: the witness asks each manager every 0.5 s (a CLI call
 # takes up to ~0.2 s more), the observer every 0.25 s
 CLUSTER = 1.0
+# the end of an election (new leader, window end, node lost after it): a call either side issued while no
+# leader existed hangs until its client timeout (2 s for both) before the next one sees the new majority,
+# so the two readings can differ by that timeout plus one poll (seen: 1.74 s once in six runs)
+ELECTED = 2.0 + 0.25
 FIRST_POLL = 0.5  # a control-plane window's start vs the fault start: two observer poll intervals
 
 
@@ -75,11 +79,11 @@ def test_fault_of_the_leader(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
     changes = [e for e in run.events if e.type == "leader" and e.t > s.fault.start and e.data["node"] != old]
     assert changes and changes[0].data["node"] == new.leader
     assert s.detect.leader_change_after_fault_start is not None
-    assert abs((s.fault.start + s.detect.leader_change_after_fault_start) - new.start) <= CLUSTER, (s.detect, views)
+    assert abs((s.fault.start + s.detect.leader_change_after_fault_start) - new.start) <= ELECTED, (s.detect, views)
     windows = [w for w in s.control_plane if w.end > s.fault.start]
     assert windows, "no control-plane window for a leader fault"
     assert abs(windows[0].start - lost.start) <= CLUSTER, (windows[0], views)
-    assert abs(windows[0].end - new.start) <= CLUSTER, (windows[0], views)
+    assert abs(windows[0].end - new.start) <= ELECTED, (windows[0], views)
     # stamped at the first unanswered poll (the observer asks every 0.25 s), not seconds later
     assert abs(windows[0].start - s.fault.start) <= FIRST_POLL, (windows[0], s.fault.start)
 
@@ -87,7 +91,7 @@ def test_fault_of_the_leader(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
     lost_seen = witness.first_majority_status(old, len(lab.plan.managers), s.fault.start, t0,
                                              {"Down", "Unknown"})
     assert lost_seen is not None and s.detect.node_lost_after_fault_start is not None
-    assert abs((s.fault.start + s.detect.node_lost_after_fault_start) - lost_seen) <= CLUSTER
+    assert abs((s.fault.start + s.detect.node_lost_after_fault_start) - lost_seen) <= ELECTED
     assert lab.nic_is_up(old) and lab.node_running(old)
 
 
@@ -112,7 +116,7 @@ def test_fault_of_a_follower(lab: labmod.Lab, tmp_path: Path, kind: str) -> None
         new = next((v for v in views if v.start > s.phases.revert - CLUSTER and v.leader not in (None, leader)),
                    None)
         assert new is not None, views
-        assert abs((s.fault.start + change) - new.start) <= CLUSTER, (s.detect, views)
+        assert abs((s.fault.start + change) - new.start) <= ELECTED, (s.detect, views)
 
     # the follower seen lost, when the majority's `docker node ls` first said so
     lost_seen = witness.first_majority_status(node, len(lab.plan.managers), s.fault.start, t0,
