@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.status import Status
 from rich.table import Table
 
 from pulltheplug.cli.app import app
+from pulltheplug.naming import node_sort_key
 from pulltheplug.ssh import check as checkmod
+from pulltheplug.ssh.form import form, leave
 from pulltheplug.ssh.inventory import load_inventory
 from pulltheplug.ssh.session import DEFAULT_KNOWN_HOSTS, SshOptions
 from pulltheplug.ssh.trust import trust
@@ -79,3 +83,62 @@ def check_command(
         console.print("[green]every host can run every planned fault[/]" if passes
                       else f"[red]cannot run the planned faults on: {', '.join(failing)}[/]")
     raise typer.Exit(0 if passes else 2)
+
+
+@cluster_app.command("form")
+def form_command(
+    inventory: Path = InventoryArg,
+    managers: int | None = typer.Option(None, "--managers", min=1, help="How many managers, counting hosts "
+                                        "with `role: manager`; hosts without a role fill up to it in order "
+                                        "(default: 3 from three hosts on, else 1)."),
+    force: bool = typer.Option(False, "--force", help="Make a host that is in another swarm leave it first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    known_hosts: Path = KnownHostsOpt,
+    timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for every node to be Ready."),
+) -> None:
+    """Form the swarm: init on the first manager, join the others with their tokens, wait until all are Ready.
+
+    Each host advertises its fault interface's address (`interface:`, else the one SSH reaches it on).
+    Hosts already in this swarm are kept; a host in another swarm is refused unless --force.
+    """
+    hosts = load_inventory(inventory)
+    options = SshOptions(known_hosts=known_hosts)
+    with console.status("forming the swarm") if not as_json else contextlib.nullcontext() as status:
+        formed = form(hosts, options, managers, force, _progress(status), timeout)
+    rows = sorted(formed.rows, key=lambda r: node_sort_key(r["name"]))
+    if as_json:
+        typer.echo(json.dumps({"founder": formed.founder, "steps": formed.steps, "nodes": rows}, indent=2))
+        return
+    table = Table(title=f"swarm formed on {formed.founder}")
+    for col in ("NODE", "DONE", "ROLE", "STATUS", "AVAILABILITY", "MANAGER", "ADDRESS"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], formed.steps.get(r["name"], ""), r["role"], r["state"], r["availability"],
+                      r["manager"], r["addr"])
+    console.print(table)
+
+
+@cluster_app.command("leave")
+def leave_command(
+    inventory: Path = InventoryArg,
+    host: list[str] = typer.Option([], "--host", help="Only this host leaves (repeat); default: every host, "
+                                   "and the swarm is gone."),
+    known_hosts: Path = KnownHostsOpt,
+) -> None:
+    """Hosts leave the swarm: workers first, then managers (each demoted first), the leader last."""
+    hosts = load_inventory(inventory)
+    with console.status("leaving the swarm") as status:
+        done = leave(hosts, SshOptions(known_hosts=known_hosts), host, _progress(status))
+    table = Table(title="cluster leave")
+    table.add_column("HOST")
+    table.add_column("DONE")
+    for name in sorted(done, key=node_sort_key):
+        table.add_row(name, done[name])
+    console.print(table)
+
+
+def _progress(status: object) -> Callable[[str], None]:
+    def show(message: str) -> None:
+        if isinstance(status, Status):
+            status.update(message)
+    return show

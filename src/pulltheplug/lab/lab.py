@@ -14,9 +14,10 @@ from pathlib import Path
 
 import docker
 
+from pulltheplug import swarm_form
 from pulltheplug.cluster import ClusterNode, Evidence, NodeStatus, all_whole
 from pulltheplug.errors import ClusterError, FaultError, LabError, MissingToolError, NotRootError
-from pulltheplug.lab import cgroups, daemon, image, network, swarm
+from pulltheplug.lab import cgroups, daemon, image, network
 from pulltheplug.lab.mounts import unmount_under
 from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, check_name, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, list_labs, load_state, require_state, save_state, state_path
@@ -271,7 +272,7 @@ def _make(state: LabState, progress: Progress) -> None:
 
         def join(n: NodePlan, token: str) -> None:
             ready[n.name].result()
-            swarm.join(clients[n.name], n, first, token)
+            swarm_form.join(clients[n.name], n.address, first.address, token)
 
         # the swarm starts on node1 while the other daemons are still starting; the image imports and the
         # worker joins run as each daemon answers; managers join one at a time (raft grows one by one)
@@ -279,7 +280,7 @@ def _make(state: LabState, progress: Progress) -> None:
         state.engine_version = ready[first.name].result()
         progress("importing the probe image, swarm init")
         imports = [pool.submit(import_on, n) for n in plan.nodes]
-        tokens = swarm.init(clients[first.name], first)
+        tokens = swarm_form.init(clients[first.name], first.address)
         progress("nodes join")
         joins = [pool.submit(join, n, tokens["worker"]) for n in plan.workers]
         for n in plan.managers[1:]:
@@ -288,7 +289,8 @@ def _make(state: LabState, progress: Progress) -> None:
         for f in [*imports, *joins]:
             f.result()
     progress("waiting for every node Ready")
-    swarm.wait_converged(clients[first.name], plan)
+    swarm_form.wait_converged(clients[first.name],
+                              [swarm_form.Member(n.name, n.address, n.role) for n in plan.nodes])
     for c in clients.values():
         c.close()
     state.status = "up"
