@@ -9,12 +9,14 @@ when it did not: the fault modules then stay the same whatever the backend.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import docker
 
 Evidence = dict[str, Any]  # what was checked after an action, as it goes into the fault's events
+Listener = Callable[[str, dict[str, Any]], None]  # (event type, data): what the backend saw by itself
 
 
 @dataclass(frozen=True)
@@ -109,4 +111,9 @@ class Cluster(Protocol):
 
     def note_fault(self, fault: dict[str, object] | None) -> None:
         """Remember (None: forget) a fault in progress, so a run killed mid-fault leaves a trace."""
+        ...
+
+    def watch(self, listener: Listener | None) -> None:
+        """Tell `listener` what the backend notices by itself during a run, e.g. an SSH session lost or back
+        (type "session"); None stops telling. It may be called from any thread."""
         ...

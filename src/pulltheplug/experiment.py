@@ -191,6 +191,7 @@ renders reports: the runner knows none)."""
     emit(Event(clock(), "run", {"action": "start"}))
     error: BaseException | None = None
     try:
+        cluster.watch(lambda kind, data: emit(Event(clock(), kind, data)))
         observer.start()
         asyncio.run(_phases(spec, prep, clock, writer, observer, tally, progress, fs, emit, on_progress))
         meta.status = "complete"
@@ -201,7 +202,7 @@ renders reports: the runner knows none)."""
         meta.status, meta.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
     finally:
         with _signals_deferred():  # a second Ctrl-C must not cut the revert or the records short
-            revert_error = _finish(fs, clock, emit, meta, observer, writer)
+            revert_error = _finish(fs, clock, emit, meta, observer, writer, cluster)
     error = error or revert_error  # a fault left in place must be loud
     try:
         results = write_results(writer.folder)
@@ -235,7 +236,7 @@ def _signals_deferred() -> Iterator[None]:
 
 
 def _finish(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta,
-            observer: Observer, writer: RunWriter) -> Exception | None:
+            observer: Observer, writer: RunWriter, cluster: Cluster) -> Exception | None:
     """Revert (if owed), stop observing, write the last events and meta.json, whatever fails on the way;
     returns the revert's error, if any."""
     revert_error: Exception | None = None
@@ -249,6 +250,7 @@ def _finish(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
             revert_error = exc
         observer.stop()
     finally:
+        cluster.watch(None)
         meta.phases.setdefault("end", clock())
         emit(Event(clock(), "run", {"action": "end" if meta.status == "complete" else meta.status}))
         writer.close()

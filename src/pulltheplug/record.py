@@ -82,10 +82,12 @@ class Event:
       silent from the start of its first unanswered poll
     - observer: {"manager": name}, the manager the observer now asks (after a failover)
     - run: {"action": "start" | "end" | "interrupted"}
+    - session: {"host", "state": "lost" | "back", "reason"}: the backend's own link to a host (SSH) died
+      (keepalives unanswered: a few seconds after the cut) or was opened again; the run goes on
     """
 
     t: float
-    type: str  # node | leader | task | control_plane | manager | fault | phase | run | observer
+    type: str  # node | leader | task | control_plane | manager | fault | phase | run | observer | session
     data: dict[str, Any] = field(default_factory=dict)
 
 

@@ -349,6 +349,14 @@ def test_a_nic_down_run_over_ssh_is_reverted_by_the_dead_man_and_reported(nodes:
     assert node2 and abs(max(w.duration for w in node2) - cut) <= 1.0, (node2, cut)  # what users felt
     assert (folder / "report.html").exists()
     assert all(up for t, up in samples if t > max(down) + 0.2)
+    # the controller's own link: lost within the keepalives (3 x 1 s) of the cut, back once eth0 was up again;
+    # the run went on in between
+    sessions = [e for e in run.events if e.type == "session" and e.data["host"] == "node2"]
+    lost = next(e for e in sessions if e.data["state"] == "lost")
+    back = next(e for e in sessions if e.data["state"] == "back" and e.t > lost.t)
+    cut_at, up_at = min(down) - run.meta.t0_monotonic, max(down) - run.meta.t0_monotonic
+    assert cut_at - 0.2 <= lost.t <= cut_at + 5.0, (lost, cut_at)
+    assert back.t >= up_at - 0.2, (back, up_at)
 
 
 def test_a_freeze_run_over_ssh(nodes: sshd.SshdLab, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import docker
 
 from pulltheplug import swarm_form
-from pulltheplug.cluster import ClusterNode, Evidence, NodeStatus, all_whole
+from pulltheplug.cluster import ClusterNode, Evidence, Listener, NodeStatus, all_whole
 from pulltheplug.errors import ClusterError, FaultError, LabError, MissingToolError, NotRootError
 from pulltheplug.lab import cgroups, daemon, image, network
 from pulltheplug.lab.mounts import unmount_under
@@ -167,6 +167,9 @@ class Lab:
     @property
     def fault_file(self) -> Path:
         return Path(self.plan.dir) / "fault.json"
+
+    def watch(self, listener: Listener | None) -> None:
+        """The lab reaches its nodes through the kernel, not a link that can die: nothing to tell."""
 
     def note_fault(self, fault: dict[str, object] | None) -> None:
         if fault is None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import docker
 
-from pulltheplug.cluster import ClusterNode, Evidence, NodeStatus, all_whole
+from pulltheplug.cluster import ClusterNode, Evidence, Listener, NodeStatus, all_whole
 from pulltheplug.errors import ClusterError, FaultError, PulltheplugError
 from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import deadman, node_actions
@@ -193,6 +193,14 @@ class SshCluster:
     def rebuild(self) -> None:
         raise ClusterError(f"an SSH cluster cannot be rebuilt by pulltheplug: heal its hosts, then "
                            f"`pulltheplug cluster check {self.source}`")
+
+    def watch(self, listener: Listener | None) -> None:
+        """A session that dies (a nic-down cuts it on purpose) or comes back, as a "session" event."""
+        def tell(host: str, state: str, reason: str) -> None:
+            if listener is not None:
+                listener("session", {"host": host, "state": state, "reason": reason})
+
+        self.sessions.listener = tell if listener is not None else None
 
     def note_fault(self, fault: dict[str, object] | None) -> None:
         path = FAULTS_DIR.expanduser() / f"{self.name}.json"

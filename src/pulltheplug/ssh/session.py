@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -113,6 +113,20 @@ class LoopThread:
             self.loop.close()
 
 
+LinkListener = Callable[[str, str, str], None]  # (host, "lost" | "back", reason)
+
+
+class _Client(asyncssh.SSHClient):
+    """Tells its `HostSession` when the connection dies under it (keepalives unanswered, reset...)."""
+
+    def __init__(self, session: HostSession) -> None:
+        self._session = session
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:  # None: closed by us
+            self._session.link_lost(_reason(exc))
+
+
 class HostSession:
     """One host's connection (reused) and its forwarded Docker socket."""
 
@@ -123,6 +137,7 @@ class HostSession:
         self._forward: asyncssh.SSHListener | None = None
         self._forward_conn: asyncssh.SSHClientConnection | None = None
         self._lock: asyncio.Lock | None = None  # made inside the loop
+        self._lost = False  # the last connection died under us: the next one that opens is "back"
 
     @property
     def name(self) -> str:
@@ -167,7 +182,14 @@ class HostSession:
         async with self._lock:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await self._open()
+                if self._lost:
+                    self._lost = False
+                    self._sessions.tell(self.name, "back", "reconnected")
             return self._conn
+
+    def link_lost(self, reason: str) -> None:
+        self._lost = True
+        self._sessions.tell(self.name, "lost", reason)
 
     async def _open(self) -> asyncssh.SSHClientConnection:
         host, options = self.host, self._sessions.options
@@ -187,7 +209,7 @@ class HostSession:
                 host.address, host.port, username=host.user, client_keys=keys,
                 agent_path=None if host.key is not None else (), known_hosts=str(known), config=[],
                 connect_timeout=options.connect_timeout, keepalive_interval=options.keepalive_interval,
-                keepalive_count_max=options.keepalive_count_max)
+                keepalive_count_max=options.keepalive_count_max, client_factory=lambda: _Client(self))
         except asyncssh.HostKeyNotVerifiable:
             if known_keys(known, host):
                 raise HostKeyChangedError(
@@ -270,6 +292,13 @@ class Sessions:
         self.loop = LoopThread()
         self._socket_dir: Path | None = None
         self._hosts = {h.name: HostSession(h, self) for h in inventory.hosts}
+        self.listener: LinkListener | None = None  # told when a connection dies and when it is back
+
+    def tell(self, host: str, state: str, reason: str) -> None:
+        log.info("%s: SSH session %s (%s)", host, state, reason)
+        listener = self.listener
+        if listener is not None:
+            listener(host, state, reason)
 
     def __getitem__(self, name: str) -> HostSession:
         if name not in self._hosts:
