@@ -72,3 +72,12 @@ def test_link_state_is_read_from_ip_json() -> None:
     assert node_actions.link_is_up(session(CommandResult(0, up, "")), "eth0")
     assert not node_actions.link_is_up(session(CommandResult(0, down, "")), "eth0")
     assert not node_actions.link_is_up(session(CommandResult(1, "", "Device does not exist")), "eth9")
+
+
+def test_a_reboot_counts_only_when_the_host_comes_back_with_another_boot_id() -> None:
+    from pulltheplug.ssh.cluster import restarted
+
+    assert restarted("pi2", "aaaa", "bbbb", 41.23456) == {"boot_id_changed": True, "back_after": 41.235}
+    for after in ("aaaa", ""):
+        with pytest.raises(FaultError, match="pi2: answered again with the same boot_id: it never restarted"):
+            restarted("pi2", "aaaa", after, 3.0)

@@ -21,7 +21,7 @@ from pulltheplug.cluster import ClusterNode, Evidence, Listener, NodeStatus, all
 from pulltheplug.errors import ClusterError, FaultError, PulltheplugError
 from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import deadman, node_actions
-from pulltheplug.ssh.check import HostReport, check_cluster, controller_boot_id, evaluate, timer_of
+from pulltheplug.ssh.check import BOOT_ID, HostReport, check_cluster, controller_boot_id, evaluate, timer_of
 from pulltheplug.ssh.inventory import Host, load_inventory
 from pulltheplug.ssh.power import run_power
 from pulltheplug.ssh.session import DEFAULT_KNOWN_HOSTS, Sessions, SshOptions
@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 
 BACK_TIMEOUT = 120.0  # seconds a host may take to answer SSH and Docker again after a fault
 FAULTS_DIR = Path("~/.config/pulltheplug/faults")
+
+
+def restarted(node: str, before: str, after: str, took: float) -> Evidence:
+    """Evidence that a reboot or crash took effect: the host came back with another boot_id (a reboot that
+    did not happen would make every figure of the run wrong)."""
+    if not after or after == before:
+        raise FaultError(f"{node}: answered again with the same boot_id: it never restarted "
+                         "(check the reboot command and its logs)")
+    return {"boot_id_changed": True, "back_after": round(took, 3)}
 
 
 class SshCluster:
@@ -57,6 +66,7 @@ class SshCluster:
                                f"see `pulltheplug cluster check {spec.hosts}`")
         self.reports: dict[str, HostReport] = {r.host: r for r in reports}
         self.sessions = Sessions(self.inventory, self.options)
+        self._restarting: dict[str, str] = {}  # host -> its boot_id before a reboot or crash
 
     # --- inventory ------------------------------------------------------------------------------------
     def describe(self) -> dict[str, object]:
@@ -125,17 +135,26 @@ class SshCluster:
         return {"driver": host.power.kind, "answer": answer[:160], "engine_answering": not down}
 
     def _machine(self, node: str, action: str, command: str) -> Evidence:
+        self._restarting[node] = self.reports[node].facts.boot_id
         seen = node_actions.machine_fault(self.sessions[node], action, command)
         return dataclasses.asdict(seen)
 
     def boot(self, node: str) -> Evidence:
+        """Power on where a driver cut it; then wait for SSH and Docker. After a reboot or crash the host must
+        answer with a new boot_id: the same one means it never went down."""
         host = self.inventory.host(node)
+        started = time.monotonic()
         if host.power is not None and not self._engine_answers(node):
             run_power(host, "on")
         back = self._wait(lambda: self._engine_answers(node), BACK_TIMEOUT)
         if not back:
             raise FaultError(f"{node}: its engine did not answer within {BACK_TIMEOUT:.0f}s of the boot")
-        return {"engine_answering": True}
+        evidence: Evidence = {"engine_answering": True}
+        before = self._restarting.pop(node, None)
+        if before is not None:
+            now = self.sessions[node].run(f"cat {BOOT_ID}", 10, as_root=False).stdout.strip()
+            evidence |= restarted(node, before, now, time.monotonic() - started)
+        return evidence
 
     def _engine_answers(self, node: str) -> bool:
         return self._answers(lambda: bool(self.sessions[node].docker_client(timeout=3).ping()))
