@@ -9,8 +9,9 @@ when it did not: the fault modules then stay the same whatever the backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import docker
@@ -48,6 +49,31 @@ def all_whole(rows: list[NodeStatus]) -> bool:
     return all(r.daemon and r.state == "ready" for r in rows) and all(
         r.manager in ("leader", "reachable") for r in rows if r.role == "manager"
     )
+
+
+class Edge(Protocol):
+    """Where a front door runs (HAProxy): a place on the clients' network, in front of the nodes.
+
+    The lab's is a network namespace of its own on the lab bridge; processes started there are the lab's
+    (its cgroup), so `lab down` ends them even after a killed run.
+    """
+
+    address: str  # where clients reach what runs there
+    folder: Path  # the controller's folder for its configs, sockets and logs
+
+    def start(self, name: str, argv: Sequence[str]) -> int:
+        """Start a long-running process there; its pid. Its output goes to `folder/NAME.log`."""
+        ...
+
+    def running(self, name: str) -> bool: ...
+
+    def stop(self, name: str) -> None:
+        """End the process (SIGTERM, then SIGKILL) and wait until it is gone."""
+        ...
+
+    def close(self) -> list[str]:
+        """Stop what runs there and remove the place; what was removed, one line each."""
+        ...
 
 
 class Cluster(Protocol):
@@ -111,6 +137,10 @@ class Cluster(Protocol):
 
     def note_fault(self, fault: dict[str, object] | None) -> None:
         """Remember (None: forget) a fault in progress, so a run killed mid-fault leaves a trace."""
+        ...
+
+    def open_edge(self) -> Edge:
+        """A place for a front door; raises SpecError where the backend has none yet."""
         ...
 
     def watch(self, listener: Listener | None) -> None:

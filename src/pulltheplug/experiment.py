@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from pulltheplug import workload
 from pulltheplug.analysis import Summary
-from pulltheplug.cluster import Cluster
+from pulltheplug.cluster import Cluster, ClusterNode
+from pulltheplug.doors import Door, DoorWatcher, make_door
 from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.targets import TargetPick, pick_target
@@ -63,6 +64,15 @@ class Prepared:
     replicas: int
     leader: str | None
     pick: TargetPick | None
+    door: Door | None = None  # started by `prepare`, closed by `execute` (or `close_door`)
+
+
+def close_door(prep: Prepared) -> None:
+    """Stop the front door `prepare` started; idempotent."""
+    door, prep.door = prep.door, None
+    if door is not None:
+        for line in door.close():
+            log.debug("door: %s", line)
 
 
 @dataclass
@@ -110,24 +120,36 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
             raise SpecError(f"workload.service {w.service} does not exist on {cluster.name}: deploy it, "
                             "or set workload.deploy: true to let pulltheplug deploy the probe")
         workload.wait_running(c, w.service, replicas, spec.phases.timeout)
-        path = w.path if w.path.startswith("/") else "/" + w.path
-        if w.entries:
-            names = [urlsplit(u).netloc or u for u in w.entries]
-            entries = {(n if names.count(n) == 1 else u): u for n, u in zip(names, w.entries, strict=True)}
-        else:
-            entries = {n.name: f"http://{n.address}:{w.port}{path}" for n in nodes}
-        for url in entries.values():
-            workload.check_entry(url, {n.address for n in nodes})
-        workload.wait_answering(entries, spec.phases.timeout)
         leader = leader_of(swarm_nodes)
         pick = None
         if spec.fault.kind != "none":
             # an unseeded random pick still gets a seed, recorded, so the run can be repeated
             seed = spec.fault.seed if spec.fault.seed is not None else random.SystemRandom().randrange(2**31)
             pick = pick_target(spec.fault.target, nodes, leader, seed)
-        return Prepared(entries, [n.name for n in nodes], replicas, leader, pick)
+        prep = Prepared({}, [n.name for n in nodes], replicas, leader, pick)
+        try:
+            prep.door = make_door(w, cluster, nodes, spec.load.timeout)
+            prep.entries = prep.door.entries() if prep.door is not None else _node_entries(spec, nodes)
+            allowed = {n.address for n in nodes} | {urlsplit(u).hostname or "" for u in
+                                                    (prep.door.entries().values() if prep.door else ())}
+            for url in prep.entries.values():
+                workload.check_entry(url, allowed)
+            workload.wait_answering(prep.entries, spec.phases.timeout)
+        except BaseException:
+            close_door(prep)
+            raise
+        return prep
     finally:
         c.close()
+
+
+def _node_entries(spec: ExperimentSpec, nodes: list[ClusterNode]) -> dict[str, str]:
+    w = spec.workload
+    path = w.path if w.path.startswith("/") else "/" + w.path
+    if w.entries:
+        names = [urlsplit(u).netloc or u for u in w.entries]
+        return {(n if names.count(n) == 1 else u): u for n, u in zip(names, w.entries, strict=True)}
+    return {n.name: f"http://{n.address}:{w.port}{path}" for n in nodes}
 
 
 def run_folder(runs_dir: Path, name: str) -> Path:
@@ -156,6 +178,15 @@ def execute(
     such a run. `on_results` gets the records, summary and verdict as `summary.json` is written (the caller
 renders reports: the runner knows none)."""
     prep = prepared or prepare(spec, cluster)
+    try:
+        return _execute(spec, spec_text, cluster, runs_dir, on_progress, prep, on_folder, on_results)
+    finally:
+        close_door(prep)  # also when the run never started: nothing of the door outlives it
+
+
+def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: Path,
+             on_progress: Callable[[RunProgress], None] | None, prep: Prepared,
+             on_folder: Callable[[Path], None] | None, on_results: OnResults | None) -> Path:
     t0 = time.monotonic()
 
     def clock() -> float:
@@ -176,6 +207,8 @@ renders reports: the runner knows none)."""
         slo=spec.slo.model_dump(),
     )
     meta.cluster["leader_at_start"] = prep.leader
+    if prep.door is not None:
+        meta.door = prep.door.describe()
     writer = RunWriter(run_folder(runs_dir, spec.name), meta, spec_text)
     if on_folder is not None:
         on_folder(writer.folder)
@@ -188,11 +221,14 @@ renders reports: the runner knows none)."""
 
     observer = Observer(cluster, spec.workload.service, clock, emit, spec.observe.interval,
                         spec.observe.request_timeout)
+    watcher = DoorWatcher(prep.door, clock, emit, spec.observe.interval) if prep.door is not None else None
     emit(Event(clock(), "run", {"action": "start"}))
     error: BaseException | None = None
     try:
         cluster.watch(lambda kind, data: emit(Event(clock(), kind, data)))
         observer.start()
+        if watcher is not None:
+            watcher.start()
         asyncio.run(_phases(spec, prep, clock, writer, observer, tally, progress, fs, emit, on_progress))
         meta.status = "complete"
     except KeyboardInterrupt:
@@ -202,7 +238,7 @@ renders reports: the runner knows none)."""
         meta.status, meta.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
     finally:
         with _signals_deferred():  # a second Ctrl-C must not cut the revert or the records short
-            revert_error = _finish(fs, clock, emit, meta, observer, writer, cluster)
+            revert_error = _finish(fs, clock, emit, meta, observer, writer, cluster, watcher)
     error = error or revert_error  # a fault left in place must be loud
     try:
         results = write_results(writer.folder)
@@ -236,7 +272,8 @@ def _signals_deferred() -> Iterator[None]:
 
 
 def _finish(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta,
-            observer: Observer, writer: RunWriter, cluster: Cluster) -> Exception | None:
+            observer: Observer, writer: RunWriter, cluster: Cluster,
+            watcher: DoorWatcher | None = None) -> Exception | None:
     """Revert (if owed), stop observing, write the last events and meta.json, whatever fails on the way;
     returns the revert's error, if any."""
     revert_error: Exception | None = None
@@ -249,6 +286,8 @@ def _finish(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
             meta.error = "; ".join(x for x in (meta.error, f"revert failed: {type(exc).__name__}: {exc}") if x)
             revert_error = exc
         observer.stop()
+        if watcher is not None:
+            watcher.stop()
     finally:
         cluster.watch(None)
         meta.phases.setdefault("end", clock())

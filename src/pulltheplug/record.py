@@ -82,12 +82,15 @@ class Event:
       silent from the start of its first unanswered poll
     - observer: {"manager": name}, the manager the observer now asks (after a failover)
     - run: {"action": "start" | "end" | "interrupted"}
+    - door: {"door": "haproxy", "backend": node, "state": "up" | "going_down" | "down" | "going_up" | ...,
+      "check": HAProxy's last check status}: the front door's own view of a node, on every change; or
+      {"door", "state": "silent", "error"} while the door does not answer
     - session: {"host", "state": "lost" | "back", "reason"}: the backend's own link to a host (SSH) died
       (keepalives unanswered: a few seconds after the cut) or was opened again; the run goes on
     """
 
     t: float
-    type: str  # node | leader | task | control_plane | manager | fault | phase | run | observer | session
+    type: str  # node | leader | task | control_plane | manager | fault | phase | run | observer | session | door
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,6 +110,7 @@ class Meta:
     phases: dict[str, float] = field(default_factory=dict)  # steady, fault, revert, converged, end
     slo: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    door: dict[str, Any] = field(default_factory=dict)  # the front door (kind, address, check timing); {}: none
 
 
 class JsonLines:

@@ -67,6 +67,33 @@ class ClusterSpec(Strict):
         return self
 
 
+class HaproxySpec(Strict):
+    """HAProxy's own health-check defaults (inter 2 s, fall 3, rise 2); a connect timeout it would warn without."""
+
+    inter: Duration = Field(2.0, gt=0, description="Seconds between health checks of each node.")
+    fall: int = Field(3, ge=1, le=100, description="Failed checks in a row before a node is marked down.")
+    rise: int = Field(2, ge=1, le=100, description="Passed checks in a row before a node is marked up again.")
+    connect_timeout: Duration = Field(1.0, gt=0, description="HAProxy's `timeout connect` (checks and requests).")
+    redispatch: bool = Field(False, description="`option redispatch`: retry a failed connect on another node.")
+
+
+EntryKind = Literal["nodes", "haproxy"]
+
+
+class EntrySpec(Strict):
+    """How requests reach the service: `nodes` (each node's published port, round robin) or a front door."""
+
+    kind: EntryKind = Field("nodes", description="nodes: straight to each node; haproxy: through a real HAProxy "
+                            "with health checks, started by pulltheplug at the lab's edge.")
+    haproxy: HaproxySpec = Field(default_factory=HaproxySpec)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_alone(cls, value: Any) -> Any:
+        """`entry: haproxy` is short for `entry: {kind: haproxy}`."""
+        return {"kind": value} if isinstance(value, str) else value
+
+
 class WorkloadSpec(Strict):
     service: str = "ptp-web"
     image: str = Field(PROBE_IMAGE, description="The probe's image: the lab's own, or on real hosts any image "
@@ -76,7 +103,14 @@ class WorkloadSpec(Strict):
     port: int = Field(8080, ge=1, le=65535)
     path: str = "/"
     entries: list[str] = Field(default_factory=list, description="Entry URLs; default: every node's port.")
+    entry: EntrySpec = Field(default_factory=EntrySpec)
     remove_after: bool = Field(False, description="Remove the service when the run ends.")
+
+    @model_validator(mode="after")
+    def _entries_only_for_nodes(self) -> WorkloadSpec:
+        if self.entries and self.entry.kind != "nodes":
+            raise ValueError(f"entries are for entry kind nodes; entry {self.entry.kind} makes its own")
+        return self
 
 
 class LoadSpec(Strict):

@@ -8,6 +8,7 @@ from typing import Any
 from pulltheplug.analysis.availability import Availability, availability
 from pulltheplug.analysis.baseline import baseline_warnings
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
+from pulltheplug.analysis.door import DoorFigures, door_figures
 from pulltheplug.analysis.latency import Percentiles, client_lag, latency_tables
 from pulltheplug.analysis.outages import OutageWindow, longest_outage, outage_windows
 from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_counts
@@ -49,6 +50,7 @@ class Summary:
     latency_ok: dict[str, Percentiles | None]  # ok requests only
     client_lag: Percentiles | None
     warnings: list[str]  # reasons to distrust the measurement itself (see analysis.baseline)
+    door: DoorFigures | None = None  # the front door's figures (None: requests went straight to the nodes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,4 +108,5 @@ def summarize(run: Run) -> Summary:
         latency_ok=latency_ok,
         client_lag=lag,
         warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None),
+        door=door_figures(meta.door, meta.fault.get("node"), start, phases.revert, sent, events),
     )

@@ -49,6 +49,13 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
                  f"{'never lost' if rec.replicas_never_lost else _s(rec.replicas_running_after_fault_start)}, "
                  f"requests healthy {_s(rec.requests_healthy_after_fault_start)}")
     head.add_row("after revert", f"node Ready {_s(rec.node_ready_after_revert)}")
+    if s.door is not None:
+        d = s.door
+        head.add_row(f"door {d.kind}", f"{d.address}: {d.node or 'the node'} marked down "
+                     f"{_s(d.marked_down_after_fault_start)} after fault start (settings allow "
+                     f"{_s(d.down_bound)}), up again {_s(d.marked_up_after_revert)} after revert; "
+                     f"{d.errors_after_fault_start} failed requests from the fault start, the last "
+                     f"{_s(d.last_error_after_fault_start)} after it")
     cp = s.control_plane
     head.add_row("control plane", "always answered" if not cp else
                  f"{len(cp)} window(s) without answer, {sum(w.duration for w in cp):.2f}s in all")

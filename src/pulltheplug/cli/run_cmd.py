@@ -79,6 +79,8 @@ def run(
         if junit is not None and made and (made[0] / SUMMARY).exists():
             console.print(f"junit: {write_junit(junit, [results_of_folder(made[0])])}")
         raise
+    finally:
+        experiment.close_door(prepared)  # the run closes it; this covers a failure before the run began
     summary, slos = render_summary(console, folder)
     console.print(f"report: {folder / REPORT}")  # written by the run itself
     if junit is not None:

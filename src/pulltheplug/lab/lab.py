@@ -18,6 +18,7 @@ from pulltheplug import swarm_form
 from pulltheplug.cluster import ClusterNode, Evidence, Listener, NodeStatus, all_whole
 from pulltheplug.errors import ClusterError, FaultError, LabError, MissingToolError, NotRootError
 from pulltheplug.lab import cgroups, daemon, image, network
+from pulltheplug.lab.edge import LabEdge
 from pulltheplug.lab.mounts import unmount_under
 from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, check_name, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, list_labs, load_state, require_state, save_state, state_path
@@ -167,6 +168,9 @@ class Lab:
     @property
     def fault_file(self) -> Path:
         return Path(self.plan.dir) / "fault.json"
+
+    def open_edge(self) -> LabEdge:
+        return LabEdge(self.plan).open()
 
     def watch(self, listener: Listener | None) -> None:
         """The lab reaches its nodes through the kernel, not a link that can die: nothing to tell."""

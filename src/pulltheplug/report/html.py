@@ -55,12 +55,16 @@ class FaultStep:
 
 
 def fault_steps(run: Run) -> list[FaultStep]:
-    """The fault's steps, and the controller's link to a host lost or back (a nic-down cuts SSH on purpose)."""
+    """The fault's steps, the front door's view of each node (marked down, up), and the controller's link to a
+    host lost or back (a nic-down cuts SSH on purpose)."""
     steps = []
     for e in sorted(run.events, key=lambda e: e.t):
         if e.type == "fault":
             steps.append(FaultStep(e.t, str(e.data.get("action", "")), json.dumps(e.data["evidence"], sort_keys=True)
                                    if e.data.get("evidence") else ""))
+        elif e.type == "door" and e.data.get("backend"):
+            steps.append(FaultStep(e.t, f"{e.data.get('door')}: {e.data.get('backend')} {e.data.get('state')}",
+                                   str(e.data.get("check", ""))))
         elif e.type == "session":
             steps.append(FaultStep(e.t, f"SSH session to {e.data.get('host')} {e.data.get('state')}",
                                    str(e.data.get("reason", ""))))

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import docker
 
-from pulltheplug.cluster import ClusterNode, Evidence, Listener, NodeStatus, all_whole
-from pulltheplug.errors import ClusterError, FaultError, PulltheplugError
+from pulltheplug.cluster import ClusterNode, Edge, Evidence, Listener, NodeStatus, all_whole
+from pulltheplug.errors import ClusterError, FaultError, PulltheplugError, SpecError
 from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import deadman, node_actions
 from pulltheplug.ssh.check import BOOT_ID, HostReport, check_cluster, controller_boot_id, evaluate, timer_of
@@ -212,6 +212,10 @@ class SshCluster:
     def rebuild(self) -> None:
         raise ClusterError(f"an SSH cluster cannot be rebuilt by pulltheplug: heal its hosts, then "
                            f"`pulltheplug cluster check {self.source}`")
+
+    def open_edge(self) -> Edge:
+        raise SpecError(f"{self.source}: a front door (workload.entry) is not available over SSH yet: "
+                        "use entry: nodes")
 
     def watch(self, listener: Listener | None) -> None:
         """A session that dies (a nic-down cuts it on purpose) or comes back, as a "session" event."""

@@ -1,0 +1,44 @@
+"""The door seam: what the runner needs of any front door."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from pulltheplug.cluster import Cluster, ClusterNode
+from pulltheplug.doors.haproxy import HaproxyDoor, require_haproxy
+from pulltheplug.spec import WorkloadSpec
+
+
+class Door(Protocol):
+    kind: str
+
+    def entries(self) -> dict[str, str]:
+        """The URL(s) the load goes to, by entry name (the door's own name)."""
+        ...
+
+    def describe(self) -> dict[str, object]:
+        """What the report shows of the door: kind, address, timing settings, the bound they imply."""
+        ...
+
+    def backends(self) -> dict[str, dict[str, str]]:
+        """The door's own view of each node now (e.g. HAProxy's UP/DOWN); raises OSError when it is silent."""
+        ...
+
+    def close(self) -> list[str]:
+        """Stop it and remove its place; what was done, one line each."""
+        ...
+
+
+def make_door(workload: WorkloadSpec, cluster: Cluster, nodes: Sequence[ClusterNode], timeout: float) -> Door | None:
+    """The spec's door, started and answering its own health view; None for `nodes` (no door)."""
+    kind = workload.entry.kind
+    if kind == "nodes":
+        return None
+    require_haproxy()
+    edge = cluster.open_edge()
+    try:
+        return HaproxyDoor(edge, list(nodes), workload.port, workload.path, workload.entry.haproxy, timeout).start()
+    except BaseException:
+        edge.close()
+        raise
