@@ -1,0 +1,117 @@
+"""Front doors on the real lab: HAProxy at the lab's edge routes around a node whose NIC is cut.
+
+The figures of the run are held against the test's own readings: eth0 polled in the node's namespace
+(when the fault really began) and HAProxy's stats socket polled by the test (when HAProxy really marked the
+node down), each every 0.1 s on the monotonic clock the run's records use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pulltheplug import experiment
+from pulltheplug.analysis import summarize
+from pulltheplug.doors.haproxy import parse_stat, show_stat
+from pulltheplug.lab import cgroups
+from pulltheplug.lab import lab as labmod
+from pulltheplug.lab.network import NETNS_DIR
+from pulltheplug.record import load_run
+from pulltheplug.spec import parse_spec
+
+pytestmark = pytest.mark.lab
+
+FAULT = 6.0
+TIMEOUT = 0.5  # the load's request timeout
+SPEC = f"""
+name: e2e-door-haproxy
+cluster: {{lab: ptpt}}
+workload:
+  service: e2e-door
+  port: 8091
+  remove_after: true
+  entry: {{kind: haproxy, haproxy: {{inter: 500ms, fall: 2, rise: 2, connect_timeout: 500ms}}}}
+load: {{rate: 100, timeout: {TIMEOUT}s}}
+fault: {{kind: nic-down, target: node2, duration: {FAULT}s}}
+phases: {{steady: 3s, settle: 3s, timeout: 60s}}
+"""
+POLL = 0.1
+# HAProxy's DOWN as the run recorded it (observer interval 0.25 s) vs as the test read it (every 0.1 s)
+DOOR_EDGE = 0.25 + POLL + 0.05
+
+
+class Readings:
+    """node2's eth0 and HAProxy's view of node2, polled until stopped: (monotonic time, value)."""
+
+    def __init__(self, lab: labmod.Lab) -> None:
+        self.netns = lab.plan.node("node2").netns
+        self.socket = Path(lab.plan.dir) / "edge" / "haproxy.sock"
+        self.eth0: list[tuple[float, bool]] = []
+        self.door: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            out = subprocess.run(["ip", "-n", self.netns, "-o", "link", "show", "eth0"], capture_output=True,
+                                 text=True, check=False).stdout
+            self.eth0.append((time.monotonic(), ",UP" in out.split(">")[0]))
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                self.door.append((time.monotonic(), parse_stat(show_stat(self.socket, 0.5))["node2"]["state"]))
+            self._stop.wait(POLL)
+
+    def __enter__(self) -> Readings:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_haproxy_routes_around_a_cut_node_within_its_check_timing(lab: labmod.Lab, tmp_path: Path) -> None:
+    spec = parse_spec(SPEC)
+    with Readings(lab) as seen:
+        folder = experiment.execute(spec, SPEC, lab, tmp_path)
+    run = load_run(folder)
+    s = summarize(run)
+    assert s.status == "complete" and s.phases.converged is not None and s.fault.start is not None
+    d = s.door
+    assert d is not None and d.kind == "haproxy" and d.node == "node2" and d.down_bound == pytest.approx(2.0)
+    t0 = run.meta.t0_monotonic
+
+    # the fault's start is when eth0 went down (the test's own reading)
+    cut = min(t for t, up in seen.eth0 if not up) - t0
+    assert abs(cut - s.fault.start) <= 0.3, (cut, s.fault.start)
+
+    # HAProxy marked node2 down: as recorded, as read by the test, and within what its settings allow
+    assert d.marked_down_after_fault_start is not None
+    marked = s.fault.start + d.marked_down_after_fault_start
+    read = min(t for t, state in seen.door if state == "down" and t - t0 > cut) - t0
+    assert abs(marked - read) <= DOOR_EDGE, (marked, read)
+    assert d.down_bound is not None and d.marked_down_after_fault_start <= d.down_bound + 0.3, d
+
+    # what users felt through the door: errors only until the door routed around node2, far less than the
+    # fault; none at all while it was marked down (the other nodes served everything)
+    assert d.errors_after_fault_start > 0
+    assert d.last_error_after_fault_start is not None
+    assert d.last_error_after_fault_start <= d.marked_down_after_fault_start + TIMEOUT + 0.1, d
+    assert d.last_error_after_fault_start < FAULT / 2
+    revert = s.phases.revert
+    assert revert is not None
+    during = [r for r in run.requests if marked + TIMEOUT < r.due < revert]
+    assert during and all(r.outcome == "ok" and r.node != "node2" for r in during)
+    assert s.longest_outage < 1.0  # no window of consecutive failures: the others kept answering
+    assert any(e.type == "door" and e.data.get("backend") == "node2" and e.data["state"] == "down"
+               for e in run.events)
+    assert run.meta.door["kind"] == "haproxy" and run.meta.entries == {"haproxy": "http://"
+                                                                       f"{run.meta.door['address']}:8091/"}
+
+    # nothing of the door is left: no HAProxy in the edge's cgroup, no edge namespace
+    assert cgroups.pids(f"{lab.plan.cgroup}/edge") == []
+    assert not (NETNS_DIR / f"ptp-{lab.name}-edge").exists()
