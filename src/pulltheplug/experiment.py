@@ -67,8 +67,10 @@ class Prepared:
     door: Door | None = None  # started by `prepare`, closed by `execute` (or `close_door`)
 
 
-def close_door(prep: Prepared) -> None:
+def close_door(prep: Prepared | None) -> None:
     """Stop the front door `prepare` started; idempotent."""
+    if prep is None:
+        return
     door, prep.door = prep.door, None
     if door is not None:
         for line in door.close():

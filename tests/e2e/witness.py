@@ -105,6 +105,15 @@ class Witness:
                 return s.at - t0
         return None
 
+    def before(self, node: str, t: float, t0: float) -> float | None:
+        """The last sample of `node` taken before run second `t`: with `first`, it brackets a change, however
+        late a busy machine made the samples (a round of `ip` calls over every node is not free)."""
+        last = None
+        for s in self.samples:
+            if s.node == node and s.at - t0 < t:
+                last = s.at - t0
+        return last
+
     def _replay(self, managers: int) -> Iterator[tuple[float, str | None, list[NodeLs]]]:
         """The quorum rule replayed from the CLI's answers: (monotonic time, agreed leader, agreeing answers).
 
