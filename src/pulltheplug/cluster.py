@@ -139,6 +139,12 @@ class Cluster(Protocol):
         """Remember (None: forget) a fault in progress, so a run killed mid-fault leaves a trace."""
         ...
 
+    def node_service(self, node: str, name: str, argv: Sequence[str] | None) -> None:
+        """Run `argv` on the node as a system service (None: stop it and forget it): it dies with the node's
+        power, hangs with a freeze, stops first on a graceful shutdown and starts again at boot.
+        Raises SpecError where the backend cannot."""
+        ...
+
     def open_edge(self) -> Edge:
         """A place for a front door; raises SpecError where the backend has none yet."""
         ...

@@ -123,14 +123,14 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
                             "or set workload.deploy: true to let pulltheplug deploy the probe")
         workload.wait_running(c, w.service, replicas, spec.phases.timeout)
         leader = leader_of(swarm_nodes)
-        pick = None
-        if spec.fault.kind != "none":
-            # an unseeded random pick still gets a seed, recorded, so the run can be repeated
-            seed = spec.fault.seed if spec.fault.seed is not None else random.SystemRandom().randrange(2**31)
-            pick = pick_target(spec.fault.target, nodes, leader, seed)
-        prep = Prepared({}, [n.name for n in nodes], replicas, leader, pick)
+        prep = Prepared({}, [n.name for n in nodes], replicas, leader, None)
         try:
             prep.door = make_door(w, cluster, nodes, spec.load.timeout)
+            if spec.fault.kind != "none":
+                # an unseeded random pick still gets a seed, recorded, so the run can be repeated
+                seed = spec.fault.seed if spec.fault.seed is not None else random.SystemRandom().randrange(2**31)
+                prep.pick = pick_target(spec.fault.target, nodes, leader, seed,
+                                        prep.door.holder() if prep.door else None, w.entry.kind)
             prep.entries = prep.door.entries() if prep.door is not None else _node_entries(spec, nodes)
             allowed = {n.address for n in nodes} | {urlsplit(u).hostname or "" for u in
                                                     (prep.door.entries().values() if prep.door else ())}

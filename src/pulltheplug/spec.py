@@ -45,7 +45,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 FaultKind = Literal["nic-down", "reboot", "power-loss", "freeze", "none"]
 FAULT_KINDS: tuple[str, ...] = ("nic-down", "reboot", "power-loss", "freeze", "none")
 SEED_FAULTS: tuple[FaultKind, ...] = ("nic-down", "reboot", "power-loss")  # the seed's three experiments
-TARGET_KEYWORDS: tuple[str, ...] = ("random", "random-worker", "random-manager", "leader", "follower")
+TARGET_KEYWORDS: tuple[str, ...] = ("random", "random-worker", "random-manager", "leader", "follower", "door")
 
 
 class Strict(BaseModel):
@@ -77,15 +77,26 @@ class HaproxySpec(Strict):
     redispatch: bool = Field(False, description="`option redispatch`: retry a failed connect on another node.")
 
 
-EntryKind = Literal["nodes", "haproxy"]
+class VipSpec(Strict):
+    """A virtual IP that keepalived (VRRP) moves between the nodes, one keepalived per node."""
+
+    address: str | None = Field(None, description="The VIP; default in the lab: the subnet's last address but one.")
+    advert_int: Duration = Field(1.0, gt=0, le=255, description="VRRP advertisement interval (keepalived's default).")
+    interface: str = Field("eth0", pattern=r"^[A-Za-z0-9_.:@-]{1,15}$")
+    router_id: int = Field(51, ge=1, le=255, description="virtual_router_id: unique on the network.")
+
+
+EntryKind = Literal["nodes", "haproxy", "vip"]
 
 
 class EntrySpec(Strict):
     """How requests reach the service: `nodes` (each node's published port, round robin) or a front door."""
 
     kind: EntryKind = Field("nodes", description="nodes: straight to each node; haproxy: through a real HAProxy "
-                            "with health checks, started by pulltheplug at the lab's edge.")
+                            "with health checks, started by pulltheplug at the lab's edge; vip: to a virtual IP "
+                            "keepalived moves between the nodes.")
     haproxy: HaproxySpec = Field(default_factory=HaproxySpec)
+    vip: VipSpec = Field(default_factory=VipSpec)
 
     @model_validator(mode="before")
     @classmethod

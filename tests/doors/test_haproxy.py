@@ -88,14 +88,14 @@ def test_door_figures_from_a_synthetic_history() -> None:
     requests = [_req(1.0, "fail"), _req(3.1, "info"), _req(3.2, "ok"), _req(4.6, "fail"), _req(6.0, "ok")]
     d = door_figures(door, "node2", 3.05, 11.05, requests, events)
     assert d is not None
-    assert d.marked_down_after_fault_start == pytest.approx(1.77)
-    assert d.marked_up_after_revert == pytest.approx(0.8)
+    assert d.routed_around_after_fault_start == pytest.approx(1.77)
+    assert d.back_after_revert == pytest.approx(0.8)
     assert d.errors_after_fault_start == 2  # the failure before the fault is not the door's
     assert d.last_error_after_fault_start == pytest.approx(1.55)
     assert d.down_bound == 2.0
     assert door_figures({}, "node2", 3.0, 11.0, requests, events) is None
     never = door_figures(door, "node2", 3.05, 11.05, [_req(4.0, "ok")], events[:2])
-    assert never is not None and never.marked_down_after_fault_start is None
+    assert never is not None and never.routed_around_after_fault_start is None
     assert never.errors_after_fault_start == 0 and never.last_error_after_fault_start is None
 
 

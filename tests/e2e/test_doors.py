@@ -90,17 +90,17 @@ def test_haproxy_routes_around_a_cut_node_within_its_check_timing(lab: labmod.La
     assert abs(cut - s.fault.start) <= 0.3, (cut, s.fault.start)
 
     # HAProxy marked node2 down: as recorded, as read by the test, and within what its settings allow
-    assert d.marked_down_after_fault_start is not None
-    marked = s.fault.start + d.marked_down_after_fault_start
+    assert d.routed_around_after_fault_start is not None
+    marked = s.fault.start + d.routed_around_after_fault_start
     read = min(t for t, state in seen.door if state == "down" and t - t0 > cut) - t0
     assert abs(marked - read) <= DOOR_EDGE, (marked, read)
-    assert d.down_bound is not None and d.marked_down_after_fault_start <= d.down_bound + 0.3, d
+    assert d.down_bound is not None and d.routed_around_after_fault_start <= d.down_bound + 0.3, d
 
     # what users felt through the door: errors only until the door routed around node2, far less than the
     # fault; none at all while it was marked down (the other nodes served everything)
     assert d.errors_after_fault_start > 0
     assert d.last_error_after_fault_start is not None
-    assert d.last_error_after_fault_start <= d.marked_down_after_fault_start + TIMEOUT + 0.1, d
+    assert d.last_error_after_fault_start <= d.routed_around_after_fault_start + TIMEOUT + 0.1, d
     assert d.last_error_after_fault_start < FAULT / 2
     revert = s.phases.revert
     assert revert is not None
@@ -115,3 +115,88 @@ def test_haproxy_routes_around_a_cut_node_within_its_check_timing(lab: labmod.La
     # nothing of the door is left: no HAProxy in the edge's cgroup, no edge namespace
     assert cgroups.pids(f"{lab.plan.cgroup}/edge") == []
     assert not (NETNS_DIR / f"ptp-{lab.name}-edge").exists()
+
+
+VIP_SPEC = f"""
+name: e2e-door-vip
+cluster: {{lab: ptpt}}
+workload:
+  service: e2e-door
+  port: 8091
+  remove_after: true
+  entry: {{kind: vip, vip: {{advert_int: 1s}}}}
+load: {{rate: 100, timeout: {TIMEOUT}s}}
+fault: {{kind: nic-down, target: door, duration: {FAULT}s}}
+phases: {{steady: 3s, settle: 3s, timeout: 60s}}
+"""
+
+
+class Holders:
+    """Which node namespaces have the VIP on their eth0, polled every 0.1 s by the test: (monotonic, nodes)."""
+
+    def __init__(self, lab: labmod.Lab, vip: str) -> None:
+        self.lab = lab
+        self.vip = vip
+        self.seen: list[tuple[float, frozenset[str]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            at = time.monotonic()
+            holders = frozenset(n.name for n in self.lab.plan.nodes if f" {self.vip}/" in subprocess.run(
+                ["ip", "-n", n.netns, "-o", "-4", "addr", "show", "eth0"], capture_output=True, text=True,
+                check=False).stdout)
+            self.seen.append((at, holders))
+            self._stop.wait(POLL)
+
+    def __enter__(self) -> Holders:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_a_vip_moves_off_a_cut_holder_within_vrrp_timing(lab: labmod.Lab, tmp_path: Path) -> None:
+    from pulltheplug.doors.vrrp import default_vip
+
+    vip = default_vip(lab.plan.subnet)
+    with Holders(lab, vip) as holders:
+        folder = experiment.execute(parse_spec(VIP_SPEC), VIP_SPEC, lab, tmp_path)
+    run = load_run(folder)
+    s = summarize(run)
+    assert s.status == "complete" and s.phases.converged is not None and s.fault.start is not None
+    d = s.door
+    assert d is not None and d.kind == "vip" and d.down_bound == pytest.approx(4.0)
+    t0 = run.meta.t0_monotonic
+    # the fault hit the node that held the VIP at the start, as the test saw it too
+    old = run.meta.door["holder_at_start"]
+    assert old == d.node == run.meta.fault["node"]
+    assert next(h for t, h in holders.seen if t - t0 > 0 and h) == {old}
+
+    # another node took the address: as recorded (keepalived's notify) and as the namespaces show it
+    assert d.routed_around_after_fault_start is not None and d.down_bound is not None
+    taken = s.fault.start + d.routed_around_after_fault_start
+    read = min(t for t, h in holders.seen if t - t0 > s.fault.start and h and old not in h) - t0
+    assert abs(taken - read) <= DOOR_EDGE, (taken, read)
+    assert d.routed_around_after_fault_start <= d.down_bound + 0.3, d
+
+    # users behind the VIP: one outage, from the cut until the new holder answered, well within the fault
+    assert s.longest_outage <= d.routed_around_after_fault_start + TIMEOUT + 0.3, (s.longest_outage, d)
+    assert s.longest_outage < FAULT
+    revert = s.phases.revert
+    assert revert is not None
+    during = [r for r in run.requests if taken + TIMEOUT < r.due < revert]
+    assert during and all(r.outcome == "ok" and r.node != old for r in during)
+    assert d.back_after_revert is not None  # the old holder rejoined the group
+
+    # nothing of the door is left: no keepalived in any node's cgroup, no VIP on any node
+    for n in lab.plan.nodes:
+        assert not any(Path(f"/proc/{pid}/comm").read_text().strip() == "keepalived"
+                       for pid in cgroups.pids(n.cgroup) if Path(f"/proc/{pid}/comm").exists())
+    for n in lab.plan.nodes:  # a stopped keepalived removes the address it held
+        out = subprocess.run(["ip", "-n", n.netns, "-o", "-4", "addr", "show", "eth0"], capture_output=True,
+                             text=True, check=True).stdout
+        assert f" {vip}/" not in out, (n.name, out)

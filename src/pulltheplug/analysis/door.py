@@ -20,17 +20,45 @@ class DoorFigures:
     kind: str
     address: str
     node: str | None  # the faulted node
-    down_bound: float | None  # the longest marking-down time the door's settings imply (see doors.haproxy)
-    marked_down_after_fault_start: float | None  # the door stopped sending the node traffic
-    marked_up_after_revert: float | None  # the door sent it traffic again
+    down_bound: float | None  # the longest routing-around time the door's settings imply (see doors/)
+    # the door stopped sending the node traffic: haproxy marked it down; vip: another node took the address
+    routed_around_after_fault_start: float | None
+    # the node back in the door: haproxy marked it up; vip: one holder again (see back_in)
+    back_after_revert: float | None
     errors_after_fault_start: int  # requests not ok (fail or info: a timeout), due from the fault start on
     last_error_after_fault_start: float | None  # due time of the last of them: users saw errors until then
 
 
-def _first_state(events: Sequence[Event], door: str, node: str, states: frozenset[str], after: float) -> float | None:
-    for e in sorted(events, key=lambda e: e.t):
-        if (e.type == "door" and e.t >= after and e.data.get("door") == door and e.data.get("backend") == node
-                and e.data.get("state") in states):
+def routed_around_words(kind: str, node: str | None) -> str:
+    """What "routed around" means for this door, for the reports."""
+    return f"another node took the VIP from {node or 'the node'}" if kind == "vip" else \
+        f"{kind} marked {node or 'the node'} down"
+
+
+def _door_events(events: Sequence[Event], door: str, after: float) -> list[Event]:
+    return sorted((e for e in events if e.type == "door" and e.t >= after and e.data.get("door") == door
+                   and e.data.get("backend")), key=lambda e: e.t)
+
+
+def routed_around(kind: str, events: Sequence[Event], node: str, after: float) -> float | None:
+    """When the door stopped sending `node` traffic, after `after`."""
+    for e in _door_events(events, kind, after):
+        backend, state = e.data.get("backend"), e.data.get("state")
+        if kind == "vip" and backend != node and state == "master":
+            return e.t
+        if kind != "vip" and backend == node and state == "down":
+            return e.t
+    return None
+
+
+def back_in(kind: str, events: Sequence[Event], node: str, after: float) -> float | None:
+    """haproxy: the node marked up. vip: the group agrees on one holder again (a cut holder still claims
+    the address on its dead link: once back, it or the new holder steps down to backup)."""
+    for e in _door_events(events, kind, after):
+        backend, state = e.data.get("backend"), e.data.get("state")
+        if kind != "vip" and backend == node and state == "up":
+            return e.t
+        if kind == "vip" and state == "backup":
             return e.t
     return None
 
@@ -44,17 +72,17 @@ def door_figures(door: dict[str, Any], node: str | None, fault_start: float | No
     bound = door.get("down_bound")
     down = up = None
     if node is not None and fault_start is not None:
-        at = _first_state(events, kind, node, frozenset({"down"}), fault_start)
+        at = routed_around(kind, events, node, fault_start)
         down = at - fault_start if at is not None else None
-        if revert is not None and at is not None:
-            back = _first_state(events, kind, node, frozenset({"up"}), max(revert, at))
+        if revert is not None:
+            back = back_in(kind, events, node, max(revert, at if at is not None else revert))
             up = back - revert if back is not None else None
     failed = [r.due for r in requests if r.was_sent and r.outcome != "ok"
               and fault_start is not None and r.due >= fault_start]
     return DoorFigures(
         kind=kind, address=str(door.get("address", "")), node=node,
         down_bound=float(bound) if isinstance(bound, int | float) else None,
-        marked_down_after_fault_start=down, marked_up_after_revert=up,
+        routed_around_after_fault_start=down, back_after_revert=up,
         errors_after_fault_start=len(failed),
         last_error_after_fault_start=max(failed) - fault_start if failed and fault_start is not None else None,
     )

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pulltheplug.analysis import Summary
+from pulltheplug.analysis.door import routed_around_words
 from pulltheplug.experiment import RunProgress
 from pulltheplug.naming import node_sort_key
 from pulltheplug.results import results_of_folder
@@ -51,9 +52,9 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     head.add_row("after revert", f"node Ready {_s(rec.node_ready_after_revert)}")
     if s.door is not None:
         d = s.door
-        head.add_row(f"door {d.kind}", f"{d.address}: {d.node or 'the node'} marked down "
-                     f"{_s(d.marked_down_after_fault_start)} after fault start (settings allow "
-                     f"{_s(d.down_bound)}), up again {_s(d.marked_up_after_revert)} after revert; "
+        head.add_row(f"door {d.kind}", f"{d.address}: {routed_around_words(d.kind, d.node)} "
+                     f"{_s(d.routed_around_after_fault_start)} after fault start (settings allow "
+                     f"{_s(d.down_bound)}), back in the door {_s(d.back_after_revert)} after revert; "
                      f"{d.errors_after_fault_start} failed requests from the fault start, the last "
                      f"{_s(d.last_error_after_fault_start)} after it")
     cp = s.control_plane

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from pulltheplug.cluster import Cluster, ClusterNode
 from pulltheplug.doors.haproxy import HaproxyDoor, require_haproxy
+from pulltheplug.doors.vrrp import VipDoor, require_keepalived
 from pulltheplug.spec import WorkloadSpec
 
 
@@ -19,6 +20,10 @@ class Door(Protocol):
 
     def describe(self) -> dict[str, object]:
         """What the report shows of the door: kind, address, timing settings, the bound they imply."""
+        ...
+
+    def holder(self) -> str | None:
+        """The one node the door depends on now (a VIP's holder); None where it depends on none."""
         ...
 
     def backends(self) -> dict[str, dict[str, str]]:
@@ -35,6 +40,9 @@ def make_door(workload: WorkloadSpec, cluster: Cluster, nodes: Sequence[ClusterN
     kind = workload.entry.kind
     if kind == "nodes":
         return None
+    if kind == "vip":
+        require_keepalived()
+        return VipDoor(cluster, nodes, workload.port, workload.path, workload.entry.vip).start()
     require_haproxy()
     edge = cluster.open_edge()
     try:

@@ -136,6 +136,9 @@ class HaproxyDoor:
                 time.sleep(0.05)
         raise ClusterError(f"haproxy's stats socket {self.socket} did not answer within {timeout:.0f}s")
 
+    def holder(self) -> str | None:
+        return None  # every node serves behind it
+
     def entries(self) -> dict[str, str]:
         return {self.kind: f"http://{self.edge.address}:{self.port}{self.path}"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 
@@ -18,9 +19,17 @@ class TargetPick:
     candidates: list[str]
 
 
-def pick_target(target: str, nodes: list[ClusterNode], leader: str | None, seed: int | None) -> TargetPick:
-    """Resolve a target keyword to one node; random picks use `seed` and record it."""
+def pick_target(target: str, nodes: list[ClusterNode], leader: str | None, seed: int | None,
+                holder: str | None = None, door: str = "nodes") -> TargetPick:
+    """Resolve a target keyword to one node; random picks use `seed` and record it. `door`: the node the
+    front door depends on (the VIP's holder); behind a door without one (haproxy), a random node."""
     names = [n.name for n in nodes]
+    if target == "door":
+        if holder is not None:
+            return TargetPick(holder, target, None, [holder])
+        if door == "nodes":
+            raise SpecError("target door needs a front door: set workload.entry (haproxy or vip)")
+        return dataclasses.replace(pick_target("random", nodes, leader, seed), target=target)
     managers = [n.name for n in nodes if n.role == "manager"]
     if target == "leader":
         if leader is None:

@@ -17,7 +17,7 @@ import docker
 from pulltheplug import swarm_form
 from pulltheplug.cluster import ClusterNode, Evidence, Listener, NodeStatus, all_whole
 from pulltheplug.errors import ClusterError, FaultError, LabError, MissingToolError, NotRootError
-from pulltheplug.lab import cgroups, daemon, image, network
+from pulltheplug.lab import cgroups, daemon, image, network, services
 from pulltheplug.lab.edge import LabEdge
 from pulltheplug.lab.mounts import unmount_under
 from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, check_name, pick_subnet, plan_lab
@@ -93,7 +93,23 @@ class Lab:
         return network.eth0_is_up(self.plan.node(node))
 
     def stop_node(self, node: str) -> None:
+        """A graceful shutdown: the node's services first (they say goodbye), then dockerd."""
+        for pid in self.state.service_pids.pop(node, {}).values():
+            services.stop(pid)
+        save_state(self.state)
         daemon.stop(self.plan.node(node))
+
+    def node_service(self, node: str, name: str, argv: Sequence[str] | None) -> None:
+        plan = self.plan.node(node)
+        pids = self.state.service_pids.setdefault(node, {})
+        if name in pids:
+            services.stop(pids.pop(name))
+        if argv is None:
+            self.state.services.get(node, {}).pop(name, None)
+        else:
+            self.state.services.setdefault(node, {})[name] = list(argv)
+            pids[name] = services.start(plan, name, argv)
+        save_state(self.state)
 
     def power_off_node(self, node: str) -> int:
         return daemon.power_off(self.plan.node(node))
@@ -103,6 +119,11 @@ class Lab:
         plan = self.plan.node(node)
         pid = daemon.running_pid(plan) or daemon.boot(plan)
         daemon.wait_ready(plan, pid)
+        pids = self.state.service_pids.setdefault(node, {})
+        for name, argv in self.state.services.get(node, {}).items():  # started at boot, as systemd would
+            if name not in pids or not services.alive(pids[name]):
+                pids[name] = services.start(plan, name, argv)
+        save_state(self.state)
 
     def freeze_node(self, node: str, frozen: bool) -> None:
         cgroups.set_frozen(self.plan.node(node).cgroup, frozen)

@@ -20,6 +20,8 @@ class LabState(BaseModel):
     status: str = "creating"  # creating | up
     pids: dict[str, int] = Field(default_factory=dict)  # node -> dockerd pid (the one we started)
     engine_version: str = ""
+    services: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # node -> name -> argv (at boot)
+    service_pids: dict[str, dict[str, int]] = Field(default_factory=dict)  # node -> name -> pid now
     created_at: str = ""
 
 

@@ -13,6 +13,7 @@ from plotly.offline import get_plotlyjs
 
 from pulltheplug import __version__
 from pulltheplug.analysis import ALL, PHASES, Summary
+from pulltheplug.analysis.door import routed_around_words
 from pulltheplug.naming import node_sort_key
 from pulltheplug.record import Run, load_run
 from pulltheplug.report.figure import DIV_ID, figure_div, timeline_figure
@@ -104,6 +105,7 @@ def report_context(run: Run, summary: Summary, slos: list[SloResult]) -> dict[st
         "cluster_info": {k: v for k, v in meta.cluster.items() if k != "nodes"},
         "fault_info": {k: v for k, v in meta.fault.items() if v not in (None, "", [])},
         "fault_steps": fault_steps(run),
+        "door_words": routed_around_words(summary.door.kind, summary.door.node) if summary.door else "",
         "phases": PHASES,
         "phase_edges": [(k, getattr(summary.phases, k)) for k in ("steady", "fault", "revert", "converged", "end")],
         "availability_rows": _availability_rows(summary),

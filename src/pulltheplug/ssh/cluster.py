@@ -213,6 +213,10 @@ class SshCluster:
         raise ClusterError(f"an SSH cluster cannot be rebuilt by pulltheplug: heal its hosts, then "
                            f"`pulltheplug cluster check {self.source}`")
 
+    def node_service(self, node: str, name: str, argv: Sequence[str] | None) -> None:
+        raise SpecError(f"{self.source}: pulltheplug does not run services on your hosts: for a VIP, name the "
+                        "one your hosts already hold")
+
     def open_edge(self) -> Edge:
         raise SpecError(f"{self.source}: a front door (workload.entry) is not available over SSH yet: "
                         "use entry: nodes")

@@ -1,0 +1,148 @@
+"""A virtual IP held by keepalived (VRRP) across the nodes, as Pi clusters often have: clients use the one
+address, and whichever node holds it answers; when the holder dies, the others elect a new one.
+
+One keepalived per node runs as a service of that node (`Cluster.node_service`): a power cut kills it and a
+freeze hangs it with the node. Each one's own VRRP state comes from its `notify` script, which writes it to a
+file the watcher reads: no process per poll. A node whose link goes down says FAULT and drops the address;
+a frozen or killed one says nothing more (its file keeps its last word): the other nodes' takeover is what
+clients see.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pulltheplug.cluster import Cluster, ClusterNode
+from pulltheplug.errors import ClusterError, MissingToolError, SpecError
+from pulltheplug.spec import VipSpec
+
+KEEPALIVED = "keepalived"
+SERVICE = "keepalived-ptp"
+TOP_PRIORITY = 200
+
+
+def require_keepalived() -> None:
+    if shutil.which(KEEPALIVED) is None:
+        raise MissingToolError("entry vip needs keepalived: apt-get install keepalived (scripts/install does)")
+
+
+def default_vip(subnet: str) -> str:
+    """The lab subnet's last address but one (the last is the edge's)."""
+    hosts = list(ipaddress.IPv4Network(subnet).hosts())
+    return str(hosts[-2])
+
+
+def _num(seconds: float) -> str:
+    return f"{seconds:g}"
+
+
+def keepalived_config(node: str, priority: int, settings: VipSpec, vip: str, prefixlen: int, notify: Path) -> str:
+    """All nodes start as BACKUP with `nopreempt`: the first elected keeps the address until it dies."""
+    return f"""global_defs {{
+    router_id {node}
+    script_user root
+    enable_script_security
+}}
+
+vrrp_instance ptp {{
+    state BACKUP
+    nopreempt
+    interface {settings.interface}
+    virtual_router_id {settings.router_id}
+    priority {priority}
+    advert_int {_num(settings.advert_int)}
+    virtual_ipaddress {{
+        {vip}/{prefixlen} dev {settings.interface}
+    }}
+    notify {notify}
+}}
+"""
+
+
+def takeover_bound(settings: VipSpec) -> float:
+    """Longest time from the holder's death to a backup taking over: VRRP's master-down interval is three
+    adverts plus a skew below one advert, and the holder may have advertised just before it died."""
+    return 4 * settings.advert_int
+
+
+def read_state(path: Path) -> str:
+    try:
+        return path.read_text().strip().lower() or "starting"
+    except FileNotFoundError:
+        return "starting"
+
+
+class VipDoor:
+    kind = "vip"
+
+    def __init__(self, cluster: Cluster, nodes: Sequence[ClusterNode], port: int, path: str,
+                 settings: VipSpec) -> None:
+        self.cluster = cluster
+        self.nodes = list(nodes)
+        self.port = port
+        self.path = path if path.startswith("/") else "/" + path
+        self.settings = settings
+        subnet = cluster.describe().get("subnet")
+        if settings.address is None and not isinstance(subnet, str):
+            raise SpecError("entry vip: set workload.entry.vip.address (the virtual IP your hosts hold)")
+        self.address = settings.address or default_vip(str(subnet))
+        self.prefixlen = ipaddress.IPv4Network(subnet).prefixlen if isinstance(subnet, str) else 32
+        self.folder = Path(tempfile.mkdtemp(prefix="pulltheplug-vip-"))
+        self.folder.chmod(0o700)  # keepalived's script security: root-owned, not writable by others
+        self._started: list[str] = []
+
+    def start(self, timeout: float = 20.0) -> VipDoor:
+        """A keepalived on every node, then wait until exactly one node holds the address."""
+        try:
+            for i, node in enumerate(self.nodes):
+                notify = self.folder / f"{node.name}.notify"
+                notify.write_text(f'#!/bin/sh\necho "$3" > {self.folder / node.name}.state\n')
+                notify.chmod(0o700)
+                conf = self.folder / f"{node.name}.conf"
+                conf.write_text(keepalived_config(node.name, TOP_PRIORITY - i, self.settings, self.address,
+                                                  self.prefixlen, notify))
+                pids = [f"--pid={self.folder / node.name}.pid", f"--vrrp_pid={self.folder / node.name}.vrrp.pid",
+                        f"--checkers_pid={self.folder / node.name}.checkers.pid"]
+                self.cluster.node_service(node.name, SERVICE, [KEEPALIVED, "--vrrp", "--dont-fork", "--log-console",
+                                                               f"--use-file={conf}", *pids])
+                self._started.append(node.name)
+            deadline = time.monotonic() + timeout
+            while self.holder() is None:
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"no node took the VIP {self.address} within {timeout:.0f}s "
+                                       f"(states: {self.backends()}); see keepalived's log in the node folders")
+                time.sleep(0.1)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def holder(self) -> str | None:
+        masters = [n for n, v in self.backends().items() if v["state"] == "master"]
+        return masters[0] if len(masters) == 1 else None
+
+    def entries(self) -> dict[str, str]:
+        return {self.kind: f"http://{self.address}:{self.port}{self.path}"}
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": self.kind, "address": self.address, "advert_int": self.settings.advert_int,
+                "interface": self.settings.interface, "router_id": self.settings.router_id,
+                "down_bound": takeover_bound(self.settings), "backends": [n.name for n in self.nodes],
+                "holder_at_start": self.holder()}
+
+    def backends(self) -> dict[str, dict[str, str]]:
+        return {n.name: {"state": read_state(self.folder / f"{n.name}.state")} for n in self.nodes}
+
+    def close(self) -> list[str]:
+        done = []
+        for node in self._started:
+            self.cluster.node_service(node, SERVICE, None)
+            done.append(f"{node}: keepalived stopped")
+        self._started.clear()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return done
