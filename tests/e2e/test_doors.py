@@ -200,3 +200,40 @@ def test_a_vip_moves_off_a_cut_holder_within_vrrp_timing(lab: labmod.Lab, tmp_pa
         out = subprocess.run(["ip", "-n", n.netns, "-o", "-4", "addr", "show", "eth0"], capture_output=True,
                              text=True, check=True).stdout
         assert f" {vip}/" not in out, (n.name, out)
+
+
+def test_a_node_service_dies_with_the_node_and_starts_again_at_boot(lab: labmod.Lab) -> None:
+    """What keepalived relies on: a node's service lives in the node's cgroup and network namespace."""
+    def service_pids() -> list[int]:
+        pids = []
+        for p in cgroups.pids(lab.plan.node("node4").cgroup):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[:2] == [b"sleep", b"1000"]:
+                    pids.append(p)
+        return pids
+
+    def one_pid() -> list[int]:
+        deadline = time.monotonic() + 5  # the service's shell joins the cgroup, then execs
+        while len(found := service_pids()) != 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return found
+
+    try:
+        lab.node_service("node4", "sleeper", ["sleep", "1000"])
+        first = one_pid()
+        assert len(first) == 1
+        node_ns = (NETNS_DIR / lab.plan.node("node4").netns).stat().st_ino
+        assert Path(f"/proc/{first[0]}/ns/net").stat().st_ino == node_ns
+        lab.power_off("node4")
+        assert service_pids() == []
+        lab.boot("node4")
+        again = one_pid()
+        assert len(again) == 1 and again != first
+        lab.node_service("node4", "sleeper", None)
+        assert service_pids() == []
+        assert "sleeper" not in labmod.Lab.open(lab.name).state.services.get("node4", {})
+    finally:
+        lab.node_service("node4", "sleeper", None)
+        if not lab.node_running("node4"):
+            lab.boot("node4")
+    assert labmod.Lab.open(lab.name).state.services.get("node4", {}) == {}

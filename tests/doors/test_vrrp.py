@@ -1,0 +1,60 @@
+"""keepalived's config, its state files, the VIP figures and the `door` target, on synthetic data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pulltheplug.analysis.door import door_figures
+from pulltheplug.cluster import ClusterNode
+from pulltheplug.doors.vrrp import default_vip, keepalived_config, read_state, takeover_bound
+from pulltheplug.errors import SpecError
+from pulltheplug.faults.targets import pick_target
+from pulltheplug.record import Event, RequestRecord
+from pulltheplug.spec import VipSpec
+
+
+def test_config_every_node_backup_nopreempt_with_its_priority() -> None:
+    cfg = keepalived_config("node2", 199, VipSpec(advert_int=0.5, router_id=7), "10.213.0.253", 24, Path("/n"))
+    for line in ("state BACKUP", "nopreempt", "interface eth0", "virtual_router_id 7", "priority 199",
+                 "advert_int 0.5", "10.213.0.253/24 dev eth0", "notify /n", "router_id node2"):
+        assert line in cfg, line
+
+
+def test_bound_vip_and_state_files(tmp_path: Path) -> None:
+    assert takeover_bound(VipSpec()) == 4.0 and takeover_bound(VipSpec(advert_int=0.5)) == 2.0
+    assert default_vip("10.213.7.0/24") == "10.213.7.253"
+    assert read_state(tmp_path / "none") == "starting"
+    (tmp_path / "s").write_text("MASTER\n")
+    assert read_state(tmp_path / "s") == "master"
+
+
+def _req(due: float, ok: bool) -> RequestRecord:
+    return RequestRecord(k=int(due * 100), due=due, sent=due, end=due + 0.01, target="vip",
+                         outcome="ok" if ok else "fail", error=None if ok else "connect_timeout")
+
+
+def test_vip_figures_count_the_takeover_by_another_node() -> None:
+    door = {"kind": "vip", "address": "10.213.0.253", "down_bound": 4.0}
+
+    def ev(t: float, node: str, state: str) -> Event:
+        return Event(t, "door", {"door": "vip", "backend": node, "state": state})
+
+    events = [ev(0.1, "node1", "master"), ev(0.1, "node2", "backup"), ev(3.12, "node1", "fault"),
+              ev(6.38, "node2", "master"), ev(11.14, "node1", "backup")]
+    d = door_figures(door, "node1", 3.1, 11.1, [_req(3.2, False), _req(6.2, False), _req(7.0, True)], events)
+    assert d is not None
+    assert d.routed_around_after_fault_start == pytest.approx(3.28)  # node1's own FAULT is not a takeover
+    assert d.back_after_revert == pytest.approx(0.04)
+    assert d.errors_after_fault_start == 2 and d.last_error_after_fault_start == pytest.approx(3.1)
+
+
+def test_target_door_is_the_holder_or_a_seeded_random_node() -> None:
+    nodes = [ClusterNode(f"node{i}", f"10.0.0.{i}", "manager") for i in (1, 2, 3)]
+    assert pick_target("door", nodes, "node1", 5, holder="node3", door="vip").node == "node3"
+    behind_haproxy = pick_target("door", nodes, "node1", 5, holder=None, door="haproxy")
+    assert behind_haproxy.target == "door" and behind_haproxy.seed == 5
+    assert behind_haproxy.node == pick_target("random", nodes, "node1", 5).node
+    with pytest.raises(SpecError, match="target door needs a front door"):
+        pick_target("door", nodes, "node1", 5)
