@@ -32,7 +32,7 @@ from pulltheplug.observe import Observer
 from pulltheplug.record import Event, Meta, RequestRecord, Run, RunWriter
 from pulltheplug.results import write_results
 from pulltheplug.spec import ExperimentSpec
-from pulltheplug.swarm_api import answering_manager, leader_of
+from pulltheplug.swarm_api import answering_manager, leader_of, node_rows
 from pulltheplug.verdict import SloResult
 
 log = logging.getLogger(__name__)
@@ -115,15 +115,18 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
     c, swarm_nodes = answering_manager(cluster)
     try:
         w = spec.workload
-        replicas = w.replicas or len(nodes)
+        replicas = None if w.mode == "global" else (w.replicas or len(nodes))
         if w.deploy:
-            workload.deploy_probe(c, w.service, replicas, w.port, w.image)
+            workload.deploy_probe(c, w.service, replicas, w.port, w.image, w.placement, w.max_replicas_per_node)
         elif not workload.exists(c, w.service):
             raise SpecError(f"workload.service {w.service} does not exist on {cluster.name}: deploy it, "
                             "or set workload.deploy: true to let pulltheplug deploy the probe")
-        workload.wait_running(c, w.service, replicas, spec.phases.timeout)
+        workload.wait_running(c, w.service, replicas or 1, spec.phases.timeout)
+        serving = workload.task_node_ids(c, w.service)
+        ids = {r["id"]: r["name"] for r in node_rows(swarm_nodes)}
+        with_task = [n for n in nodes if n.name in {ids.get(i) for i in serving}]
         leader = leader_of(swarm_nodes)
-        prep = Prepared({}, [n.name for n in nodes], replicas, leader, None)
+        prep = Prepared({}, [n.name for n in nodes], replicas or len(serving), leader, None)
         try:
             prep.door = make_door(w, cluster, nodes, spec.load.timeout)
             if spec.fault.kind != "none":
@@ -131,7 +134,8 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
                 seed = spec.fault.seed if spec.fault.seed is not None else random.SystemRandom().randrange(2**31)
                 prep.pick = pick_target(spec.fault.target, nodes, leader, seed,
                                         prep.door.holder() if prep.door else None, w.entry.kind)
-            prep.entries = prep.door.entries() if prep.door is not None else _node_entries(spec, nodes)
+            # straight to the nodes: those a task serves on (a host-mode port answers only there)
+            prep.entries = prep.door.entries() if prep.door is not None else _node_entries(spec, with_task or nodes)
             allowed = {n.address for n in nodes} | {urlsplit(u).hostname or "" for u in
                                                     (prep.door.entries().values() if prep.door else ())}
             for url in prep.entries.values():
@@ -202,6 +206,8 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
         cluster=cluster.describe(),
         entries=prep.entries,
         workload={"service": spec.workload.service, "replicas": prep.replicas, "port": spec.workload.port,
+                  "mode": spec.workload.mode, "placement": spec.workload.placement,
+                  "max_replicas_per_node": spec.workload.max_replicas_per_node, "entry": spec.workload.entry.kind,
                   "image": spec.workload.image},
         load={"rate": spec.load.rate, "timeout": spec.load.timeout},
         fault={"kind": spec.fault.kind, "target": spec.fault.target, "duration": spec.fault.duration,

@@ -110,12 +110,23 @@ class WorkloadSpec(Strict):
     image: str = Field(PROBE_IMAGE, description="The probe's image: the lab's own, or on real hosts any image "
                        "with busybox sh and httpd (busybox:1.36 runs on amd64, arm64 and armv7); see probe.py.")
     deploy: bool = Field(True, description="Deploy (or reuse) the service; false: it must exist.")
-    replicas: int | None = Field(None, ge=1, description="Default: one per node.")
+    replicas: int | None = Field(None, ge=1, description="Default: one per node (replicated mode).")
+    mode: Literal["replicated", "global"] = Field("replicated", description="global: one task on every node "
+                                                  "the placement allows.")
+    max_replicas_per_node: int | None = Field(None, ge=1, description="Swarm's placement max replicas per node.")
+    placement: list[str] = Field(default_factory=list, description="Swarm placement constraints, e.g. "
+                                 "node.role==worker, node.hostname!=node1.")
     port: int = Field(8080, ge=1, le=65535)
     path: str = "/"
     entries: list[str] = Field(default_factory=list, description="Entry URLs; default: every node's port.")
     entry: EntrySpec = Field(default_factory=EntrySpec)
     remove_after: bool = Field(False, description="Remove the service when the run ends.")
+
+    @model_validator(mode="after")
+    def _replicas_only_when_replicated(self) -> WorkloadSpec:
+        if self.mode == "global" and (self.replicas is not None or self.max_replicas_per_node is not None):
+            raise ValueError("mode global runs one task per node: drop replicas and max_replicas_per_node")
+        return self
 
     @model_validator(mode="after")
     def _entries_only_for_nodes(self) -> WorkloadSpec:

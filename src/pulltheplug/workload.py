@@ -10,6 +10,7 @@ import ipaddress
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +24,8 @@ from pulltheplug.swarm_api import task_row
 
 
 def deploy_probe(
-    client: docker.DockerClient, name: str, replicas: int, port: int, image: str = PROBE_IMAGE
+    client: docker.DockerClient, name: str, replicas: int | None, port: int, image: str = PROBE_IMAGE,
+    placement: Sequence[str] = (), max_replicas_per_node: int | None = None,
 ) -> str:
     """Create the service, or reuse one of that name; returns its id. The image is never resolved
     against a registry (docker-py sends the name as given; dockerd prefers the local image). Any image
@@ -36,7 +38,9 @@ def deploy_probe(
         image,
         name=name,
         env=["PTP_NODE={{.Node.Hostname}}", "PTP_TASK={{.Task.Name}}"],
-        mode=ServiceMode("replicated", replicas=replicas),
+        mode=ServiceMode("global") if replicas is None else ServiceMode("replicated", replicas=replicas),
+        constraints=list(placement) or None,
+        maxreplicas=max_replicas_per_node,
         endpoint_spec=EndpointSpec(mode="dnsrr", ports={port: (80, "tcp", "host")}),
         labels={"pulltheplug": "probe"},
         **({} if image == PROBE_IMAGE else {"command": ["/bin/sh", "-c", SCRIPT]}),
@@ -62,6 +66,12 @@ def task_states(client: docker.DockerClient, name: str) -> list[str]:
     """The states of the tasks that should run (desired state running)."""
     tasks = client.api.tasks(filters={"service": name, "desired-state": "running"})
     return [row["state"] for row in map(task_row, tasks) if row is not None]
+
+
+def task_node_ids(client: docker.DockerClient, name: str) -> set[str]:
+    """The nodes (ids) where a task of the service runs now."""
+    tasks = client.api.tasks(filters={"service": name, "desired-state": "running"})
+    return {row["node_id"] for row in map(task_row, tasks) if row is not None and row["state"] == "running"}
 
 
 def is_settled(states: list[str], replicas: int) -> bool:

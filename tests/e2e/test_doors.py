@@ -237,3 +237,70 @@ def test_a_node_service_dies_with_the_node_and_starts_again_at_boot(lab: labmod.
         if not lab.node_running("node4"):
             lab.boot("node4")
     assert labmod.Lab.open(lab.name).state.services.get("node4", {}) == {}
+
+
+RESCHEDULE_FAULT = 30.0  # Swarm marks a silent node Down after ~15-20 s (dispatcher heartbeat 5 s)
+RESCHEDULE_SPEC = f"""
+name: e2e-door-reschedule
+cluster: {{lab: ptpt}}
+workload:
+  service: e2e-resched
+  port: 8093
+  replicas: 3
+  max_replicas_per_node: 1
+  remove_after: true
+  entry: {{kind: haproxy, haproxy: {{inter: 500ms, fall: 2, rise: 2, connect_timeout: 500ms}}}}
+load: {{rate: 50, timeout: {TIMEOUT}s}}
+fault: {{kind: nic-down, target: {{target}}, duration: {RESCHEDULE_FAULT}s}}
+phases: {{steady: 3s, settle: 3s, timeout: 90s}}
+"""
+
+
+def test_fewer_replicas_than_nodes_a_replacement_task_takes_traffic_through_the_door(lab: labmod.Lab,
+                                                                                      tmp_path: Path) -> None:
+    from pulltheplug import workload
+    from pulltheplug.swarm_api import answering_manager, leader_of, node_rows
+
+    c, swarm_nodes = answering_manager(lab)
+    try:
+        workload.deploy_probe(c, "e2e-resched", 3, 8093, max_replicas_per_node=1)
+        workload.wait_running(c, "e2e-resched", 3, 60)
+        names = {r["id"]: r["name"] for r in node_rows(swarm_nodes)}
+        serving = sorted(names[i] for i in workload.task_node_ids(c, "e2e-resched"))
+        leader = leader_of(swarm_nodes)
+    finally:
+        c.close()
+    spare = next(n.name for n in lab.plan.nodes if n.name not in serving)
+    target = next(n for n in serving if n != leader)  # a follower: the control plane keeps its leader
+    spec_text = RESCHEDULE_SPEC.replace("{target}", target)
+    folder = experiment.execute(parse_spec(spec_text), spec_text, lab, tmp_path)
+    run = load_run(folder)
+    s = summarize(run)
+    assert s.status == "complete" and s.phases.converged is not None and s.fault.start is not None
+    assert run.meta.workload["replicas"] == 3 and run.meta.workload["max_replicas_per_node"] == 1
+    d = s.door
+    assert d is not None and d.routed_around_after_fault_start is not None and d.down_bound is not None
+    assert d.routed_around_after_fault_start <= d.down_bound + 0.3, d
+    # Swarm scheduled the lost replica on the spare node during the fault, and the door sent it traffic
+    # once its health checks passed (rise 2 x inter 0.5 s, plus a poll)
+    running = s.recover.replicas_running_after_fault_start
+    assert running is not None and running < RESCHEDULE_FAULT, s.recover
+    assert d.new_task_served_after_fault_start is not None
+    served = [r for r in run.requests if r.outcome == "ok" and r.node == spare and r.due >= s.fault.start]
+    assert served and min(r.due for r in served) == pytest.approx(s.fault.start + d.new_task_served_after_fault_start)
+    assert running - 0.5 <= d.new_task_served_after_fault_start <= running + 2 * 0.5 + 0.5 + 1.0, (running, d)
+
+
+def test_straight_to_the_nodes_only_the_nodes_with_a_task_are_entries(lab: labmod.Lab, tmp_path: Path) -> None:
+    text = """
+name: e2e-entries
+cluster: {lab: ptpt}
+workload: {service: e2e-two, port: 8094, replicas: 2, max_replicas_per_node: 1, remove_after: true}
+load: {rate: 20, timeout: 500ms}
+fault: {kind: none}
+phases: {steady: 2s, settle: 1s, timeout: 30s}
+"""
+    folder = experiment.execute(parse_spec(text), text, lab, tmp_path)
+    run = load_run(folder)
+    assert run.meta.status == "complete" and len(run.meta.entries) == 2
+    assert all(r.outcome == "ok" for r in run.requests if r.was_sent)

@@ -27,6 +27,9 @@ class DoorFigures:
     back_after_revert: float | None
     errors_after_fault_start: int  # requests not ok (fail or info: a timeout), due from the fault start on
     last_error_after_fault_start: float | None  # due time of the last of them: users saw errors until then
+    # capacity restored: a task that had served nothing before the fault (a replacement Swarm scheduled)
+    # answered through the door; None: none did (the lost task came back where it was, or never)
+    new_task_served_after_fault_start: float | None = None
 
 
 def routed_around_words(kind: str, node: str | None) -> str:
@@ -77,6 +80,12 @@ def door_figures(door: dict[str, Any], node: str | None, fault_start: float | No
         if revert is not None:
             back = back_in(kind, events, node, max(revert, at if at is not None else revert))
             up = back - revert if back is not None else None
+    new_task = None
+    if fault_start is not None:
+        before = {r.task for r in requests if r.was_sent and r.outcome == "ok" and r.due < fault_start}
+        new_task = next((r.due - fault_start for r in sorted(requests, key=lambda r: r.due)
+                         if r.was_sent and r.outcome == "ok" and r.due >= fault_start and r.task
+                         and r.task not in before), None)
     failed = [r.due for r in requests if r.was_sent and r.outcome != "ok"
               and fault_start is not None and r.due >= fault_start]
     return DoorFigures(
@@ -85,4 +94,5 @@ def door_figures(door: dict[str, Any], node: str | None, fault_start: float | No
         routed_around_after_fault_start=down, back_after_revert=up,
         errors_after_fault_start=len(failed),
         last_error_after_fault_start=max(failed) - fault_start if failed and fault_start is not None else None,
+        new_task_served_after_fault_start=new_task,
     )

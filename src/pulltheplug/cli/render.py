@@ -56,7 +56,8 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
                      f"{_s(d.routed_around_after_fault_start)} after fault start (settings allow "
                      f"{_s(d.down_bound)}), back in the door {_s(d.back_after_revert)} after revert; "
                      f"{d.errors_after_fault_start} failed requests from the fault start, the last "
-                     f"{_s(d.last_error_after_fault_start)} after it")
+                     f"{_s(d.last_error_after_fault_start)} after it; a new task served "
+                     f"{_s(d.new_task_served_after_fault_start)} after it")
     cp = s.control_plane
     head.add_row("control plane", "always answered" if not cp else
                  f"{len(cp)} window(s) without answer, {sum(w.duration for w in cp):.2f}s in all")
