@@ -69,3 +69,26 @@ def test_a_failed_run_is_logged_with_its_traceback(error: Exception, level: int,
     assert notes == [f"run 1 failed: {error}"]
     (record,) = [r for r in caplog.records if r.name == campaign.__name__]
     assert record.levelno == level and record.exc_info is not None and record.exc_info[1] is error
+
+
+def test_doors_multiply_the_plan_and_each_run_goes_through_its_door() -> None:
+    from pulltheplug.campaign_plan import demo_spec, plan_runs, run_spec
+
+    spec = demo_spec(quick=True)
+    plan = plan_runs(spec)
+    assert [(r.fault, r.target, r.door) for r in plan] == [("nic-down", "door", d) for d in ("nodes", "haproxy", "vip")]
+    assert [r.scenario for r in plan] == [f"nic-down@door via {d}" for d in ("nodes", "haproxy", "vip")]
+    specs = [run_spec(spec, r) for r in plan]
+    assert [s.workload.entry.kind for s in specs] == ["nodes", "haproxy", "vip"]
+    assert specs[1].workload.entry.haproxy.inter == 1.0 and specs[1].name == "002-nic-down-door-haproxy-r1"
+    assert len(plan_runs(demo_spec(quick=False))) == 9
+    one_door = spec.model_copy(update={"doors": ["nodes"]})
+    assert [r.scenario for r in plan_runs(one_door)] == ["nic-down@door"]  # as before doors existed
+
+
+def test_an_index_line_written_before_doors_reads_as_straight_to_the_nodes() -> None:
+    from pulltheplug.campaign_plan import CampaignEntry
+
+    old = {"number": 1, "scenario": "nic-down@leader", "fault": "nic-down", "target": "leader", "repetition": 1,
+           "folder": "x", "status": "complete", "converged": True, "rebuilt_before": False}
+    assert CampaignEntry(**old).door == "nodes"  # type: ignore[arg-type]

@@ -12,10 +12,14 @@ from pulltheplug.spec import (
     CampaignLabSpec,
     CampaignSpec,
     ClusterSpec,
+    EntryKind,
+    EntrySpec,
     ExperimentSpec,
     FaultSpec,
+    HaproxySpec,
     PhaseSpec,
     SloSpec,
+    WorkloadSpec,
 )
 
 INDEX = "index.jsonl"
@@ -30,10 +34,12 @@ class PlannedRun:
     repetition: int
     fault: str
     target: str
+    door: str = "nodes"
+    doors: int = 1  # how many doors the campaign compares: with more than one, each scenario names its door
 
     @property
     def scenario(self) -> str:
-        return f"{self.fault}@{self.target}"
+        return f"{self.fault}@{self.target}" + (f" via {self.door}" if self.doors > 1 else "")
 
 
 @dataclass(frozen=True)
@@ -47,13 +53,21 @@ class CampaignEntry:
     status: str
     converged: bool
     rebuilt_before: bool
+    door: str = "nodes"  # older index lines have none: they went straight to the nodes
+
+
+DEMO_DOORS: tuple[EntryKind, ...] = ("nodes", "haproxy", "vip")
 
 
 def demo_spec(quick: bool) -> CampaignSpec:
-    """The seed's matrix, once over, on a 5-node lab; quick: shorter phases and a random target only."""
+    """The seed's faults through three front doors (straight to the nodes, HAProxy, a keepalived VIP), each
+    hitting the node the door depends on (the VIP's holder; a seeded random node otherwise), on a 5-node lab;
+    quick: the NIC cut only, with shorter phases. HAProxy checks every second and gives up after two misses,
+    a common tuning (its defaults, 2 s x 3, would take up to 9 s)."""
     base = ExperimentSpec(
         cluster=ClusterSpec(lab=DEMO_LAB),
         slo=SloSpec(availability=0.9, max_outage=30.0, recover_within=120.0),
+        workload=WorkloadSpec(entry=EntrySpec(haproxy=HaproxySpec(inter=1.0, fall=2, rise=2))),
     )
     if quick:
         base = base.model_copy(update={"fault": FaultSpec(duration=10.0),
@@ -61,27 +75,33 @@ def demo_spec(quick: bool) -> CampaignSpec:
     return CampaignSpec(
         name="demo-quick" if quick else "demo",
         base=base,
-        faults=list(SEED_FAULTS),
-        targets=["random"] if quick else list(SEED_TARGETS),
+        faults=["nic-down"] if quick else list(SEED_FAULTS),
+        targets=["door"],
+        doors=list(DEMO_DOORS),
         repetitions=1,
         lab=CampaignLabSpec(nodes=5, managers=3),
     )
 
 
 def plan_runs(spec: CampaignSpec) -> list[PlannedRun]:
-    """Repetition-major order, so a slow drift of the machine spreads over every scenario alike."""
+    """Repetition-major order, so a slow drift of the machine spreads over every scenario alike; the doors
+    of one fault and target run one after the other, so they are compared on the same machine state."""
     out: list[PlannedRun] = []
     for rep in range(1, spec.repetitions + 1):
         for fault in spec.faults:
             for target in spec.targets:
-                out.append(PlannedRun(len(out) + 1, rep, fault, target))
+                for door in spec.doors:
+                    out.append(PlannedRun(len(out) + 1, rep, fault, target, door, len(spec.doors)))
     return out
 
 
 def run_spec(spec: CampaignSpec, run: PlannedRun) -> ExperimentSpec:
-    name = f"{run.number:03d}-{run.fault}-{run.target}-r{run.repetition}"
+    via = f"-{run.door}" if run.doors > 1 else ""
+    name = f"{run.number:03d}-{run.fault}-{run.target}{via}-r{run.repetition}"
     fault = spec.base.fault.model_copy(update={"kind": run.fault, "target": run.target})
-    return spec.base.model_copy(update={"fault": fault, "name": name})
+    entry = spec.base.workload.entry.model_copy(update={"kind": run.door})
+    workload = spec.base.workload.model_copy(update={"entry": entry})
+    return spec.base.model_copy(update={"fault": fault, "name": name, "workload": workload})
 
 
 def read_index(folder: Path) -> list[CampaignEntry]:

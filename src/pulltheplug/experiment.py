@@ -133,7 +133,7 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
                 # an unseeded random pick still gets a seed, recorded, so the run can be repeated
                 seed = spec.fault.seed if spec.fault.seed is not None else random.SystemRandom().randrange(2**31)
                 prep.pick = pick_target(spec.fault.target, nodes, leader, seed,
-                                        prep.door.holder() if prep.door else None, w.entry.kind)
+                                        prep.door.holder() if prep.door else None)
             # straight to the nodes: those a task serves on (a host-mode port answers only there)
             prep.entries = prep.door.entries() if prep.door is not None else _node_entries(spec, with_task or nodes)
             allowed = {n.address for n in nodes} | {urlsplit(u).hostname or "" for u in

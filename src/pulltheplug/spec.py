@@ -221,12 +221,14 @@ class CampaignLabSpec(Strict):
 
 
 class CampaignSpec(Strict):
-    """A matrix of faults x targets x repetitions, run back to back on one lab."""
+    """A matrix of faults x targets x doors x repetitions, run back to back on one lab."""
 
     name: str = Field("campaign", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     base: ExperimentSpec = Field(default_factory=ExperimentSpec, description="What every run shares.")
     faults: list[FaultKind] = Field(default_factory=lambda: list(SEED_FAULTS), min_length=1)
     targets: list[str] = Field(default_factory=lambda: ["leader", "follower", "random-worker"], min_length=1)
+    doors: list[EntryKind] = Field(default_factory=lambda: list[EntryKind](["nodes"]), min_length=1,
+                                   description="Front doors to compare: every fault and target through each.")
     repetitions: int = Field(5, ge=1, le=100)
     lab: CampaignLabSpec = Field(default_factory=CampaignLabSpec)
     rebuild_lab: bool = Field(True, description="Rebuild the lab when a run leaves it unconverged.")

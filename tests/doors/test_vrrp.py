@@ -9,7 +9,6 @@ import pytest
 from pulltheplug.analysis.door import door_figures
 from pulltheplug.cluster import ClusterNode
 from pulltheplug.doors.vrrp import default_vip, keepalived_config, read_state, takeover_bound
-from pulltheplug.errors import SpecError
 from pulltheplug.faults.targets import pick_target
 from pulltheplug.record import Event, RequestRecord
 from pulltheplug.spec import VipSpec
@@ -52,9 +51,7 @@ def test_vip_figures_count_the_takeover_by_another_node() -> None:
 
 def test_target_door_is_the_holder_or_a_seeded_random_node() -> None:
     nodes = [ClusterNode(f"node{i}", f"10.0.0.{i}", "manager") for i in (1, 2, 3)]
-    assert pick_target("door", nodes, "node1", 5, holder="node3", door="vip").node == "node3"
-    behind_haproxy = pick_target("door", nodes, "node1", 5, holder=None, door="haproxy")
-    assert behind_haproxy.target == "door" and behind_haproxy.seed == 5
-    assert behind_haproxy.node == pick_target("random", nodes, "node1", 5).node
-    with pytest.raises(SpecError, match="target door needs a front door"):
-        pick_target("door", nodes, "node1", 5)
+    assert pick_target("door", nodes, "node1", 5, holder="node3").node == "node3"
+    no_holder = pick_target("door", nodes, "node1", 5)  # haproxy, or straight to the nodes
+    assert no_holder.target == "door" and no_holder.seed == 5
+    assert no_holder.node == pick_target("random", nodes, "node1", 5).node

@@ -80,8 +80,8 @@ def test_report_is_offline_and_names_every_scenario(campaign: Path) -> None:
     assert not re.search(r"""\bsrc\s*=\s*["']?(https?:)?//""", html, re.IGNORECASE)
     assert not re.search(r"<script[^>]*\ssrc=", html, re.IGNORECASE)
     assert not re.search(r"""<link[^>]*href=["']?https?:""", html, re.IGNORECASE)
-    # one plot per metric that has numbers (no leader events here: no leader change), the library once
-    assert html.count("Plotly.newPlot") == len(METRICS) - 1
+    # one plot per metric that has numbers (no leader change here, and no front door), the library once
+    assert html.count("Plotly.newPlot") == len(METRICS) - 3
     assert "No run has this number" in _section(html, "leader_change")
     assert html.count("<script type=\"text/javascript\">") == 1
     for scenario in OUTAGES:

@@ -69,6 +69,10 @@ METRICS: tuple[Metric, ...] = (
     Metric("node_ready", "node Ready (after revert)", "s", lambda s: s.recover.node_ready_after_revert,
            "node Ready after revert"),
     Metric("availability", "availability", "ratio", lambda s: s.availability.overall, "availability", 0.0, 1.0),
+    Metric("routed", "door routed around the node (after fault start)", "s",
+           lambda s: s.door.routed_around_after_fault_start if s.door else None, "door routed around"),
+    Metric("last_error", "last failed request (after fault start)", "s",
+           lambda s: s.door.last_error_after_fault_start if s.door else None, "last error"),
 )
 
 

@@ -62,7 +62,7 @@ def comparison_table(res: CampaignResults) -> Table:
     for sc in c.scenarios:
         runs = [r for r in res.runs if r.counted and r.entry.scenario == sc]
         held = sum(bool(r.passed) for r in runs)
-        table.add_row(sc.replace("@", "\n@", 1), str(len(runs)),
+        table.add_row(sc.replace("@", "\n@", 1).replace(" via ", "\nvia "), str(len(runs)),
                       *[_two_lines(mean_ci(m, c.stats[m.key][sc])) for m in metrics],
                       f"[green]{held}/{len(runs)}[/]" if held == len(runs) else f"[red]{held}/{len(runs)}[/]")
     return table
@@ -87,7 +87,8 @@ def verdict_table(res: CampaignResults) -> Table:
             verdict = "[green]pass[/]"
         else:
             verdict = "[red]FAIL[/] " + ", ".join(x.name for x in r.slos if not x.passed)  # details: the reports
-        table.add_row(str(r.entry.number), r.entry.scenario, (s.fault.node if s else None) or "-",
+        scenario = r.entry.scenario.replace(" via ", "\nvia ")
+        table.add_row(str(r.entry.number), scenario, (s.fault.node if s else None) or "-",
                       *[m.format(m.value(s)) if s else "-" for m in metrics], verdict)
     return table
 

@@ -20,15 +20,14 @@ class TargetPick:
 
 
 def pick_target(target: str, nodes: list[ClusterNode], leader: str | None, seed: int | None,
-                holder: str | None = None, door: str = "nodes") -> TargetPick:
+                holder: str | None = None) -> TargetPick:
     """Resolve a target keyword to one node; random picks use `seed` and record it. `door`: the node the
-    front door depends on (the VIP's holder); behind a door without one (haproxy), a random node."""
+    front door depends on (the VIP's holder); behind a door that depends on none (haproxy), or none at all
+    (nodes), a seeded random node, so campaigns compare doors with one target."""
     names = [n.name for n in nodes]
     if target == "door":
         if holder is not None:
             return TargetPick(holder, target, None, [holder])
-        if door == "nodes":
-            raise SpecError("target door needs a front door: set workload.entry (haproxy or vip)")
         return dataclasses.replace(pick_target("random", nodes, leader, seed), target=target)
     managers = [n.name for n in nodes if n.role == "manager"]
     if target == "leader":
