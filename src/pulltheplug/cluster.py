@@ -145,6 +145,10 @@ class Cluster(Protocol):
         Raises SpecError where the backend cannot."""
         ...
 
+    def routing_mesh(self) -> str | None:
+        """None where Swarm's routing mesh (ingress, IP_VS) works; else why not, in one line."""
+        ...
+
     def open_edge(self) -> Edge:
         """A place for a front door; raises SpecError where the backend has none yet."""
         ...

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 import random
+import re
 import signal
 import threading
 import time
@@ -20,18 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pulltheplug import workload
+from pulltheplug import stack, workload
 from pulltheplug.analysis import Summary
 from pulltheplug.cluster import Cluster, ClusterNode
 from pulltheplug.doors import Door, DoorWatcher, make_door
 from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.targets import TargetPick, pick_target
-from pulltheplug.load import run_load
+from pulltheplug.load import RequestShape, run_load
 from pulltheplug.observe import Observer
 from pulltheplug.record import Event, Meta, RequestRecord, Run, RunWriter
 from pulltheplug.results import write_results
-from pulltheplug.spec import ExperimentSpec
+from pulltheplug.spec import ExperimentSpec, RequestSpec
 from pulltheplug.swarm_api import answering_manager, leader_of, node_rows
 from pulltheplug.verdict import SloResult
 
@@ -65,6 +66,7 @@ class Prepared:
     leader: str | None
     pick: TargetPick | None
     door: Door | None = None  # started by `prepare`, closed by `execute` (or `close_door`)
+    service: str = ""  # the Swarm service under load (a stack's is <stack>_<service>)
 
 
 def close_door(prep: Prepared | None) -> None:
@@ -116,17 +118,30 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
     try:
         w = spec.workload
         replicas = None if w.mode == "global" else (w.replicas or len(nodes))
-        if w.deploy:
-            workload.deploy_probe(c, w.service, replicas, w.port, w.image, w.placement, w.max_replicas_per_node)
+        mesh = w.entry.kind == "mesh"
+        if mesh and (reason := cluster.routing_mesh()) is not None:
+            raise SpecError(f"workload.entry mesh needs Swarm's routing mesh, and {reason}: use entry haproxy "
+                            "or vip, or nodes")
+        service = w.service
+        if w.stack is not None:  # your own service: checked whole before anything is loaded or deployed
+            compose = stack.read_compose(w.stack)
+            svc = stack.probed(compose, w.service, w.port, mesh)
+            service, replicas = stack.full_name(w.stack_name, w.service), svc.replicas
+            _load_images(cluster, nodes, w.images)
+            stack.deploy(c, w.stack_name, compose)
+        elif w.deploy:
+            _load_images(cluster, nodes, w.images)
+            workload.deploy_probe(c, w.service, replicas, w.port, w.image, w.placement, w.max_replicas_per_node,
+                                  mesh)
         elif not workload.exists(c, w.service):
             raise SpecError(f"workload.service {w.service} does not exist on {cluster.name}: deploy it, "
                             "or set workload.deploy: true to let pulltheplug deploy the probe")
-        workload.wait_running(c, w.service, replicas or 1, spec.phases.timeout)
-        serving = workload.task_node_ids(c, w.service)
+        workload.wait_running(c, service, replicas or 1, spec.phases.timeout)
+        serving = workload.task_node_ids(c, service)
         ids = {r["id"]: r["name"] for r in node_rows(swarm_nodes)}
         with_task = [n for n in nodes if n.name in {ids.get(i) for i in serving}]
         leader = leader_of(swarm_nodes)
-        prep = Prepared({}, [n.name for n in nodes], replicas or len(serving), leader, None)
+        prep = Prepared({}, [n.name for n in nodes], replicas or len(serving), leader, None, service=service)
         try:
             prep.door = make_door(w, cluster, nodes, spec.load.timeout)
             if spec.fault.kind != "none":
@@ -135,18 +150,39 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
                 prep.pick = pick_target(spec.fault.target, nodes, leader, seed,
                                         prep.door.holder() if prep.door else None)
             # straight to the nodes: those a task serves on (a host-mode port answers only there)
-            prep.entries = prep.door.entries() if prep.door is not None else _node_entries(spec, with_task or nodes)
+            # the mesh answers on every node, with a task or not
+            prep.entries = prep.door.entries() if prep.door is not None else \
+                _node_entries(spec, nodes if mesh else (with_task or nodes))
             allowed = {n.address for n in nodes} | {urlsplit(u).hostname or "" for u in
                                                     (prep.door.entries().values() if prep.door else ())}
             for url in prep.entries.values():
                 workload.check_entry(url, allowed)
-            workload.wait_answering(prep.entries, spec.phases.timeout)
+            workload.wait_answering(prep.entries, spec.phases.timeout, w.request.method,
+                                    w.request.body.encode() if w.request.body is not None else None,
+                                    w.request.expect_status)
         except BaseException:
             close_door(prep)
             raise
         return prep
     finally:
         c.close()
+
+
+def _load_images(cluster: Cluster, nodes: list[ClusterNode], archives: list[Path]) -> None:
+    if not archives:
+        return
+    clients = [(n.name, cluster.docker_client(n.name, timeout=120)) for n in nodes]
+    try:
+        stack.load_images(clients, archives)
+    finally:
+        for _, client in clients:
+            client.close()
+
+
+def request_shape(r: RequestSpec) -> RequestShape:
+    return RequestShape(method=r.method, body=r.body.encode() if r.body is not None else None,
+                        expect_status=r.expect_status,
+                        expect_body=re.compile(r.expect_body.encode()) if r.expect_body is not None else None)
 
 
 def _node_entries(spec: ExperimentSpec, nodes: list[ClusterNode]) -> dict[str, str]:
@@ -205,7 +241,8 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
         t0_monotonic=t0,
         cluster=cluster.describe(),
         entries=prep.entries,
-        workload={"service": spec.workload.service, "replicas": prep.replicas, "port": spec.workload.port,
+        workload={"service": prep.service or spec.workload.service, "replicas": prep.replicas,
+                  "port": spec.workload.port, "stack": str(spec.workload.stack) if spec.workload.stack else None,
                   "mode": spec.workload.mode, "placement": spec.workload.placement,
                   "max_replicas_per_node": spec.workload.max_replicas_per_node, "entry": spec.workload.entry.kind,
                   "image": spec.workload.image},
@@ -227,7 +264,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
     def emit(e: Event) -> None:
         writer.event(e)
 
-    observer = Observer(cluster, spec.workload.service, clock, emit, spec.observe.interval,
+    observer = Observer(cluster, prep.service or spec.workload.service, clock, emit, spec.observe.interval,
                         spec.observe.request_timeout)
     watcher = DoorWatcher(prep.door, clock, emit, spec.observe.interval) if prep.door is not None else None
     emit(Event(clock(), "run", {"action": "start"}))
@@ -252,10 +289,15 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
         results = write_results(writer.folder)
         if on_results is not None:
             on_results(*results)  # e.g. the HTML report, from the same reading of the records
-        if spec.workload.remove_after:
+        w = spec.workload
+        if w.stack is not None and not w.keep_stack:
             c, _ = answering_manager(cluster)
             with contextlib.closing(c):
-                workload.remove(c, spec.workload.service)
+                stack.remove(c, w.stack_name)
+        elif w.stack is None and w.remove_after:
+            c, _ = answering_manager(cluster)
+            with contextlib.closing(c):
+                workload.remove(c, w.service)
     except Exception as exc:
         if error is None:
             raise
@@ -351,7 +393,7 @@ async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], floa
     progress.phase = "steady"
     writer.write_meta()
     load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic, stop,
-                                        tally, spec.load.max_in_flight))
+                                        tally, spec.load.max_in_flight, request_shape(spec.workload.request)))
     ticker = asyncio.create_task(_tick(clock, observer, progress, on_progress))
     try:
         await _sleep_or_fail(spec.phases.steady, load)

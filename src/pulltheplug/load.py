@@ -76,11 +76,34 @@ class _Connector(aiohttp.TCPConnector):
         return conn
 
 
-def classify_status(status: int) -> tuple[Outcome, str | None]:
-    """2xx is ok; any other answer says the request was refused, so it had no effect: fail."""
-    if 200 <= status < 300:
+@dataclass(frozen=True, slots=True)
+class RequestShape:
+    """What each request is and what counts as a good answer (the probe's default: GET, any 2xx)."""
+
+    method: str = "GET"
+    body: bytes | None = None
+    expect_status: int | None = None  # None: any 2xx
+    expect_body: re.Pattern[bytes] | None = None
+
+
+GET = RequestShape()
+SERVER_HEADER = "X-Ptp-Server"  # a door that names the node it sent a request to (our HAProxy does)
+
+
+def classify_status(status: int, expect: int | None = None) -> tuple[Outcome, str | None]:
+    """2xx (or the expected status) is ok; any other answer says the request was refused, so it had no
+    effect: fail."""
+    if (200 <= status < 300) if expect is None else status == expect:
         return "ok", None
     return "fail", f"http_{status // 100}xx"
+
+
+def classify_answer(status: int, body: bytes, shape: RequestShape) -> tuple[Outcome, str | None]:
+    """The status first; then the body must match where the spec says what it holds (else body_mismatch)."""
+    outcome, error = classify_status(status, shape.expect_status)
+    if outcome == "ok" and shape.expect_body is not None and shape.expect_body.search(body) is None:
+        return "fail", "body_mismatch"
+    return outcome, error
 
 
 def classify_error(exc: BaseException, connected: bool) -> tuple[Outcome, str]:
@@ -150,8 +173,10 @@ async def run_load(
     stop: asyncio.Event | float,
     on_record: Callable[[RequestRecord], None],
     max_in_flight: int = 4000,
+    shape: RequestShape = GET,
 ) -> LoadStats:
-    """Send GETs at `rate` per second, round-robin over `entries` (name -> URL), until `stop`.
+    """Send requests (GETs unless `shape` says otherwise) at `rate` per second, round-robin over `entries`
+    (name -> URL), until `stop`.
 
     `stop` is an event or a deadline in run seconds (since `t0`, a time.monotonic() reading). No
     request is due at or after it; the ones in flight are awaited (each has `timeout`), so when this
@@ -204,12 +229,15 @@ async def run_load(
         status: int | None = None
         node = task = error = None
         try:
-            async with session.get(urls[i], allow_redirects=False) as resp:
+            async with session.request(shape.method, urls[i], data=shape.body, allow_redirects=False) as resp:
                 status = resp.status
                 body = await resp.read()
-            outcome, error = classify_status(status)
+                door_said = resp.headers.get(SERVER_HEADER)
+            outcome, error = classify_answer(status, body, shape)
             if outcome == "ok":
                 node, task = served_by(body)
+            if node is None and door_said and not door_said.startswith("<"):  # "<NOSRV>": no node took it
+                node = door_said
         except Exception as exc:
             outcome, error = classify_error(exc, attempt.connected)
             if error.startswith("other:") and error not in unexplained:

@@ -86,7 +86,7 @@ class VipSpec(Strict):
     router_id: int = Field(51, ge=1, le=255, description="virtual_router_id: unique on the network.")
 
 
-EntryKind = Literal["nodes", "haproxy", "vip"]
+EntryKind = Literal["nodes", "haproxy", "vip", "mesh"]
 
 
 class EntrySpec(Strict):
@@ -94,7 +94,8 @@ class EntrySpec(Strict):
 
     kind: EntryKind = Field("nodes", description="nodes: straight to each node; haproxy: through a real HAProxy "
                             "with health checks, started by pulltheplug at the lab's edge; vip: to a virtual IP "
-                            "keepalived moves between the nodes.")
+                            "keepalived moves between the nodes; mesh: Swarm's routing mesh (ingress), any node's "
+                            "address, where the kernel has IP_VS.")
     haproxy: HaproxySpec = Field(default_factory=HaproxySpec)
     vip: VipSpec = Field(default_factory=VipSpec)
 
@@ -103,6 +104,25 @@ class EntrySpec(Strict):
     def _kind_alone(cls, value: Any) -> Any:
         """`entry: haproxy` is short for `entry: {kind: haproxy}`."""
         return {"kind": value} if isinstance(value, str) else value
+
+
+class RequestSpec(Strict):
+    """What each request of the load is, and what a good answer is."""
+
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    body: str | None = Field(None, description="Request body (sent as is).")
+    expect_status: int | None = Field(None, ge=100, le=599, description="Default: any 2xx.")
+    expect_body: str | None = Field(None, description="A regular expression the answer's body must match.")
+
+    @field_validator("expect_body")
+    @classmethod
+    def _a_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
 
 
 class WorkloadSpec(Strict):
@@ -120,7 +140,21 @@ class WorkloadSpec(Strict):
     path: str = "/"
     entries: list[str] = Field(default_factory=list, description="Entry URLs; default: every node's port.")
     entry: EntrySpec = Field(default_factory=EntrySpec)
+    request: RequestSpec = Field(default_factory=RequestSpec)
     remove_after: bool = Field(False, description="Remove the service when the run ends.")
+    stack: Path | None = Field(None, description="Your own service: a compose file deployed as a Swarm stack; "
+                               "`service` names the one to load, `port` its published port (mode: host).")
+    stack_name: str = Field("ptp", pattern=r"^[a-z0-9][a-z0-9_-]{0,30}$")
+    keep_stack: bool = Field(False, description="Leave the stack deployed after the run (default: removed).")
+    images: list[Path] = Field(default_factory=list, description="Image archives (`docker save`) loaded into "
+                               "every node first: nothing is pulled in the lab.")
+
+    @model_validator(mode="after")
+    def _stack_shapes_itself(self) -> WorkloadSpec:
+        if self.stack is not None and (self.replicas is not None or self.mode != "replicated" or self.placement
+                                       or self.max_replicas_per_node is not None or self.image != PROBE_IMAGE):
+            raise ValueError("with a stack, image, replicas, mode and placement come from the compose file")
+        return self
 
     @model_validator(mode="after")
     def _replicas_only_when_replicated(self) -> WorkloadSpec:

@@ -25,7 +25,7 @@ from pulltheplug.swarm_api import task_row
 
 def deploy_probe(
     client: docker.DockerClient, name: str, replicas: int | None, port: int, image: str = PROBE_IMAGE,
-    placement: Sequence[str] = (), max_replicas_per_node: int | None = None,
+    placement: Sequence[str] = (), max_replicas_per_node: int | None = None, mesh: bool = False,
 ) -> str:
     """Create the service, or reuse one of that name; returns its id. The image is never resolved
     against a registry (docker-py sends the name as given; dockerd prefers the local image). Any image
@@ -41,7 +41,8 @@ def deploy_probe(
         mode=ServiceMode("global") if replicas is None else ServiceMode("replicated", replicas=replicas),
         constraints=list(placement) or None,
         maxreplicas=max_replicas_per_node,
-        endpoint_spec=EndpointSpec(mode="dnsrr", ports={port: (80, "tcp", "host")}),
+        endpoint_spec=EndpointSpec(mode="vip", ports={port: (80, "tcp", "ingress")}) if mesh
+        else EndpointSpec(mode="dnsrr", ports={port: (80, "tcp", "host")}),
         labels={"pulltheplug": "probe"},
         **({} if image == PROBE_IMAGE else {"command": ["/bin/sh", "-c", SCRIPT]}),
     )
@@ -124,16 +125,22 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 
 
-def wait_answering(entries: dict[str, str], timeout: float) -> None:
+def wait_answering(entries: dict[str, str], timeout: float, method: str = "GET", body: bytes | None = None,
+                   expect_status: int | None = None) -> None:
+    """Until every entry gives a good answer to the run's own request (any 2xx, or the expected status)."""
     deadline = time.monotonic() + timeout
     for name, url in entries.items():
         while True:
+            status = None
             try:
-                with _DIRECT.open(url, timeout=1) as resp:
-                    if 200 <= resp.status < 300:
-                        break
+                with _DIRECT.open(urllib.request.Request(url, data=body, method=method), timeout=1) as resp:
+                    status = resp.status
+            except urllib.error.HTTPError as exc:  # an answer all the same: 4xx/5xx
+                status = exc.code
             except (urllib.error.URLError, OSError):
                 pass
+            if status is not None and ((200 <= status < 300) if expect_status is None else status == expect_status):
+                break
             if time.monotonic() > deadline:
                 raise ClusterError(f"entry {name} ({url}) does not answer within {timeout:.0f}s: "
                                    "the service is not serving there")

@@ -304,3 +304,29 @@ phases: {steady: 2s, settle: 1s, timeout: 30s}
     run = load_run(folder)
     assert run.meta.status == "complete" and len(run.meta.entries) == 2
     assert all(r.outcome == "ok" for r in run.requests if r.was_sent)
+
+
+def test_mesh_without_ip_vs_is_one_line_exit_2_and_nothing_deployed(lab: labmod.Lab, tmp_path: Path) -> None:
+    import os
+    import sys
+
+    import pulltheplug
+    from pulltheplug.swarm_api import answering_manager
+
+    if Path("/proc/net/ip_vs").exists():
+        pytest.skip("this kernel has IP_VS: the mesh is not refused here")
+    spec = tmp_path / "mesh.yaml"
+    spec.write_text("cluster: {lab: ptpt}\nworkload: {service: e2e-mesh, port: 8095, entry: mesh}\n"
+                    "fault: {kind: none}\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(pulltheplug.__file__).parents[1]), "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-m", "pulltheplug", "run", str(spec), "--runs-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "entry mesh" in lines[0] and "IP_VS" in lines[0], proc.stderr
+    c, _ = answering_manager(lab)
+    try:
+        assert not c.services.list(filters={"name": "e2e-mesh"})
+    finally:
+        c.close()
+    assert not list(tmp_path.glob("*-experiment"))  # no run folder either

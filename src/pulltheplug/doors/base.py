@@ -38,7 +38,7 @@ class Door(Protocol):
 def make_door(workload: WorkloadSpec, cluster: Cluster, nodes: Sequence[ClusterNode], timeout: float) -> Door | None:
     """The spec's door, started and answering its own health view; None for `nodes` (no door)."""
     kind = workload.entry.kind
-    if kind == "nodes":
+    if kind in ("nodes", "mesh"):  # straight to the nodes' ports (the mesh's own balancing is Swarm's)
         return None
     if kind == "vip":
         require_keepalived()

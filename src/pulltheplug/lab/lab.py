@@ -25,6 +25,7 @@ from pulltheplug.lab.state import LabState, list_labs, load_state, require_state
 from pulltheplug.swarm_api import answering_manager, node_rows
 
 log = logging.getLogger(__name__)
+IPVS = Path("/proc/net/ip_vs")  # present once the kernel's IP_VS is loaded (dockerd would load it)
 
 DEFAULT_NAME = "lab"
 REQUIRED_TOOLS = {
@@ -189,6 +190,10 @@ class Lab:
     @property
     def fault_file(self) -> Path:
         return Path(self.plan.dir) / "fault.json"
+
+    def routing_mesh(self) -> str | None:
+        """The lab's nodes share this kernel: the mesh works where it has IP_VS (`pulltheplug doctor`)."""
+        return None if IPVS.exists() else "this kernel has no IP_VS (see `pulltheplug doctor`)"
 
     def open_edge(self) -> LabEdge:
         return LabEdge(self.plan).open()

@@ -217,6 +217,9 @@ class SshCluster:
         raise SpecError(f"{self.source}: pulltheplug does not run services on your hosts: for a VIP, name the "
                         "one your hosts already hold")
 
+    def routing_mesh(self) -> str | None:
+        return None  # Docker on a real host loads IP_VS itself; a host without it fails the deploy, loudly
+
     def open_edge(self) -> Edge:
         raise SpecError(f"{self.source}: a front door (workload.entry) is not available over SSH yet: "
                         "use entry: nodes")
