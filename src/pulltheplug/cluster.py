@@ -145,6 +145,11 @@ class Cluster(Protocol):
         Raises SpecError where the backend cannot."""
         ...
 
+    def container_netns(self, node: str, container_id: str) -> Path:
+        """The network namespace of a container of the node, for the controller to enter; SpecError where
+        the controller cannot (another machine's container)."""
+        ...
+
     def routing_mesh(self) -> str | None:
         """None where Swarm's routing mesh (ingress, IP_VS) works; else why not, in one line."""
         ...

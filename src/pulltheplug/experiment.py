@@ -25,10 +25,11 @@ from pulltheplug import stack, workload
 from pulltheplug.analysis import Summary
 from pulltheplug.cluster import Cluster, ClusterNode
 from pulltheplug.doors import Door, DoorWatcher, make_door
+from pulltheplug.doors.service_dns import ensure_network
 from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.targets import TargetPick, pick_target
-from pulltheplug.load import RequestShape, run_load
+from pulltheplug.load import RequestShape, run_load, run_load_in_netns
 from pulltheplug.observe import Observer
 from pulltheplug.record import Event, Meta, RequestRecord, Run, RunWriter
 from pulltheplug.results import write_results
@@ -131,8 +132,12 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
             stack.deploy(c, w.stack_name, compose)
         elif w.deploy:
             _load_images(cluster, nodes, w.images)
+            networks = []
+            if w.entry.kind == "service-dns":
+                ensure_network(c, w.entry.service_dns.network)
+                networks = [w.entry.service_dns.network]
             workload.deploy_probe(c, w.service, replicas, w.port, w.image, w.placement, w.max_replicas_per_node,
-                                  mesh)
+                                  mesh, networks)
         elif not workload.exists(c, w.service):
             raise SpecError(f"workload.service {w.service} does not exist on {cluster.name}: deploy it, "
                             "or set workload.deploy: true to let pulltheplug deploy the probe")
@@ -143,12 +148,13 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
         leader = leader_of(swarm_nodes)
         prep = Prepared({}, [n.name for n in nodes], replicas or len(serving), leader, None, service=service)
         try:
-            prep.door = make_door(w, cluster, nodes, spec.load.timeout)
+            prep.door = make_door(w, cluster, nodes, spec.load.timeout, service)
             if spec.fault.kind != "none":
                 # an unseeded random pick still gets a seed, recorded, so the run can be repeated
                 seed = spec.fault.seed if spec.fault.seed is not None else random.SystemRandom().randrange(2**31)
                 prep.pick = pick_target(spec.fault.target, nodes, leader, seed,
-                                        prep.door.holder() if prep.door else None)
+                                        prep.door.holder() if prep.door else None,
+                                        prep.door.avoid() if prep.door else None)
             # straight to the nodes: those a task serves on (a host-mode port answers only there)
             # the mesh answers on every node, with a task or not
             prep.entries = prep.door.entries() if prep.door is not None else \
@@ -392,8 +398,15 @@ async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], floa
     emit(Event(clock(), "phase", {"phase": "steady"}))
     progress.phase = "steady"
     writer.write_meta()
-    load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic, stop,
-                                        tally, spec.load.max_in_flight, request_shape(spec.workload.request)))
+    shape = request_shape(spec.workload.request)
+    door = prep.door
+    if door is not None and door.netns is not None:  # from inside the swarm (a client container)
+        load = asyncio.create_task(run_load_in_netns(
+            door.netns, stop, door.resolver, entries=prep.entries, rate=spec.load.rate, timeout=spec.load.timeout,
+            t0=meta.t0_monotonic, on_record=tally, max_in_flight=spec.load.max_in_flight, shape=shape))
+    else:
+        load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic,
+                                            stop, tally, spec.load.max_in_flight, shape))
     ticker = asyncio.create_task(_tick(clock, observer, progress, on_progress))
     try:
         await _sleep_or_fail(spec.phases.steady, load)

@@ -9,16 +9,22 @@ exactly one `RequestRecord`, classified as Jepsen does: ok (2xx), fail (surely h
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import ctypes
 import errno
 import logging
+import os
 import re
 import time
 from collections import Counter
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import aiohttp
+import aiohttp.abc
 from aiohttp.client_reqrep import ClientRequest
 from aiohttp.tracing import Trace
 from yarl import URL
@@ -142,7 +148,8 @@ def served_by(body: bytes) -> tuple[str | None, str | None]:
     return m.group(1).decode(errors="replace"), m.group(2).decode(errors="replace")
 
 
-def _session(urls: list[URL], per_entry: int, timeout: float) -> aiohttp.ClientSession:
+def _session(urls: list[URL], per_entry: int, timeout: float,
+             resolver: aiohttp.abc.AbstractResolver | None = None) -> aiohttp.ClientSession:
     """One keep-alive session, as real clients (browsers, proxies, SDKs) use.
 
     Keep-alive is what users feel when a node dies silently: a pooled connection to it accepts the
@@ -154,7 +161,11 @@ def _session(urls: list[URL], per_entry: int, timeout: float) -> aiohttp.ClientS
     a broken connection (a stale keep-alive one), within the same total timeout.
     """
     per_host = per_entry * max(Counter((u.host, u.port) for u in urls).values())
-    connector = _Connector(limit=per_entry * len(urls), limit_per_host=per_host, ttl_dns_cache=DNS_CACHE_TTL)
+    if resolver is None:
+        connector = _Connector(limit=per_entry * len(urls), limit_per_host=per_host, ttl_dns_cache=DNS_CACHE_TTL)
+    else:  # asked at every new connection, as a client without a DNS cache does
+        connector = _Connector(limit=per_entry * len(urls), limit_per_host=per_host, resolver=resolver,
+                               use_dns_cache=False)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=timeout),
@@ -174,6 +185,7 @@ async def run_load(
     on_record: Callable[[RequestRecord], None],
     max_in_flight: int = 4000,
     shape: RequestShape = GET,
+    resolver: aiohttp.abc.AbstractResolver | None = None,
 ) -> LoadStats:
     """Send requests (GETs unless `shape` says otherwise) at `rate` per second, round-robin over `entries`
     (name -> URL), until `stop`.
@@ -262,7 +274,7 @@ async def run_load(
 
     deadline = float("inf") if isinstance(stop, asyncio.Event) else stop
     k = 0
-    async with _session(urls, per_entry, timeout) as session:
+    async with _session(urls, per_entry, timeout, resolver) as session:
         stop_wait = loop.create_task(stop.wait()) if isinstance(stop, asyncio.Event) else None
         try:
             while not errors:
@@ -296,3 +308,57 @@ async def run_load(
     if errors:
         raise errors[0]
     return stats
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def _enter_netns(netns: Path) -> None:
+    """This thread into another network namespace (Python 3.11 has no os.setns): its sockets live there."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(netns, os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns {netns}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+async def run_load_in_netns(netns: Path, stop: asyncio.Event,
+                            make_resolver: Callable[[], aiohttp.abc.AbstractResolver | None] | None,
+                            **load: Any) -> LoadStats:
+    """`run_load` from inside another network namespace (a client container's: requests from within the swarm),
+    on a thread of its own with its own event loop; `stop` (this loop's) is passed on to it. Records are handed
+    to `on_record` on that thread."""
+    caller = asyncio.get_running_loop()
+    ready: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = concurrent.futures.Future()
+
+    def thread() -> LoadStats:
+        try:
+            _enter_netns(netns)
+        except OSError as exc:
+            ready.set_exception(exc)  # whoever waits to stop this load learns it never started
+            raise
+
+        async def inner() -> LoadStats:
+            own_stop = asyncio.Event()
+            ready.set_result((asyncio.get_running_loop(), own_stop))
+            return await run_load(stop=own_stop, resolver=make_resolver() if make_resolver else None, **load)
+
+        return asyncio.run(inner())
+
+    def tell_stop(f: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
+        if not f.cancelled() and f.exception() is None:
+            other, own_stop = f.result()
+            other.call_soon_threadsafe(own_stop.set)
+
+    done: asyncio.Future[LoadStats] = caller.run_in_executor(None, thread)
+    waiter: asyncio.Future[bool] = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([done, waiter], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
+    finally:  # stopped, or this task cancelled (Ctrl-C): the thread's load stops too, once it has a loop
+        waiter.cancel()
+        if not done.done():
+            ready.add_done_callback(tell_stop)
+    return await done

@@ -86,7 +86,17 @@ class VipSpec(Strict):
     router_id: int = Field(51, ge=1, le=255, description="virtual_router_id: unique on the network.")
 
 
-EntryKind = Literal["nodes", "haproxy", "vip", "mesh"]
+class ServiceDnsSpec(Strict):
+    """Requests from a client container inside the swarm, by service name through Swarm's DNS."""
+
+    client_node: str | None = Field(None, description="Where the client container runs (default: the last "
+                                    "node); the fault never picks it.")
+    network: str = Field("ptp-net", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+                         description="The attachable overlay network the service and the client share.")
+    target_port: int = Field(80, ge=1, le=65535, description="The port the service's tasks listen on.")
+
+
+EntryKind = Literal["nodes", "haproxy", "vip", "mesh", "service-dns"]
 
 
 class EntrySpec(Strict):
@@ -95,9 +105,11 @@ class EntrySpec(Strict):
     kind: EntryKind = Field("nodes", description="nodes: straight to each node; haproxy: through a real HAProxy "
                             "with health checks, started by pulltheplug at the lab's edge; vip: to a virtual IP "
                             "keepalived moves between the nodes; mesh: Swarm's routing mesh (ingress), any node's "
-                            "address, where the kernel has IP_VS.")
+                            "address, where the kernel has IP_VS; service-dns: from a container inside the "
+                            "swarm, by service name.")
     haproxy: HaproxySpec = Field(default_factory=HaproxySpec)
     vip: VipSpec = Field(default_factory=VipSpec)
+    service_dns: ServiceDnsSpec = Field(default_factory=ServiceDnsSpec)
 
     @model_validator(mode="before")
     @classmethod

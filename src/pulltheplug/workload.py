@@ -26,6 +26,7 @@ from pulltheplug.swarm_api import task_row
 def deploy_probe(
     client: docker.DockerClient, name: str, replicas: int | None, port: int, image: str = PROBE_IMAGE,
     placement: Sequence[str] = (), max_replicas_per_node: int | None = None, mesh: bool = False,
+    networks: Sequence[str] = (),
 ) -> str:
     """Create the service, or reuse one of that name; returns its id. The image is never resolved
     against a registry (docker-py sends the name as given; dockerd prefers the local image). Any image
@@ -40,6 +41,7 @@ def deploy_probe(
         env=["PTP_NODE={{.Node.Hostname}}", "PTP_TASK={{.Task.Name}}"],
         mode=ServiceMode("global") if replicas is None else ServiceMode("replicated", replicas=replicas),
         constraints=list(placement) or None,
+        networks=list(networks) or None,
         maxreplicas=max_replicas_per_node,
         endpoint_spec=EndpointSpec(mode="vip", ports={port: (80, "tcp", "ingress")}) if mesh
         else EndpointSpec(mode="dnsrr", ports={port: (80, "tcp", "host")}),

@@ -68,7 +68,7 @@ def test_entry_spec_short_form_and_entries_only_for_nodes() -> None:
     with pytest.raises(ValueError, match="entries are for entry kind nodes"):
         WorkloadSpec.model_validate({"entry": "haproxy", "entries": ["http://10.0.0.1/"]})
     with pytest.raises(ValueError):
-        WorkloadSpec.model_validate({"entry": "service-dns"})  # not yet
+        WorkloadSpec.model_validate({"entry": "dns"})
 
 
 def _req(due: float, outcome: str) -> RequestRecord:

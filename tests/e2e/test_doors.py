@@ -330,3 +330,83 @@ def test_mesh_without_ip_vs_is_one_line_exit_2_and_nothing_deployed(lab: labmod.
     finally:
         c.close()
     assert not list(tmp_path.glob("*-experiment"))  # no run folder either
+
+
+DNS_FAULT = 25.0  # Swarm forgets a task only once its node is seen lost (~15 s of silence here)
+DNS_SPEC = f"""
+name: e2e-door-dns
+cluster: {{lab: ptpt}}
+workload: {{service: e2e-dns, port: 8097, remove_after: true, entry: service-dns}}
+load: {{rate: 50, timeout: {TIMEOUT}s}}
+fault: {{kind: nic-down, target: node2, duration: {DNS_FAULT}s}}
+phases: {{steady: 3s, settle: 3s, timeout: 90s}}
+"""
+
+
+class DnsReadings:
+    """Swarm's DNS asked by the test itself from the client container's namespace: (monotonic, addresses)."""
+
+    def __init__(self, lab: labmod.Lab) -> None:
+        self.lab = lab
+        self.seen: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _netns(self) -> str | None:
+        c = self.lab.docker_client("node4")
+        try:
+            found = c.containers.list(filters={"label": "pulltheplug=client"})
+            return f"/proc/{found[0].attrs['State']['Pid']}/ns/net" if found else None
+        finally:
+            c.close()
+
+    def _loop(self) -> None:
+        netns = None
+        while not self._stop.is_set():
+            netns = netns or self._netns()
+            if netns is not None:
+                out = subprocess.run(["nsenter", f"--net={netns}", "busybox", "nslookup", "e2e-dns", "127.0.0.11"],
+                                     capture_output=True, text=True, check=False).stdout
+                answers = [ln for ln in out.splitlines()[2:] if ln.startswith("Address")]
+                if out:
+                    self.seen.append((time.monotonic(), len(answers)))
+            self._stop.wait(0.25)
+
+    def __enter__(self) -> DnsReadings:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_from_inside_the_swarm_dns_forgets_a_lost_task(lab: labmod.Lab, tmp_path: Path) -> None:
+    with DnsReadings(lab) as dns_seen:
+        folder = experiment.execute(parse_spec(DNS_SPEC), DNS_SPEC, lab, tmp_path)
+    run = load_run(folder)
+    s = summarize(run)
+    assert s.status == "complete" and s.fault.start is not None
+    assert run.meta.entries == {"service-dns": "http://e2e-dns:80/"} and run.meta.door["client_node"] == "node4"
+    served = {r.node for r in run.requests if r.outcome == "ok" and r.due < s.fault.start}
+    assert served == {"node1", "node2", "node3", "node4"}  # every task, reached by name over the overlay
+    d = s.door
+    assert d is not None and d.routed_around_after_fault_start is not None
+    # the DNS forgot node2's task once Swarm saw the node lost, not before; the test's own lookups agree
+    lost = s.detect.node_lost_after_fault_start
+    assert lost is not None and d.routed_around_after_fault_start >= lost - 1.0, (d, lost)
+    t0 = run.meta.t0_monotonic
+    counts = [(t - t0, n) for t, n in dns_seen.seen]
+    before = max(n for t, n in counts if t < s.fault.start)
+    forgot = min(t for t, n in counts if t > s.fault.start and n < before)
+    assert abs(forgot - (s.fault.start + d.routed_around_after_fault_start)) <= 1.0, (forgot, d)
+    forgotten_at = s.fault.start + d.routed_around_after_fault_start
+    revert = s.phases.revert
+    assert revert is not None
+    after = [r for r in run.requests if forgotten_at + TIMEOUT + 0.5 < r.due < revert]
+    assert after and all(r.outcome == "ok" for r in after)  # nobody was sent to the dead task any more
+    c = lab.docker_client("node4")
+    try:
+        assert not c.containers.list(all=True, filters={"label": "pulltheplug=client"})
+    finally:
+        c.close()

@@ -6,6 +6,7 @@ must refuse them, and a test shows that it does.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -295,19 +296,19 @@ def test_the_boot_id_guard_refuses_machine_faults_on_lab_nodes(nodes: sshd.SshdL
 RUN_SPEC = """
 name: ssh-{kind}
 cluster: {{kind: ssh, hosts: {inventory}, known_hosts: {known_hosts}}}
-workload: {{service: ssh-probe, port: 8091}}
+workload: {{service: ssh-probe, port: 8091, entry: {entry}}}
 load: {{rate: 100, timeout: 500ms}}
 fault: {{kind: {kind}, target: node2, duration: {duration}s}}
 phases: {{steady: 3s, settle: 3s, timeout: 120s}}
 """
 
 
-def _run_over_ssh(nodes: sshd.SshdLab, tmp_path: Path, kind: str,
-                  duration: float) -> tuple[Path, list[tuple[float, bool]]]:
+def _run_over_ssh(nodes: sshd.SshdLab, tmp_path: Path, kind: str, duration: float,
+                  entry: str = "nodes") -> tuple[Path, list[tuple[float, bool]]]:
     """`pulltheplug run` on the hosts through SSH, the node's eth0 polled meanwhile (monotonic time, up)."""
     spec = tmp_path / "spec.yaml"
     spec.write_text(RUN_SPEC.format(kind=kind, inventory=nodes.inventory, known_hosts=nodes.known_hosts,
-                                    duration=duration))
+                                    duration=duration, entry=entry))
     netns = labmod.Lab.open(LAB).plan.node("node2").netns
     samples: list[tuple[float, bool]] = []
     proc = subprocess.Popen([*CLI, "run", str(spec), "--runs-dir", str(tmp_path / "runs")], env=ENV,
@@ -399,3 +400,37 @@ def test_a_power_loss_run_over_ssh_through_a_command_power_driver(nodes: sshd.Ss
     during = [q for q in run.requests if q.target == "node2" and injected.t < q.due < run.meta.phases["revert"]]
     assert during and all(q.outcome != "ok" for q in during)
     assert labmod.Lab.open(LAB).node_running("node2")
+
+
+def test_a_nic_down_over_ssh_through_haproxy_on_the_controller(nodes: sshd.SshdLab, tmp_path: Path) -> None:
+    """HAProxy runs on the controller, on loopback, in front of the hosts: users behind it lose only what was
+    in flight until its checks gave up on node2; nothing of it is left after the run."""
+    from pulltheplug.analysis import summarize
+    from pulltheplug.record import load_run
+
+    entry = "{kind: haproxy, haproxy: {inter: 500ms, fall: 2, rise: 2, connect_timeout: 500ms}}"
+    folder, samples = _run_over_ssh(nodes, tmp_path, "nic-down", 6.0, entry)
+    run = load_run(folder)
+    s = summarize(run)
+    assert s.status == "complete" and run.meta.entries == {"haproxy": "http://127.0.0.1:8091/"}
+    d = s.door
+    assert d is not None and d.node == "node2" and d.down_bound is not None
+    assert d.routed_around_after_fault_start is not None and d.routed_around_after_fault_start <= d.down_bound + 0.3
+    cut = min(t for t, up in samples if not up) - run.meta.t0_monotonic
+    assert s.fault.start is not None and abs(cut - s.fault.start) <= 0.5, (cut, s.fault.start)  # dead-man arming
+    revert = s.phases.revert
+    assert revert is not None
+    marked = s.fault.start + d.routed_around_after_fault_start
+    during = [r for r in run.requests if marked + 0.5 < r.due < revert]
+    assert during and all(r.outcome == "ok" and r.node == "node1" for r in during)
+    assert not _processes_named("haproxy")
+
+
+def _processes_named(name: str) -> list[int]:
+    found = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            with contextlib.suppress(OSError):  # gone meanwhile
+                if (p / "comm").read_text().strip() == name:
+                    found.append(int(p.name))
+    return found

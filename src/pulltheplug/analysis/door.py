@@ -34,8 +34,11 @@ class DoorFigures:
 
 def routed_around_words(kind: str, node: str | None) -> str:
     """What "routed around" means for this door, for the reports."""
-    return f"another node took the VIP from {node or 'the node'}" if kind == "vip" else \
-        f"{kind} marked {node or 'the node'} down"
+    if kind == "vip":
+        return f"another node took the VIP from {node or 'the node'}"
+    if kind == "service-dns":
+        return f"Swarm's DNS stopped naming the task on {node or 'the node'}"
+    return f"{kind} marked {node or 'the node'} down"
 
 
 def _door_events(events: Sequence[Event], door: str, after: float) -> list[Event]:
@@ -43,8 +46,22 @@ def _door_events(events: Sequence[Event], door: str, after: float) -> list[Event
                    and e.data.get("backend")), key=lambda e: e.t)
 
 
+def _addresses(e: Event) -> int:
+    return len([a for a in str(e.data.get("addresses", "")).split(",") if a and a != "-"])
+
+
+def _dns_count_before(events: Sequence[Event], kind: str, t: float) -> int | None:
+    before = [e for e in _door_events(events, kind, 0.0) if e.t < t]
+    return _addresses(before[-1]) if before else None
+
+
 def routed_around(kind: str, events: Sequence[Event], node: str, after: float) -> float | None:
-    """When the door stopped sending `node` traffic, after `after`."""
+    """When the door stopped sending `node` traffic, after `after` (service-dns: the first answer of Swarm's
+    DNS with fewer task addresses than before: the dead task forgotten)."""
+    if kind == "service-dns":
+        count = _dns_count_before(events, kind, after)
+        return next((e.t for e in _door_events(events, kind, after)
+                     if count is not None and _addresses(e) < count), None)
     for e in _door_events(events, kind, after):
         backend, state = e.data.get("backend"), e.data.get("state")
         if kind == "vip" and backend != node and state == "master":
@@ -54,9 +71,14 @@ def routed_around(kind: str, events: Sequence[Event], node: str, after: float) -
     return None
 
 
-def back_in(kind: str, events: Sequence[Event], node: str, after: float) -> float | None:
+def back_in(kind: str, events: Sequence[Event], node: str, after: float,
+            fault_start: float | None = None) -> float | None:
     """haproxy: the node marked up. vip: the group agrees on one holder again (a cut holder still claims
     the address on its dead link: once back, it or the new holder steps down to backup)."""
+    if kind == "service-dns":  # the DNS answers as many tasks again as before the fault
+        count = _dns_count_before(events, kind, fault_start if fault_start is not None else after)
+        return next((e.t for e in _door_events(events, kind, after)
+                     if count is not None and _addresses(e) >= count), None)
     for e in _door_events(events, kind, after):
         backend, state = e.data.get("backend"), e.data.get("state")
         if kind != "vip" and backend == node and state == "up":
@@ -78,7 +100,7 @@ def door_figures(door: dict[str, Any], node: str | None, fault_start: float | No
         at = routed_around(kind, events, node, fault_start)
         down = at - fault_start if at is not None else None
         if revert is not None:
-            back = back_in(kind, events, node, max(revert, at if at is not None else revert))
+            back = back_in(kind, events, node, max(revert, at if at is not None else revert), fault_start)
             up = back - revert if back is not None else None
     new_task = None
     if fault_start is not None:

@@ -139,6 +139,14 @@ class HaproxyDoor:
     def holder(self) -> str | None:
         return None  # every node serves behind it
 
+    def avoid(self) -> str | None:
+        return None
+
+    netns = None  # the load runs on the controller
+
+    def resolver(self) -> None:
+        return None
+
     def entries(self) -> dict[str, str]:
         return {self.kind: f"http://{self.edge.address}:{self.port}{self.path}"}
 

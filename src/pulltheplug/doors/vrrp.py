@@ -126,6 +126,14 @@ class VipDoor:
         masters = [n for n, v in self.backends().items() if v["state"] == "master"]
         return masters[0] if len(masters) == 1 else None
 
+    def avoid(self) -> str | None:
+        return None
+
+    netns = None  # the load runs on the controller
+
+    def resolver(self) -> None:
+        return None
+
     def entries(self) -> dict[str, str]:
         return {self.kind: f"http://{self.address}:{self.port}{self.path}"}
 

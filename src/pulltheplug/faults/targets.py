@@ -20,22 +20,27 @@ class TargetPick:
 
 
 def pick_target(target: str, nodes: list[ClusterNode], leader: str | None, seed: int | None,
-                holder: str | None = None) -> TargetPick:
+                holder: str | None = None, avoid: str | None = None) -> TargetPick:
     """Resolve a target keyword to one node; random picks use `seed` and record it. `door`: the node the
     front door depends on (the VIP's holder); behind a door that depends on none (haproxy), or none at all
     (nodes), a seeded random node, so campaigns compare doors with one target."""
     names = [n.name for n in nodes]
+    if avoid is not None:  # the door's own client runs there: faulting it would cut the client, not the service
+        if target == avoid:
+            raise SpecError(f"target {target}: the front door's client runs there: pick another node, or move "
+                            "the client (workload.entry.service_dns.client_node)")
+        nodes = [n for n in nodes if n.name != avoid]
     if target == "door":
         if holder is not None:
             return TargetPick(holder, target, None, [holder])
-        return dataclasses.replace(pick_target("random", nodes, leader, seed), target=target)
+        return dataclasses.replace(pick_target("random", nodes, leader, seed, avoid=avoid), target=target)
     managers = [n.name for n in nodes if n.role == "manager"]
     if target == "leader":
         if leader is None:
             raise SpecError("target leader: the swarm has no leader right now; wait for it, or name a node")
         return TargetPick(leader, target, None, [leader])
     pools = {
-        "random": names,
+        "random": [n.name for n in nodes],
         "random-worker": [n.name for n in nodes if n.role == "worker"],
         "random-manager": managers,
         "follower": [m for m in managers if m != leader],

@@ -191,6 +191,17 @@ class Lab:
     def fault_file(self) -> Path:
         return Path(self.plan.dir) / "fault.json"
 
+    def container_netns(self, node: str, container_id: str) -> Path:
+        """Lab nodes share this machine's PID namespace: the container's init pid names its namespace."""
+        client = self.docker_client(node)
+        try:
+            pid = int(client.containers.get(container_id).attrs["State"]["Pid"])
+        finally:
+            client.close()
+        if pid <= 0:
+            raise ClusterError(f"{node}: container {container_id[:12]} is not running")
+        return Path(f"/proc/{pid}/ns/net")
+
     def routing_mesh(self) -> str | None:
         """The lab's nodes share this kernel: the mesh works where it has IP_VS (`pulltheplug doctor`)."""
         return None if IPVS.exists() else "this kernel has no IP_VS (see `pulltheplug doctor`)"

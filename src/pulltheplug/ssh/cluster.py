@@ -22,6 +22,7 @@ from pulltheplug.errors import ClusterError, FaultError, PulltheplugError, SpecE
 from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import deadman, node_actions
 from pulltheplug.ssh.check import BOOT_ID, HostReport, check_cluster, controller_boot_id, evaluate, timer_of
+from pulltheplug.ssh.edge import ControllerEdge
 from pulltheplug.ssh.inventory import Host, load_inventory
 from pulltheplug.ssh.power import run_power
 from pulltheplug.ssh.session import DEFAULT_KNOWN_HOSTS, Sessions, SshOptions
@@ -214,15 +215,19 @@ class SshCluster:
                            f"`pulltheplug cluster check {self.source}`")
 
     def node_service(self, node: str, name: str, argv: Sequence[str] | None) -> None:
-        raise SpecError(f"{self.source}: pulltheplug does not run services on your hosts: for a VIP, name the "
-                        "one your hosts already hold")
+        raise SpecError(f"{self.source}: pulltheplug runs no services on your hosts, so entry vip is not "
+                        "available over SSH yet: use entry haproxy (on this machine) or nodes")
+
+    def container_netns(self, node: str, container_id: str) -> Path:
+        raise SpecError(f"{self.source}: entry service-dns needs the load inside a container of your hosts, "
+                        "which the controller cannot enter: use entry haproxy or nodes")
 
     def routing_mesh(self) -> str | None:
         return None  # Docker on a real host loads IP_VS itself; a host without it fails the deploy, loudly
 
     def open_edge(self) -> Edge:
-        raise SpecError(f"{self.source}: a front door (workload.entry) is not available over SSH yet: "
-                        "use entry: nodes")
+        """The controller itself: HAProxy runs here, on loopback, in front of the hosts."""
+        return ControllerEdge()
 
     def watch(self, listener: Listener | None) -> None:
         """A session that dies (a nic-down cuts it on purpose) or comes back, as a "session" event."""
