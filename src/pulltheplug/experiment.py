@@ -26,6 +26,7 @@ from pulltheplug.analysis import Summary
 from pulltheplug.cluster import Cluster, ClusterNode
 from pulltheplug.doors import Door, DoorWatcher, make_door
 from pulltheplug.doors.service_dns import ensure_network
+from pulltheplug.doors.service_dns import wait_answering as wait_in_netns
 from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.targets import TargetPick, pick_target
@@ -163,9 +164,12 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
                                                     (prep.door.entries().values() if prep.door else ())}
             for url in prep.entries.values():
                 workload.check_entry(url, allowed)
-            workload.wait_answering(prep.entries, spec.phases.timeout, w.request.method,
-                                    w.request.body.encode() if w.request.body is not None else None,
-                                    w.request.expect_status)
+            if prep.door is not None and prep.door.netns is not None:  # from inside the swarm
+                wait_in_netns(prep.door.netns, prep.entries, spec.phases.timeout)
+            else:
+                workload.wait_answering(prep.entries, spec.phases.timeout, w.request.method,
+                                        w.request.body.encode() if w.request.body is not None else None,
+                                        w.request.expect_status)
         except BaseException:
             close_door(prep)
             raise

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import ctypes
 import errno
 import logging
-import os
 import re
 import time
 from collections import Counter
@@ -29,6 +27,7 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.tracing import Trace
 from yarl import URL
 
+from pulltheplug.netns import enter_netns
 from pulltheplug.record import NOT_SENT, Outcome, RequestRecord
 
 log = logging.getLogger(__name__)
@@ -310,21 +309,6 @@ async def run_load(
     return stats
 
 
-CLONE_NEWNET = 0x40000000
-
-
-def _enter_netns(netns: Path) -> None:
-    """This thread into another network namespace (Python 3.11 has no os.setns): its sockets live there."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(netns, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns {netns}: {os.strerror(err)}")
-    finally:
-        os.close(fd)
-
-
 async def run_load_in_netns(netns: Path, stop: asyncio.Event,
                             make_resolver: Callable[[], aiohttp.abc.AbstractResolver | None] | None,
                             **load: Any) -> LoadStats:
@@ -336,7 +320,7 @@ async def run_load_in_netns(netns: Path, stop: asyncio.Event,
 
     def thread() -> LoadStats:
         try:
-            _enter_netns(netns)
+            enter_netns(netns)
         except OSError as exc:
             ready.set_exception(exc)  # whoever waits to stop this load learns it never started
             raise
@@ -353,7 +337,10 @@ async def run_load_in_netns(netns: Path, stop: asyncio.Event,
             other, own_stop = f.result()
             other.call_soon_threadsafe(own_stop.set)
 
-    done: asyncio.Future[LoadStats] = caller.run_in_executor(None, thread)
+    # a thread of its own, ended with the load: a pooled thread left in that namespace would serve others
+    own = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-netns")
+    done: asyncio.Future[LoadStats] = caller.run_in_executor(own, thread)
+    own.shutdown(wait=False)
     waiter: asyncio.Future[bool] = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait([done, waiter], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]

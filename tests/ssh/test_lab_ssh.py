@@ -415,12 +415,15 @@ def test_a_nic_down_over_ssh_through_haproxy_on_the_controller(nodes: sshd.SshdL
     assert s.status == "complete" and run.meta.entries == {"haproxy": "http://127.0.0.1:8091/"}
     d = s.door
     assert d is not None and d.node == "node2" and d.down_bound is not None
-    assert d.routed_around_after_fault_start is not None and d.routed_around_after_fault_start <= d.down_bound + 0.3
+    assert d.routed_around_after_fault_start is not None and s.fault.start is not None
+    # over SSH the link goes down once the dead-man is armed (~0.3 s after the fault starts): HAProxy's bound
+    # counts from the cut itself, as the test saw it
     cut = min(t for t, up in samples if not up) - run.meta.t0_monotonic
-    assert s.fault.start is not None and abs(cut - s.fault.start) <= 0.5, (cut, s.fault.start)  # dead-man arming
+    assert 0 <= cut - s.fault.start <= 0.6, (cut, s.fault.start)
+    marked = s.fault.start + d.routed_around_after_fault_start
+    assert marked - cut <= d.down_bound + 0.3, (marked, cut, d)
     revert = s.phases.revert
     assert revert is not None
-    marked = s.fault.start + d.routed_around_after_fault_start
     during = [r for r in run.requests if marked + 0.5 < r.due < revert]
     assert during and all(r.outcome == "ok" and r.node == "node1" for r in during)
     assert not _processes_named("haproxy")

@@ -10,11 +10,15 @@ answer as a `door` event: how fast Swarm's discovery forgets a dead task.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp.abc
 import dns.asyncresolver
@@ -23,7 +27,8 @@ import dns.resolver
 import docker
 
 from pulltheplug.cluster import Cluster, ClusterNode
-from pulltheplug.errors import SpecError
+from pulltheplug.errors import ClusterError, SpecError
+from pulltheplug.netns import enter_netns
 from pulltheplug.spec import PROBE_IMAGE, ServiceDnsSpec
 
 log = logging.getLogger(__name__)
@@ -149,3 +154,33 @@ class ServiceDnsDoor:
         return [f"client container on {self.node} removed"]
 
 
+
+
+def wait_answering(netns: Path, entries: dict[str, str], timeout: float) -> None:
+    """Until every entry answers 2xx from inside `netns`, names asked of Swarm's DNS (on a thread of its own:
+    the namespace is the thread's)."""
+    def inside() -> None:
+        enter_netns(netns)
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [SWARM_DNS]
+        resolver.lifetime = 1.0
+        deadline = time.monotonic() + timeout
+        for name, url in entries.items():
+            parts = urlsplit(url)
+            while True:
+                with contextlib.suppress(dns.exception.DNSException, OSError, http.client.HTTPException):
+                    address = str(resolver.resolve(parts.hostname or "", "A")[0])
+                    conn = http.client.HTTPConnection(address, parts.port or 80, timeout=1)
+                    try:
+                        conn.request("GET", parts.path or "/", headers={"Host": parts.netloc})
+                        if 200 <= conn.getresponse().status < 300:
+                            break
+                    finally:
+                        conn.close()
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"entry {name} ({url}) does not answer from inside the swarm within "
+                                       f"{timeout:.0f}s: is the service on the client's network?")
+                time.sleep(0.2)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(inside).result()
