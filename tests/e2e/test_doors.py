@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import pytest
 
@@ -45,7 +46,33 @@ POLL = 0.1
 DOOR_EDGE = 0.25 + POLL + 0.05
 
 
-class Readings:
+class Poller:
+    """A reading taken by the test itself every `interval` on a thread of its own, while a run goes on."""
+
+    interval = POLL
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+class Readings(Poller):
     """node2's eth0 and HAProxy's view of node2, polled until stopped: (monotonic time, value)."""
 
     def __init__(self, lab: labmod.Lab) -> None:
@@ -53,25 +80,14 @@ class Readings:
         self.socket = Path(lab.plan.dir) / "edge" / "haproxy.sock"
         self.eth0: list[tuple[float, bool]] = []
         self.door: list[tuple[float, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        super().__init__()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            out = subprocess.run(["ip", "-n", self.netns, "-o", "link", "show", "eth0"], capture_output=True,
-                                 text=True, check=False).stdout
-            self.eth0.append((time.monotonic(), ",UP" in out.split(">")[0]))
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                self.door.append((time.monotonic(), parse_stat(show_stat(self.socket, 0.5))["node2"]["state"]))
-            self._stop.wait(POLL)
-
-    def __enter__(self) -> Readings:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
+    def sample(self) -> None:
+        out = subprocess.run(["ip", "-n", self.netns, "-o", "link", "show", "eth0"], capture_output=True,
+                             text=True, check=False).stdout
+        self.eth0.append((time.monotonic(), ",UP" in out.split(">")[0]))
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            self.door.append((time.monotonic(), parse_stat(show_stat(self.socket, 0.5))["node2"]["state"]))
 
 
 def test_haproxy_routes_around_a_cut_node_within_its_check_timing(lab: labmod.Lab, tmp_path: Path) -> None:
@@ -131,32 +147,21 @@ phases: {{steady: 3s, settle: 3s, timeout: 60s}}
 """
 
 
-class Holders:
+class Holders(Poller):
     """Which node namespaces have the VIP on their eth0, polled every 0.1 s by the test: (monotonic, nodes)."""
 
     def __init__(self, lab: labmod.Lab, vip: str) -> None:
         self.lab = lab
         self.vip = vip
         self.seen: list[tuple[float, frozenset[str]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        super().__init__()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            at = time.monotonic()
-            holders = frozenset(n.name for n in self.lab.plan.nodes if f" {self.vip}/" in subprocess.run(
-                ["ip", "-n", n.netns, "-o", "-4", "addr", "show", "eth0"], capture_output=True, text=True,
-                check=False).stdout)
-            self.seen.append((at, holders))
-            self._stop.wait(POLL)
-
-    def __enter__(self) -> Holders:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
+    def sample(self) -> None:
+        at = time.monotonic()
+        holders = frozenset(n.name for n in self.lab.plan.nodes if f" {self.vip}/" in subprocess.run(
+            ["ip", "-n", n.netns, "-o", "-4", "addr", "show", "eth0"], capture_output=True, text=True,
+            check=False).stdout)
+        self.seen.append((at, holders))
 
 
 def test_a_vip_moves_off_a_cut_holder_within_vrrp_timing(lab: labmod.Lab, tmp_path: Path) -> None:
@@ -343,16 +348,18 @@ phases: {{steady: 3s, settle: 3s, timeout: 90s}}
 """
 
 
-class DnsReadings:
+class DnsReadings(Poller):
     """Swarm's DNS asked by the test itself from the client container's namespace: (monotonic, addresses)."""
+
+    interval = 0.25
 
     def __init__(self, lab: labmod.Lab) -> None:
         self.lab = lab
+        self.netns: str | None = None
         self.seen: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        super().__init__()
 
-    def _netns(self) -> str | None:
+    def _client_netns(self) -> str | None:
         c = self.lab.docker_client("node4")
         try:
             found = c.containers.list(filters={"label": "pulltheplug=client"})
@@ -360,25 +367,14 @@ class DnsReadings:
         finally:
             c.close()
 
-    def _loop(self) -> None:
-        netns = None
-        while not self._stop.is_set():
-            netns = netns or self._netns()
-            if netns is not None:
-                out = subprocess.run(["nsenter", f"--net={netns}", "busybox", "nslookup", "e2e-dns", "127.0.0.11"],
-                                     capture_output=True, text=True, check=False).stdout
-                answers = [ln for ln in out.splitlines()[2:] if ln.startswith("Address")]
-                if out:
-                    self.seen.append((time.monotonic(), len(answers)))
-            self._stop.wait(0.25)
-
-    def __enter__(self) -> DnsReadings:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
+    def sample(self) -> None:
+        self.netns = self.netns or self._client_netns()
+        if self.netns is not None:
+            out = subprocess.run(["nsenter", f"--net={self.netns}", "busybox", "nslookup", "e2e-dns", "127.0.0.11"],
+                                 capture_output=True, text=True, check=False).stdout
+            if out:
+                self.seen.append((time.monotonic(), len([ln for ln in out.splitlines()[2:]
+                                                         if ln.startswith("Address")])))
 
 
 def test_from_inside_the_swarm_dns_forgets_a_lost_task(lab: labmod.Lab, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pulltheplug.cluster import ClusterNode, Edge
+from pulltheplug.doors.from_controller import FromController
 from pulltheplug.errors import ClusterError, MissingToolError
 from pulltheplug.spec import HaproxySpec
 
@@ -104,7 +105,7 @@ def show_stat(path: Path, timeout: float = 1.0) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-class HaproxyDoor:
+class HaproxyDoor(FromController):
     kind = "haproxy"
 
     def __init__(self, edge: Edge, nodes: list[ClusterNode], port: int, path: str, settings: HaproxySpec,
@@ -138,14 +139,6 @@ class HaproxyDoor:
 
     def holder(self) -> str | None:
         return None  # every node serves behind it
-
-    def avoid(self) -> str | None:
-        return None
-
-    netns = None  # the load runs on the controller
-
-    def resolver(self) -> None:
-        return None
 
     def entries(self) -> dict[str, str]:
         return {self.kind: f"http://{self.edge.address}:{self.port}{self.path}"}

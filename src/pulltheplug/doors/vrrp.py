@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pulltheplug.cluster import Cluster, ClusterNode
+from pulltheplug.doors.from_controller import FromController
 from pulltheplug.errors import ClusterError, MissingToolError, SpecError
 from pulltheplug.spec import VipSpec
 
@@ -77,7 +78,7 @@ def read_state(path: Path) -> str:
         return "starting"
 
 
-class VipDoor:
+class VipDoor(FromController):
     kind = "vip"
 
     def __init__(self, cluster: Cluster, nodes: Sequence[ClusterNode], port: int, path: str,
@@ -125,14 +126,6 @@ class VipDoor:
     def holder(self) -> str | None:
         masters = [n for n, v in self.backends().items() if v["state"] == "master"]
         return masters[0] if len(masters) == 1 else None
-
-    def avoid(self) -> str | None:
-        return None
-
-    netns = None  # the load runs on the controller
-
-    def resolver(self) -> None:
-        return None
 
     def entries(self) -> dict[str, str]:
         return {self.kind: f"http://{self.address}:{self.port}{self.path}"}

@@ -5,17 +5,14 @@ its processes join the lab's `edge` cgroup, so `lab down` ends them even after a
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
-import os
 import shlex
-import signal
-import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pulltheplug.edge_processes import EdgeProcesses
 from pulltheplug.errors import LabError
 from pulltheplug.lab import cgroups
 from pulltheplug.lab.commands import run
@@ -27,16 +24,15 @@ log = logging.getLogger(__name__)
 HUB_LINK = "edge"  # the edge's veth end on the hub's bridge
 
 
-class LabEdge:
+class LabEdge(EdgeProcesses):
     """One edge per lab at a time: opening it again after a killed run first removes the old one."""
 
     def __init__(self, plan: LabPlan) -> None:
+        super().__init__(Path(plan.dir) / "edge")
         self.plan = plan
         self.netns = f"ptp-{plan.name}-edge"
         self.address = edge_address(plan)
-        self.folder = Path(plan.dir) / "edge"
         self.cgroup = f"{plan.cgroup}/edge"
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def open(self) -> LabEdge:
         self._remove()
@@ -58,38 +54,13 @@ class LabEdge:
             raise
         return self
 
-    def start(self, name: str, argv: Sequence[str]) -> int:
+    def wrap(self, argv: Sequence[str]) -> list[str]:
         """In the edge's network namespace only (not `ip netns exec`: it remounts /sys), in the edge cgroup."""
         joins = " && ".join(f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))}" for d in cgroups.dirs(self.cgroup))
-        script = f"{joins} && exec {shlex.join(argv)}"
-        with open(self.folder / f"{name}.log", "ab") as out:
-            proc = subprocess.Popen(["nsenter", f"--net={NETNS_DIR / self.netns}", "sh", "-c", script],
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        self._procs[name] = proc
-        return proc.pid
-
-    def running(self, name: str) -> bool:
-        proc = self._procs.get(name)
-        return proc is not None and proc.poll() is None
-
-    def stop(self, name: str, timeout: float = 5.0) -> None:
-        proc = self._procs.pop(name, None)
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout)
+        return ["nsenter", f"--net={NETNS_DIR / self.netns}", "sh", "-c", f"{joins} && exec {shlex.join(argv)}"]
 
     def close(self) -> list[str]:
-        done = [f"{name} stopped" for name in list(self._procs)]
-        for name in list(self._procs):
-            self.stop(name)
+        done = self.stop_all()
         self._remove()
         return [*done, f"edge {self.netns} removed"]
 
