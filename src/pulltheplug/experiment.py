@@ -35,7 +35,7 @@ from pulltheplug.observe import Observer
 from pulltheplug.record import Event, Meta, RequestRecord, Run, RunWriter
 from pulltheplug.results import write_results
 from pulltheplug.spec import ExperimentSpec, RequestSpec
-from pulltheplug.swarm_api import answering_manager, leader_of, node_rows
+from pulltheplug.swarm_api import API_ERRORS, answering_manager, leader_of, node_rows
 from pulltheplug.verdict import SloResult
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,14 @@ def close_door(prep: Prepared | None) -> None:
     if prep is None:
         return
     door, prep.door = prep.door, None
-    if door is not None:
+    if door is None:
+        return
+    try:
         for line in door.close():
             log.debug("door: %s", line)
+    except Exception as exc:  # the run's own outcome (or error) stands; what is left is said
+        log.warning("the front door %s was not closed cleanly: %s: %s (`pulltheplug lab down` removes what is "
+                    "left in a lab)", door.kind, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
 
 
 @dataclass
@@ -172,6 +177,9 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
                                         w.request.expect_status)
         except BaseException:
             close_door(prep)
+            if w.stack is not None and not w.keep_stack:  # nothing of a refused run stays deployed
+                with contextlib.suppress(*API_ERRORS):
+                    stack.remove(c, w.stack_name)
             raise
         return prep
     finally:

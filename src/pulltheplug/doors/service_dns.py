@@ -30,6 +30,7 @@ from pulltheplug.cluster import Cluster, ClusterNode
 from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.netns import enter_netns
 from pulltheplug.spec import PROBE_IMAGE, ServiceDnsSpec
+from pulltheplug.swarm_api import API_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class SwarmResolver(aiohttp.abc.AbstractResolver):
             addresses = []
             reason = type(exc).__name__
             log.debug("%s did not resolve: %s", host, reason)
-        if self._last.get(host) != sorted(addresses):
+        if addresses and self._last.get(host) != sorted(addresses):  # a failed lookup is no answer
             self._last[host] = sorted(addresses)
             self._on_answer(host, sorted(addresses))
         if not addresses:
@@ -98,10 +99,13 @@ class ServiceDnsDoor:
         try:
             for stale in client.containers.list(all=True, filters={"label": "pulltheplug=client"}):
                 stale.remove(force=True)  # a killed run's client
-            container = client.containers.run(PROBE_IMAGE, ["sleep", "86400"], detach=True,
-                                              network=self.settings.network, labels=CLIENT_LABEL,
-                                              name=f"ptp-client-{self.node}")
+            # create + start, never `run`: docker-py's run pulls a missing image, and nothing is pulled here
+            container = client.containers.create(PROBE_IMAGE, ["sleep", "86400"], network=self.settings.network,
+                                                 labels=CLIENT_LABEL, name=f"ptp-client-{self.node}")
             self.container_id = str(container.id)
+            container.start()
+        except docker.errors.ImageNotFound:
+            raise SpecError(f"entry service-dns: {PROBE_IMAGE} is not on {self.node} (it is never pulled)") from None
         except docker.errors.APIError as exc:
             raise SpecError(f"entry service-dns: no client container on {self.node}: "
                             f"{exc.explanation or exc}") from None
@@ -146,7 +150,7 @@ class ServiceDnsDoor:
         try:
             with contextlib.suppress(docker.errors.NotFound):
                 client.containers.get(self.container_id).remove(force=True)
-        except docker.errors.APIError as exc:
+        except API_ERRORS as exc:
             log.warning("the client container %s on %s was not removed: %s", self.container_id[:12], self.node, exc)
         finally:
             client.close()

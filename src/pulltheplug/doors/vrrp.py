@@ -11,6 +11,7 @@ clients see.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import shutil
 import tempfile
 import time
@@ -19,8 +20,10 @@ from pathlib import Path
 
 from pulltheplug.cluster import Cluster, ClusterNode
 from pulltheplug.doors.from_controller import FromController
-from pulltheplug.errors import ClusterError, MissingToolError, SpecError
+from pulltheplug.errors import ClusterError, MissingToolError, PulltheplugError, SpecError
 from pulltheplug.spec import VipSpec
+
+log = logging.getLogger(__name__)
 
 KEEPALIVED = "keepalived"
 SERVICE = "keepalived-ptp"
@@ -141,9 +144,14 @@ class VipDoor(FromController):
 
     def close(self) -> list[str]:
         done = []
-        for node in self._started:
-            self.cluster.node_service(node, SERVICE, None)
-            done.append(f"{node}: keepalived stopped")
-        self._started.clear()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        try:
+            for node in list(self._started):
+                try:
+                    self.cluster.node_service(node, SERVICE, None)
+                    done.append(f"{node}: keepalived stopped")
+                except (PulltheplugError, OSError) as exc:  # the others are stopped all the same
+                    log.warning("keepalived on %s was not stopped: %s", node, exc)
+        finally:
+            self._started.clear()
+            shutil.rmtree(self.folder, ignore_errors=True)
         return done

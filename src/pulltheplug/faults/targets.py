@@ -38,6 +38,9 @@ def pick_target(target: str, nodes: list[ClusterNode], leader: str | None, seed:
     if target == "leader":
         if leader is None:
             raise SpecError("target leader: the swarm has no leader right now; wait for it, or name a node")
+        if leader == avoid:
+            raise SpecError(f"target leader: the leader {leader} runs the front door's client: move the client "
+                            "(workload.entry.service_dns.client_node), or name another node")
         return TargetPick(leader, target, None, [leader])
     pools = {
         "random": [n.name for n in nodes],
