@@ -67,8 +67,8 @@ class Prepared:
     replicas: int
     leader: str | None
     pick: TargetPick | None
+    service: str  # the Swarm service under load (a stack's is <stack>_<service>)
     door: Door | None = None  # started by `prepare`, closed by `execute` (or `close_door`)
-    service: str = ""  # the Swarm service under load (a stack's is <stack>_<service>)
 
 
 def close_door(prep: Prepared | None) -> None:
@@ -152,7 +152,7 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
         ids = {r["id"]: r["name"] for r in node_rows(swarm_nodes)}
         with_task = [n for n in nodes if n.name in {ids.get(i) for i in serving}]
         leader = leader_of(swarm_nodes)
-        prep = Prepared({}, [n.name for n in nodes], replicas or len(serving), leader, None, service=service)
+        prep = Prepared({}, [n.name for n in nodes], replicas or len(serving), leader, None, service)
         try:
             prep.door = make_door(w, cluster, nodes, spec.load.timeout, service)
             if spec.fault.kind != "none":
@@ -165,16 +165,17 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
             # the mesh answers on every node, with a task or not
             prep.entries = prep.door.entries() if prep.door is not None else \
                 _node_entries(spec, nodes if mesh else (with_task or nodes))
-            allowed = {n.address for n in nodes} | {urlsplit(u).hostname or "" for u in
-                                                    (prep.door.entries().values() if prep.door else ())}
+            allowed = {n.address for n in nodes}
+            if prep.door is not None:  # the door's own address, which pulltheplug made
+                allowed |= {urlsplit(u).hostname or "" for u in prep.entries.values()}
             for url in prep.entries.values():
                 workload.check_entry(url, allowed)
             if prep.door is not None and prep.door.netns is not None:  # from inside the swarm
                 wait_in_netns(prep.door.netns, prep.entries, spec.phases.timeout)
             else:
-                workload.wait_answering(prep.entries, spec.phases.timeout, w.request.method,
-                                        w.request.body.encode() if w.request.body is not None else None,
-                                        w.request.expect_status)
+                shape = request_shape(w.request)
+                workload.wait_answering(prep.entries, spec.phases.timeout, shape.method, shape.body,
+                                        shape.expect_status)
         except BaseException:
             close_door(prep)
             if w.stack is not None and not w.keep_stack:  # nothing of a refused run stays deployed
@@ -259,7 +260,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
         t0_monotonic=t0,
         cluster=cluster.describe(),
         entries=prep.entries,
-        workload={"service": prep.service or spec.workload.service, "replicas": prep.replicas,
+        workload={"service": prep.service, "replicas": prep.replicas,
                   "port": spec.workload.port, "stack": str(spec.workload.stack) if spec.workload.stack else None,
                   "mode": spec.workload.mode, "placement": spec.workload.placement,
                   "max_replicas_per_node": spec.workload.max_replicas_per_node, "entry": spec.workload.entry.kind,
@@ -282,7 +283,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
     def emit(e: Event) -> None:
         writer.event(e)
 
-    observer = Observer(cluster, prep.service or spec.workload.service, clock, emit, spec.observe.interval,
+    observer = Observer(cluster, prep.service, clock, emit, spec.observe.interval,
                         spec.observe.request_timeout)
     watcher = DoorWatcher(prep.door, clock, emit, spec.observe.interval) if prep.door is not None else None
     emit(Event(clock(), "run", {"action": "start"}))
