@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
 import signal
 import time
 from pathlib import Path
@@ -31,6 +32,12 @@ def dirs(rel: str, root: Path = CGROUP_ROOT) -> list[Path]:
     if is_v2(root):
         return [root / rel]
     return [root / h / rel for h in V1_HIERARCHIES if (root / h).is_dir()]
+
+
+def join_script(rel: str) -> str:
+    """Shell that moves the shell itself into the cgroup (every hierarchy), before it execs what must live
+    there: a process started outside could not be killed or frozen with the node."""
+    return " && ".join(f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))}" for d in dirs(rel))
 
 
 def _main_dir(rel: str, root: Path = CGROUP_ROOT) -> Path:

@@ -54,7 +54,7 @@ def boot(node: NodePlan) -> int:
     Path(node.socket).unlink(missing_ok=True)
     Path(node.data_root).mkdir(parents=True, exist_ok=True)
     cgroups.create(node.cgroup)
-    joins = " && ".join(f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))}" for d in cgroups.dirs(node.cgroup))
+    joins = cgroups.join_script(node.cgroup)
     # any failed step ends the shell before dockerd: a daemon outside its cgroup could not be killed whole
     script = f"{joins} && hostname {shlex.quote(node.name)} && exec {shlex.join(dockerd_args(node))}"
     env = dict(os.environ)

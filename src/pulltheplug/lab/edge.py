@@ -56,7 +56,7 @@ class LabEdge(EdgeProcesses):
 
     def wrap(self, argv: Sequence[str]) -> list[str]:
         """In the edge's network namespace only (not `ip netns exec`: it remounts /sys), in the edge cgroup."""
-        joins = " && ".join(f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))}" for d in cgroups.dirs(self.cgroup))
+        joins = cgroups.join_script(self.cgroup)
         return ["nsenter", f"--net={NETNS_DIR / self.netns}", "sh", "-c", f"{joins} && exec {shlex.join(argv)}"]
 
     def close(self) -> list[str]:

@@ -23,7 +23,7 @@ _children: dict[int, subprocess.Popen[bytes]] = {}  # reaped when stopped; a pow
 
 def start(node: NodePlan, name: str, argv: Sequence[str]) -> int:
     cgroups.create(node.cgroup)
-    joins = " && ".join(f"echo $$ > {shlex.quote(str(d / 'cgroup.procs'))}" for d in cgroups.dirs(node.cgroup))
+    joins = cgroups.join_script(node.cgroup)
     script = f"{joins} && exec {shlex.join(argv)}"
     Path(node.dir).mkdir(parents=True, exist_ok=True)
     with open(Path(node.dir) / f"{name}.log", "ab") as out:
