@@ -12,12 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import docker
 
+if TYPE_CHECKING:
+    from pulltheplug.traffic import TrafficRules
+
 Evidence = dict[str, Any]  # what was checked after an action, as it goes into the fault's events
 Listener = Callable[[str, dict[str, Any]], None]  # (event type, data): what the backend saw by itself
+
+# a dead-man armed on the node reverts a fault this long after its planned end: late enough never to cut
+# the run's own revert short, soon enough to leave a node whole when the controller died
+DEADMAN_MARGIN = 10.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ class Edge(Protocol):
 class Cluster(Protocol):
     name: str
     kind: str  # lab | ssh
+    fault_kinds: frozenset[str]  # the faults this backend can inject
 
     def describe(self) -> dict[str, object]:
         """What a report shows of the cluster: kind, engine version, nodes..."""
@@ -91,6 +99,16 @@ class Cluster(Protocol):
     def docker_client(self, node: str, timeout: float = 5) -> docker.DockerClient: ...
 
     # --- node actions: evidence that each took effect, or FaultError ------------------------------------
+    def arm_revert(self, node: str, kind: str, duration: float) -> Evidence:
+        """Before the fault's clock starts: arm, outside the controller, what reverts fault `kind` on the node
+        should the controller die (at the fault's end where that is the revert, else DEADMAN_MARGIN later);
+        the evidence that it is armed, {} where the fault needs none. FaultError: not armed, do not inject."""
+        ...
+
+    def disarm_revert(self, node: str) -> None:
+        """The run reverts by itself: cancel what `arm_revert` armed on the node, if the backend must."""
+        ...
+
     def nic_down(self, node: str, seconds: float) -> Evidence:
         """The node's fault interface down for `seconds`. Where the controller reaches the node only through
         that interface (SSH), a dead-man armed on the node first brings it back: that is the revert."""
@@ -117,6 +135,31 @@ class Cluster(Protocol):
         ...
 
     def thaw(self, node: str) -> Evidence: ...
+
+    def filter_traffic(self, node: str, rules: TrafficRules) -> Evidence:
+        """The node drops what `rules` say (a partition's side, random loss), in a firewall table of our own."""
+        ...
+
+    def clear_traffic(self, node: str) -> Evidence:
+        """Our firewall table gone from the node (idempotent); the node's other rules untouched."""
+        ...
+
+    def flap(self, node: str, period: float, down: float, seconds: float) -> Evidence:
+        """The node's fault interface down for `down` in every `period`, for `seconds`, driven on the node's
+        side (it ends with the link up by itself)."""
+        ...
+
+    def unflap(self, node: str) -> Evidence:
+        """The flapping stopped and the link up; how many times it went down."""
+        ...
+
+    def crash_engine(self, node: str) -> Evidence:
+        """SIGKILL of the container engine only (dockerd, containerd); its containers' fate is the engine's."""
+        ...
+
+    def start_engine(self, node: str) -> Evidence:
+        """The engine started again after a crash; returns once it answers."""
+        ...
 
     # --- the whole cluster -------------------------------------------------------------------------------
     def status(self) -> list[NodeStatus]:

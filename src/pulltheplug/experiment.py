@@ -29,6 +29,7 @@ from pulltheplug.doors.service_dns import ensure_network
 from pulltheplug.doors.service_dns import wait_answering as wait_in_netns
 from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.faults import Fault, make_fault
+from pulltheplug.faults.base import FaultContext
 from pulltheplug.faults.targets import TargetPick, pick_target
 from pulltheplug.load import RequestShape, run_load, run_load_in_netns
 from pulltheplug.observe import Observer
@@ -69,6 +70,7 @@ class Prepared:
     pick: TargetPick | None
     service: str  # the Swarm service under load (a stack's is <stack>_<service>)
     door: Door | None = None  # started by `prepare`, closed by `execute` (or `close_door`)
+    fault: Fault | None = None  # planned by `prepare`: a shape the cluster cannot form never gets a folder
 
 
 def close_door(prep: Prepared | None) -> None:
@@ -121,6 +123,9 @@ class _Tally:
 def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
     """Everything that can fail before a run folder exists: workload, entries, target."""
     nodes = cluster.nodes()
+    if spec.fault.kind != "none" and spec.fault.kind not in cluster.fault_kinds:
+        raise SpecError(f"fault {spec.fault.kind}: the {cluster.kind} backend cannot inject it yet: use one of "
+                        f"{', '.join(sorted(cluster.fault_kinds))}")
     c, swarm_nodes = answering_manager(cluster)
     try:
         w = spec.workload
@@ -158,9 +163,13 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
             if spec.fault.kind != "none":
                 # an unseeded random pick still gets a seed, recorded, so the run can be repeated
                 seed = spec.fault.seed if spec.fault.seed is not None else random.SystemRandom().randrange(2**31)
-                prep.pick = pick_target(spec.fault.target, nodes, leader, seed,
+                # a task-kill needs a task: random picks only among the nodes that run one
+                pool = with_task if spec.fault.kind == "task-kill" and with_task else nodes
+                prep.pick = pick_target(spec.fault.target, pool, leader, seed,
                                         prep.door.holder() if prep.door else None,
                                         prep.door.avoid() if prep.door else None)
+                prep.fault = make_fault(spec.fault.kind, cluster, prep.pick.node, spec.fault.duration, spec.fault,
+                                        FaultContext(nodes, leader, service, seed, [n.name for n in with_task]))
             # straight to the nodes: those a task serves on (a host-mode port answers only there)
             # the mesh answers on every node, with a task or not
             prep.entries = prep.door.entries() if prep.door is not None else \
@@ -267,7 +276,8 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
                   "image": spec.workload.image},
         load={"rate": spec.load.rate, "timeout": spec.load.timeout},
         fault={"kind": spec.fault.kind, "target": spec.fault.target, "duration": spec.fault.duration,
-               **({"node": pick.node, "seed": pick.seed, "candidates": pick.candidates} if pick else {})},
+               **({"node": pick.node, "seed": pick.seed, "candidates": pick.candidates} if pick else {}),
+               **({"nodes": prep.fault.nodes, **prep.fault.describe()} if prep.fault else {})},
         slo=spec.slo.model_dump(),
     )
     meta.cluster["leader_at_start"] = prep.leader
@@ -278,7 +288,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
         on_folder(writer.folder)
     progress = RunProgress(target=pick.node if pick else "", fault=spec.fault.kind)
     tally = _Tally(writer, progress)
-    fs = _FaultState(fault=make_fault(spec.fault.kind, cluster, pick.node, spec.fault.duration) if pick else None)
+    fs = _FaultState(fault=prep.fault)
 
     def emit(e: Event) -> None:
         writer.event(e)
@@ -368,13 +378,19 @@ def _finish(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
 def _inject(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta) -> None:
     assert fs.fault is not None
     with fs.lock:
+        fs.fault.cluster.note_fault({"kind": fs.fault.kind, "node": fs.fault.node, "nodes": fs.fault.nodes,
+                                     "run": meta.name, "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+        try:
+            armed = fs.fault.arm()  # before the fault's clock: the fault starts when it is sent
+        except BaseException:
+            fs.fault.cluster.note_fault(None)  # nothing was injected
+            raise
+        fs.injected = True  # from here on, a revert is owed even if inject fails half way
         t = clock()
         meta.phases["fault"] = t
         emit(Event(t, "phase", {"phase": "fault"}))
-        emit(Event(t, "fault", {"action": "inject", "kind": fs.fault.kind, "node": fs.fault.node}))
-        fs.injected = True  # from here on, a revert is owed even if inject fails half way
-        fs.fault.cluster.note_fault({"kind": fs.fault.kind, "node": fs.fault.node, "run": meta.name,
-                                     "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+        emit(Event(t, "fault", {"action": "inject", "kind": fs.fault.kind, "node": fs.fault.node,
+                                **({"deadman": armed} if armed else {})}))
         evidence = fs.fault.inject()
         emit(Event(clock(), "fault", {"action": "injected", "kind": fs.fault.kind, "node": fs.fault.node,
                                       "evidence": evidence}))
@@ -389,6 +405,7 @@ def _revert(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
         meta.phases["revert"] = t
         emit(Event(t, "phase", {"phase": "recovery"}))
         emit(Event(t, "fault", {"action": "revert", "kind": fs.fault.kind, "node": fs.fault.node}))
+        fs.fault.disarm()
         evidence = fs.fault.revert()
         fs.reverted = True
         fs.fault.cluster.note_fault(None)

@@ -42,7 +42,8 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-FaultKind = Literal["nic-down", "reboot", "power-loss", "freeze", "none"]
+FaultKind = Literal["nic-down", "reboot", "power-loss", "freeze", "partition", "loss", "flap", "engine-crash",
+                    "task-kill", "quorum-loss", "none"]
 FAULT_KINDS: tuple[str, ...] = ("nic-down", "reboot", "power-loss", "freeze", "none")
 SEED_FAULTS: tuple[FaultKind, ...] = ("nic-down", "reboot", "power-loss")  # the seed's three experiments
 TARGET_KEYWORDS: tuple[str, ...] = ("random", "random-worker", "random-manager", "leader", "follower", "door")
@@ -187,11 +188,42 @@ class LoadSpec(Strict):
     max_in_flight: int = Field(4000, ge=1, description="Cap on concurrent requests (sockets).")
 
 
+class PartitionSpec(Strict):
+    """Who is cut from whom. Clients (the controller, a front door) always reach every node."""
+
+    shape: Literal["isolate", "managers-split", "one-way", "groups"] = Field(
+        "isolate", description="isolate: the target from every other node; managers-split: a minority of managers "
+        "(with the target) from the majority; one-way: the target sends but receives nothing from the other nodes; "
+        "groups: as listed.")
+    groups: list[list[str]] = Field(default_factory=list, description="shape groups: node names per side.")
+
+    @model_validator(mode="after")
+    def _groups_with_their_shape(self) -> PartitionSpec:
+        if (self.shape == "groups") != bool(self.groups):
+            raise ValueError("give groups with shape: groups, and only then")
+        return self
+
+
+class FlapSpec(Strict):
+    period: Duration = Field(4.0, gt=0, description="One down-then-up cycle of the link.")
+    down: Duration = Field(1.0, gt=0, description="How long the link is down in each period.")
+
+    @model_validator(mode="after")
+    def _down_within_period(self) -> FlapSpec:
+        if self.down >= self.period:
+            raise ValueError(f"flap down {self.down}s must be shorter than its period {self.period}s")
+        return self
+
+
 class FaultSpec(Strict):
     kind: FaultKind = "nic-down"
     target: str = "random"
     duration: Duration = 20.0
     seed: int | None = None
+    partition: PartitionSpec = Field(default_factory=PartitionSpec)
+    loss: float = Field(20.0, gt=0, le=100, description="kind loss: percent of the target's packets dropped, "
+                        "each way.")
+    flap: FlapSpec = Field(default_factory=FlapSpec)
 
     @field_validator("target")
     @classmethod

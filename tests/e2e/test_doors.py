@@ -291,8 +291,10 @@ def test_fewer_replicas_than_nodes_a_replacement_task_takes_traffic_through_the_
     running = s.recover.replicas_running_after_fault_start
     assert running is not None and running < RESCHEDULE_FAULT, s.recover
     assert d.new_task_served_after_fault_start is not None
+    # the spare node's replacement answered through the door; Swarm may replace another task too (seen once in
+    # CI), so the figure is the first new task's answer, wherever it runs, and never later than the spare's
     served = [r for r in run.requests if r.outcome == "ok" and r.node == spare and r.due >= s.fault.start]
-    assert served and min(r.due for r in served) == pytest.approx(s.fault.start + d.new_task_served_after_fault_start)
+    assert served and min(r.due for r in served) >= s.fault.start + d.new_task_served_after_fault_start - 1e-6
     assert running - 0.5 <= d.new_task_served_after_fault_start <= running + 2 * 0.5 + 0.5 + 1.0, (running, d)
 
 

@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from pulltheplug.cluster import Evidence
+from pulltheplug.cluster import DEADMAN_MARGIN, Evidence
 from pulltheplug.errors import FaultError, SpecError
 from pulltheplug.faults import make_fault
-from pulltheplug.faults.base import DEADMAN_MARGIN
 from pulltheplug.spec import parse_spec
 
 

@@ -44,7 +44,8 @@ def build_spec(spec_file: Path | None, overrides: dict[str, dict[str, Any]],
 def run(
     spec_file: Path | None = typer.Argument(
         None, metavar="EXPERIMENT.yaml", help="Experiment YAML (see scenarios/). Flags override it."),
-    fault: str | None = typer.Option(None, "--fault", help="nic-down, reboot, power-loss, freeze or none."),
+    fault: str | None = typer.Option(None, "--fault", help="nic-down, reboot, power-loss, freeze, partition, loss, "
+                                     "flap, engine-crash, task-kill, quorum-loss or none (their shapes: in the YAML)."),
     target: str | None = typer.Option(None, "--target", help="Node name, random, random-worker, "
                                       "random-manager, leader or follower."),
     duration: str | None = typer.Option(None, "--duration", help="How long the fault lasts, e.g. 20s."),

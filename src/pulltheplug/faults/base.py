@@ -4,25 +4,47 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import ClassVar
 
-from pulltheplug.cluster import Cluster, Evidence
+from pulltheplug.cluster import DEADMAN_MARGIN, Cluster, ClusterNode, Evidence
 from pulltheplug.errors import FaultError
+from pulltheplug.spec import FaultSpec
 
-# a dead-man armed on the node reverts a fault this long after its planned end: late enough never to cut
-# the run's own revert short, soon enough to leave a node whole when the controller died
-DEADMAN_MARGIN = 10.0
+
+@dataclass(frozen=True)
+class FaultContext:
+    """What a fault may need besides its node: the cluster's nodes at the start, the service under load."""
+
+    nodes: list[ClusterNode] = field(default_factory=list)
+    leader: str | None = None
+    service: str = ""
+    seed: int | None = None
+    with_task: list[str] = field(default_factory=list)  # nodes a task of the service runs on
 
 
 class Fault(ABC):
-    """One fault on one node for `duration` seconds. `inject` and `revert` return the cluster's evidence."""
+    """One fault on one node (or a few: `nodes`) for `duration` seconds. `inject` and `revert` return the
+    cluster's evidence."""
 
     kind: ClassVar[str]
 
-    def __init__(self, cluster: Cluster, node: str, duration: float) -> None:
+    def __init__(self, cluster: Cluster, node: str, duration: float, spec: FaultSpec | None = None,
+                 context: FaultContext | None = None) -> None:
         self.cluster = cluster
         self.node = node
         self.duration = duration
+        self.spec = spec or FaultSpec(kind=self.kind, target=node, duration=duration)
+        self.context = context or FaultContext()
+
+    @property
+    def nodes(self) -> list[str]:
+        """Every node the fault touches (the target first)."""
+        return [self.node]
+
+    def describe(self) -> Evidence:
+        """What the run records of the fault's shape besides its kind and node (groups, percent...)."""
+        return {}
 
     @property
     def deadman(self) -> float:
@@ -30,26 +52,46 @@ class Fault(ABC):
         revert), where the backend can arm that."""
         return self.duration + DEADMAN_MARGIN
 
+    def arm(self) -> Evidence:
+        """The dead-man revert, armed on each node before the fault's clock starts (so the fault starts when
+        it is sent)."""
+        armed = {n: self._act(lambda node: self.cluster.arm_revert(node, self.kind, self.duration), n)
+                 for n in self.nodes}
+        return armed[self.node] if len(armed) == 1 else armed
+
+    def disarm(self) -> None:
+        """The run reverts by itself: the dead-man is not needed any more."""
+        for n in self.nodes:
+            self.cluster.disarm_revert(n)
+
     @abstractmethod
     def inject(self) -> Evidence: ...
 
     @abstractmethod
     def revert(self) -> Evidence: ...
 
-    def _act(self, action: Callable[[str], Evidence]) -> Evidence:
-        """The backend's action on this node; its FaultError names this fault."""
+    def _act(self, action: Callable[[str], Evidence], node: str | None = None) -> Evidence:
+        """The backend's action on a node (default: the target); its FaultError names this fault."""
+        node = node or self.node
         try:
-            return action(self.node)
+            return action(node)
         except FaultError as exc:
-            raise FaultError(f"{self.kind} on {self.node}: {exc}") from exc
+            raise FaultError(f"{self.kind} on {node}: {exc}") from exc
 
 
-def make_fault(kind: str, cluster: Cluster, node: str, duration: float) -> Fault:
+def make_fault(kind: str, cluster: Cluster, node: str, duration: float, spec: FaultSpec | None = None,
+               context: FaultContext | None = None) -> Fault:
+    """The fault, planned: a shape the cluster cannot form is a SpecError here, before anything is injected."""
+    from pulltheplug.faults.engine_crash import EngineCrash
     from pulltheplug.faults.freeze import Freeze
     from pulltheplug.faults.nic_down import NicDown
     from pulltheplug.faults.node_power import PowerLoss, Reboot
+    from pulltheplug.faults.quorum_loss import QuorumLoss
+    from pulltheplug.faults.task_kill import TaskKill
+    from pulltheplug.faults.traffic import Flap, Loss, Partition
 
-    kinds: dict[str, type[Fault]] = {k.kind: k for k in (NicDown, Reboot, PowerLoss, Freeze)}
+    kinds: dict[str, type[Fault]] = {k.kind: k for k in (NicDown, Reboot, PowerLoss, Freeze, Partition, Loss, Flap,
+                                                         EngineCrash, TaskKill, QuorumLoss)}
     if kind not in kinds:
         raise FaultError(f"unknown fault {kind!r}: use one of {', '.join(kinds)}")
-    return kinds[kind](cluster, node, duration)
+    return kinds[kind](cluster, node, duration, spec, context)

@@ -40,16 +40,18 @@ def dockerd_args(node: NodePlan) -> list[str]:
     ]
 
 
-def boot(node: NodePlan) -> int:
+def boot(node: NodePlan, fresh: bool = True) -> int:
     """Start the node's dockerd as a real boot would: /run (our exec-root) and stale pid files are cleared.
+    `fresh=False`: the engine restarted on a running node (after a crash): its containers' state is kept.
 
     dockerd enters the node's network namespace only (not `ip netns exec`, which remounts /sys and hides
     the cgroups), gets a fresh UTS namespace named after the node, and joins the node's cgroup before exec.
     """
     if running_pid(node) is not None:
         raise LabError(f"node {node.name} is already running")
-    unmount_under(node.exec_root)
-    shutil.rmtree(node.exec_root, ignore_errors=True)
+    if fresh:
+        unmount_under(node.exec_root)
+        shutil.rmtree(node.exec_root, ignore_errors=True)
     Path(node.pidfile).unlink(missing_ok=True)
     Path(node.socket).unlink(missing_ok=True)
     Path(node.data_root).mkdir(parents=True, exist_ok=True)
@@ -138,3 +140,28 @@ def power_off(node: NodePlan) -> int:
     return killed
 
 
+
+
+ENGINE = ("dockerd", "containerd")  # the engine; containerd-shim-* and the containers are not
+
+
+def crash(node: NodePlan, timeout: float = 10) -> list[str]:
+    """SIGKILL of the node's engine only (dockerd, containerd); returns what died. Its shims and containers
+    stay in the node's cgroup: without live-restore, the engine kills them when it starts again."""
+    victims = {p: name for p in cgroups.pids(node.cgroup) if (name := _comm(p)) in ENGINE}
+    for p in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in victims):
+        if time.monotonic() > deadline:
+            raise LabError(f"node {node.name}: the engine survived SIGKILL")
+        time.sleep(0.02)
+    return sorted(f"{name} {p}" for p, name in victims.items())
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
 
 from pulltheplug import swarm_form
-from pulltheplug.cluster import ClusterNode, Evidence, Listener, NodeStatus, all_whole
+from pulltheplug.cluster import DEADMAN_MARGIN, ClusterNode, Evidence, Listener, NodeStatus, all_whole
 from pulltheplug.errors import ClusterError, FaultError, LabError, MissingToolError, NotRootError
-from pulltheplug.lab import cgroups, daemon, image, network, services
+from pulltheplug.lab import cgroups, daemon, deadman, flap, image, network, services
 from pulltheplug.lab.edge import LabEdge
 from pulltheplug.lab.mounts import unmount_under
 from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, check_name, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, list_labs, load_state, require_state, save_state, state_path
 from pulltheplug.swarm_api import answering_manager, node_rows
+from pulltheplug.traffic import TABLE, TrafficRules, ruleset
 
 log = logging.getLogger(__name__)
 IPVS = Path("/proc/net/ip_vs")  # present once the kernel's IP_VS is loaded (dockerd would load it)
@@ -60,11 +63,16 @@ class Lab:
     """A lab that is up (or being made): the `Cluster` backed by namespaces and local dockerds."""
 
     kind = "lab"
+    fault_kinds = frozenset({"nic-down", "reboot", "power-loss", "freeze", "partition", "loss", "flap",
+                             "engine-crash", "task-kill", "quorum-loss"})
 
     def __init__(self, state: LabState) -> None:
         self.state = state
         self.plan: LabPlan = state.plan
         self.name = self.plan.name
+        self._deadman: int | None = None  # pid of the dead-man this process armed, while a fault is armed
+        self._armed: set[str] = set()  # the nodes it covers
+        self._flaps: dict[str, int] = {}  # node -> pid of its flapping loop
 
     @classmethod
     def open(cls, name: str = DEFAULT_NAME) -> Lab:
@@ -118,7 +126,8 @@ class Lab:
     def boot_node(self, node: str) -> None:
         """Boot, or, if a boot already started (a revert retried), wait for that one."""
         plan = self.plan.node(node)
-        pid = daemon.running_pid(plan) or daemon.boot(plan)
+        # processes of the node still alive (an engine crash left its containers): not a boot, an engine start
+        pid = daemon.running_pid(plan) or daemon.boot(plan, fresh=not self.node_pids(node))
         daemon.wait_ready(plan, pid)
         pids = self.state.service_pids.setdefault(node, {})
         for name, argv in self.state.services.get(node, {}).items():  # started at boot, as systemd would
@@ -139,8 +148,24 @@ class Lab:
         return daemon.is_up(self.plan.node(node))
 
     # --- node actions, with evidence (Cluster) -------------------------------------------------------------
+    def arm_revert(self, node: str, kind: str, duration: float) -> Evidence:
+        """The lab's dead-man (see `lab/deadman.py`): it heals the whole lab DEADMAN_MARGIN after the fault's
+        end unless the run reverted first. One per lab: a fault on several nodes arms it once."""
+        self.plan.node(node)
+        after = duration + DEADMAN_MARGIN
+        if self._deadman is None:
+            self._deadman = deadman.arm(self.plan, after)
+        self._armed.add(node)
+        return {"deadman": "lab heal", "after": after}
+
+    def disarm_revert(self, node: str) -> None:
+        self._armed.discard(node)
+        if not self._armed and self._deadman is not None:
+            deadman.disarm(self._deadman)
+            self._deadman = None
+
     def nic_down(self, node: str, seconds: float) -> Evidence:
-        """eth0 down; the run reverts it (`lab heal` after a killed run): the lab has no dead-man yet."""
+        """eth0 down; the run reverts it (its dead-man, or `lab heal`, after a killed run)."""
         self.set_nic(node, False)
         up = self.nic_is_up(node)
         return _require(not up, {"eth0_up": up}, "eth0 is still up")
@@ -176,6 +201,43 @@ class Lab:
         self.freeze_node(node, False)
         frozen = self.node_frozen(node)
         return _require(not frozen, {"frozen": frozen}, "the node is still frozen")
+
+    def filter_traffic(self, node: str, rules: TrafficRules) -> Evidence:
+        n = self.plan.node(node)
+        network.apply_nft(n, ruleset(rules))
+        listing = network.nft_table(n, TABLE) or ""
+        drops = listing.count(" drop")
+        return _require(drops > 0, {"table": f"inet {TABLE}", "drop_rules": drops}, "the filter table is not there")
+
+    def clear_traffic(self, node: str) -> Evidence:
+        n = self.plan.node(node)
+        was = network.delete_nft(n, TABLE)
+        left = network.nft_table(n, TABLE) is not None
+        return _require(not left, {"table_removed": was, "table_left": left}, "the filter table is still there")
+
+    def flap(self, node: str, period: float, down: float, seconds: float) -> Evidence:
+        n = self.plan.node(node)
+        self._flaps[node] = flap.start(self.plan, n, period, down, seconds)
+        return {"flapping": True, "period": period, "down": down}
+
+    def unflap(self, node: str) -> Evidence:
+        n = self.plan.node(node)
+        pid = self._flaps.pop(node, None)
+        if pid is not None:
+            flap.stop(pid)
+        network.set_eth0(n, True)
+        up = network.eth0_is_up(n)
+        return _require(up, {"eth0_up": up, "downs": flap.downs(n)}, "eth0 did not come back up")
+
+    def crash_engine(self, node: str) -> Evidence:
+        n = self.plan.node(node)
+        killed = daemon.crash(n)
+        running = daemon.is_up(n)
+        evidence = {"killed": killed, "daemon_running": running, "processes_left": len(self.node_pids(node))}
+        return _require(bool(killed) and not running, evidence, "the engine is still running")
+
+    def start_engine(self, node: str) -> Evidence:
+        return self.boot(node)
 
     def is_whole(self) -> bool:
         return all_whole(self.status())
@@ -227,9 +289,18 @@ class Lab:
         return data if isinstance(data, dict) else None
 
     def heal(self) -> list[str]:
-        """Undo whatever fault a killed run left behind: eth0 up, node thawed, node booted."""
+        """Undo whatever fault a killed run left behind: flapping stopped, filters gone, eth0 up, node thawed,
+        engine started or node booted."""
+        with _heal_lock(self.plan):
+            return self._heal()
+
+    def _heal(self) -> list[str]:
         done = []
+        if flap.stop_all(self.plan):
+            done.append("flapping links stopped")
         for n in self.plan.nodes:
+            if network.delete_nft(n, TABLE):
+                done.append(f"{n.name}: traffic filters removed")
             if not network.eth0_is_up(n):
                 network.set_eth0(n, True)
                 done.append(f"{n.name}: eth0 up")
@@ -391,6 +462,14 @@ def require_up(name: str) -> Lab:
     if lab.state.status != "up":
         raise ClusterError(f"lab {name!r} is half made: run `pulltheplug lab down --name {name}`, then up again")
     return lab
+
+
+@contextlib.contextmanager
+def _heal_lock(plan: LabPlan) -> Iterator[None]:
+    """One heal at a time per lab (a dead-man may fire while `lab heal` runs)."""
+    with open(Path(plan.dir) / "heal.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _require(ok: bool, evidence: Evidence, what: str) -> Evidence:

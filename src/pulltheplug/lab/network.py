@@ -87,3 +87,24 @@ def remove_network(plan: LabPlan) -> None:
         run("ip", "netns", "del", plan.hub_netns, check=False)  # takes the bridge and hub veth ends
     if Path(f"/sys/class/net/{plan.host_link}").exists():
         run("ip", "link", "del", plan.host_link, check=False)
+
+
+def apply_nft(node: NodePlan, ruleset: str) -> None:
+    """Load an nftables ruleset in the node's namespace, in one transaction (a file: `nft -f`)."""
+    path = Path(node.dir) / "pulltheplug.nft"
+    path.write_text(ruleset)
+    run("nsenter", f"--net={NETNS_DIR / node.netns}", "nft", "-f", str(path))
+
+
+def nft_table(node: NodePlan, table: str) -> str | None:
+    """The table's listing in the node's namespace (its rules and counters), None when it is absent."""
+    proc = run("nsenter", f"--net={NETNS_DIR / node.netns}", "nft", "list", "table", "inet", table, check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def delete_nft(node: NodePlan, table: str) -> bool:
+    """Delete our table from the node's namespace; whether it was there."""
+    if nft_table(node, table) is None:
+        return False
+    run("nsenter", f"--net={NETNS_DIR / node.netns}", "nft", "delete", "table", "inet", table)
+    return True

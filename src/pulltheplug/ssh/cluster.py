@@ -17,7 +17,7 @@ from pathlib import Path
 
 import docker
 
-from pulltheplug.cluster import ClusterNode, Edge, Evidence, Listener, NodeStatus, all_whole
+from pulltheplug.cluster import DEADMAN_MARGIN, ClusterNode, Edge, Evidence, Listener, NodeStatus, all_whole
 from pulltheplug.errors import ClusterError, FaultError, PulltheplugError, SpecError
 from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import deadman, node_actions
@@ -27,6 +27,7 @@ from pulltheplug.ssh.inventory import Host, load_inventory
 from pulltheplug.ssh.power import run_power
 from pulltheplug.ssh.session import DEFAULT_KNOWN_HOSTS, Sessions, SshOptions
 from pulltheplug.swarm_api import API_ERRORS, answering_manager, node_rows
+from pulltheplug.traffic import TrafficRules
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ def restarted(node: str, before: str, after: str, took: float) -> Evidence:
 
 class SshCluster:
     kind = "ssh"
+    # partitions, loss, flap and engine crashes need nftables and a node-side driver on the host: lab only yet
+    fault_kinds = frozenset({"nic-down", "reboot", "power-loss", "freeze", "task-kill"})
 
     def __init__(self, spec: ClusterSpec, faults: Sequence[str], targets: Sequence[str] = ()) -> None:
         """`targets`: the hosts the faults may hit (named in the spec); empty: any host (leader, random...).
@@ -68,6 +71,7 @@ class SshCluster:
         self.reports: dict[str, HostReport] = {r.host: r for r in reports}
         self.sessions = Sessions(self.inventory, self.options)
         self._restarting: dict[str, str] = {}  # host -> its boot_id before a reboot or crash
+        self._armed: dict[str, str] = {}  # host -> the fault whose dead-man is armed, until it is injected
 
     # --- inventory ------------------------------------------------------------------------------------
     def describe(self) -> dict[str, object]:
@@ -102,9 +106,53 @@ class SshCluster:
             raise FaultError(f"{node}: no way to arm a dead-man (setsid or systemd-run)")
         return timer
 
+    def arm_revert(self, node: str, kind: str, duration: float) -> Evidence:
+        """nic-down: the link-up armed for the end of the fault (it IS the revert when the link carries SSH);
+        freeze: the thaw, a margin later. Machine faults have nothing to arm (a boot is the revert)."""
+        session, timer = self.sessions[node], self._timer(node)
+        if kind == "nic-down":
+            revert = deadman.action_command(session.host, "nic-up", self._iface(node), duration)
+            seen = node_actions.arm(session, "nic-up", revert, duration, timer)
+            self._armed[node] = kind
+            return {"deadman": "nic-up", "after": duration, "took": round(seen.took, 3)}
+        if kind == "freeze":
+            after = duration + DEADMAN_MARGIN
+            seen = node_actions.arm(session, "thaw", deadman.action_command(session.host, "thaw", seconds=after),
+                                    after, timer)
+            self._armed[node] = kind
+            return {"deadman": "thaw", "after": after, "took": round(seen.took, 3)}
+        return {}
+
+    def filter_traffic(self, node: str, rules: TrafficRules) -> Evidence:
+        raise FaultError(f"{node}: traffic filters over SSH are not there yet")
+
+    def clear_traffic(self, node: str) -> Evidence:
+        return {}  # nothing was ever filtered
+
+    def flap(self, node: str, period: float, down: float, seconds: float) -> Evidence:
+        raise FaultError(f"{node}: flap over SSH is not there yet")
+
+    def unflap(self, node: str) -> Evidence:
+        return {}
+
+    def crash_engine(self, node: str) -> Evidence:
+        raise FaultError(f"{node}: engine-crash over SSH is not there yet")
+
+    def start_engine(self, node: str) -> Evidence:
+        return {}
+
+    def disarm_revert(self, node: str) -> None:
+        """Nothing: the controller's own nic-up and thaw cancel the dead-man once they took effect."""
+
+    def _require_armed(self, node: str, kind: str) -> None:
+        if self._armed.pop(node, None) != kind:
+            raise FaultError(f"{node}: {kind} refused: its dead-man revert was not armed first")
+
     def nic_down(self, node: str, seconds: float) -> Evidence:
-        seen = node_actions.nic_down(self.sessions[node], self._iface(node), seconds, self._timer(node))
-        return {**dataclasses.asdict(seen), "deadman_after": seconds}
+        self._require_armed(node, "nic-down")
+        session = self.sessions[node]
+        command = deadman.action_command(session.host, "nic-down", self._iface(node), seconds)
+        return dataclasses.asdict(node_actions.inject(session, "nic-down", command))
 
     def nic_up(self, node: str) -> Evidence:
         """Wait for the dead-man (the link carried SSH), then the controller's own revert, idempotent."""
@@ -116,7 +164,10 @@ class SshCluster:
         return {**dataclasses.asdict(seen), "link_up": True, "back_after": round(time.monotonic() - started, 3)}
 
     def freeze(self, node: str, seconds: float) -> Evidence:
-        return dataclasses.asdict(node_actions.freeze(self.sessions[node], seconds, self._timer(node)))
+        self._require_armed(node, "freeze")
+        session = self.sessions[node]
+        command = deadman.action_command(session.host, "freeze", seconds=seconds)
+        return dataclasses.asdict(node_actions.inject(session, "freeze", command))
 
     def thaw(self, node: str) -> Evidence:
         return dataclasses.asdict(node_actions.thaw(self.sessions[node], self._timer(node)))

@@ -77,19 +77,23 @@ def pid_file(action: FaultAction, host: str) -> str:
     return f"/run/{unit_name(action, host)}.pid"
 
 
-def arm_then_inject(inject: str, revert: str, revert_action: FaultAction, host: str, seconds: float,
-                    timer: Timer) -> str:
-    """One remote command: the revert scheduled on the node, checked running, then the fault."""
+def arm(revert: str, revert_action: FaultAction, host: str, seconds: float, timer: Timer) -> str:
+    """One remote command: the revert scheduled on the node and checked running; exit NOT_ARMED if not."""
     delay = seconds_text(seconds)
     if timer == "systemd-run":
-        arm = (f"systemd-run --quiet --collect --unit={unit_name(revert_action, host)} --on-active={delay}s "
-               f"/bin/sh -c {shlex.quote(revert)}")
-        return f"{arm} || exit {NOT_ARMED}; {inject}"
+        return (f"systemd-run --quiet --collect --unit={unit_name(revert_action, host)} --on-active={delay}s "
+                f"/bin/sh -c {shlex.quote(revert)} || exit {NOT_ARMED}")
     pid = pid_file(revert_action, host)
     body = f"echo $$ > {pid}; sleep {delay}; {revert}; rm -f {pid}"
-    arm = f"rm -f {pid}; setsid sh -c {shlex.quote(body)} </dev/null >/dev/null 2>&1 &"
+    start = f"rm -f {pid}; setsid sh -c {shlex.quote(body)} </dev/null >/dev/null 2>&1 &"
     wait = f"i=0; while [ ! -s {pid} ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done"
-    return f"{arm} {wait}; [ -s {pid} ] || exit {NOT_ARMED}; {inject}"
+    return f"{start} {wait}; [ -s {pid} ] || exit {NOT_ARMED}"
+
+
+def arm_then_inject(inject: str, revert: str, revert_action: FaultAction, host: str, seconds: float,
+                    timer: Timer) -> str:
+    """One remote command: the revert armed (`arm`), then the fault."""
+    return f"{arm(revert, revert_action, host, seconds, timer)}; {inject}"
 
 
 def disarm(revert_action: FaultAction, host: str, timer: Timer) -> str:

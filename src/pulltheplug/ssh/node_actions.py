@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pulltheplug.errors import FaultError
 from pulltheplug.ssh import deadman
 from pulltheplug.ssh.errors import ConnectionLostError
+from pulltheplug.ssh.inventory import FaultAction
 from pulltheplug.ssh.session import HostSession
 
 
@@ -53,6 +54,21 @@ def freeze(session: HostSession, seconds: float, timer: deadman.Timer, timeout: 
 def thaw(session: HostSession, timer: deadman.Timer, timeout: float = 10.0) -> ActionEvidence:
     command = f"{deadman.thaw(session.host)} && {deadman.disarm('thaw', session.name, timer)}"
     return _revert(session, "thaw", command, timeout)
+
+
+def arm(session: HostSession, revert_action: FaultAction, revert: str, seconds: float, timer: deadman.Timer,
+        timeout: float = 15.0) -> ActionEvidence:
+    """The revert armed on the host, before the fault's clock starts (so the fault starts when it is sent)."""
+    command = deadman.arm(revert, revert_action, session.name, seconds, timer)
+    evidence = _inject(session, f"arm {revert_action}", command, timeout)
+    if evidence.session_lost:
+        raise FaultError(f"{session.name}: the SSH session died while arming {revert_action}: nothing injected")
+    return evidence
+
+
+def inject(session: HostSession, action: str, command: str, timeout: float = 15.0) -> ActionEvidence:
+    """A fault whose revert `arm` armed first; the session may die with it (a nic-down)."""
+    return _inject(session, action, command, timeout)
 
 
 def link_is_up(session: HostSession, iface: str, timeout: float = 5.0) -> bool:

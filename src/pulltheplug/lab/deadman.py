@@ -1,0 +1,96 @@
+"""The lab's dead-man: a process outside the controller that heals the lab when a fault outlives its run.
+
+Armed before a fault's clock starts, it sleeps for the fault's duration plus a margin, then heals the lab
+(`Lab.heal`: links up, filters gone, nodes thawed and booted) if the fault is still noted in the lab's
+fault file, i.e. no run reverted it. So a controller killed with SIGKILL mid-fault still leaves a whole
+lab. It lives in the lab's own cgroup (`lab down` ends it) but not in a node's (a power cut spares it).
+The run disarms it by pid when it reverts by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pulltheplug.errors import FaultError
+from pulltheplug.lab import cgroups
+from pulltheplug.lab.plan import LabPlan
+
+log = logging.getLogger(__name__)
+
+ARMED = "armed"  # the line the dead-man prints once it is in its cgroup and sleeping
+
+
+def cgroup(plan: LabPlan) -> str:
+    return f"{plan.cgroup}/deadman"
+
+
+def arm(plan: LabPlan, seconds: float, timeout: float = 10.0) -> int:
+    """Start the dead-man; its pid once it says it is armed. FaultError when it did not (inject nothing)."""
+    cgroups.create(cgroup(plan))
+    joins = cgroups.join_script(cgroup(plan))
+    argv = [sys.executable, "-m", "pulltheplug.lab.deadman", plan.name, f"{seconds:.3f}"]
+    script = f"{joins} && exec {shlex.join(argv)}"
+    out = Path(plan.dir) / "deadman.log"
+    with open(out, "ab") as log_file:
+        proc = subprocess.Popen(["sh", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=log_file, start_new_session=True)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    line = b""
+    while time.monotonic() < deadline and proc.poll() is None:
+        line = proc.stdout.readline()
+        if line.strip() == ARMED.encode():
+            break
+    proc.stdout.close()
+    if line.strip() != ARMED.encode():
+        disarm(proc.pid)
+        raise FaultError(f"the lab's dead-man did not start (see {out}): nothing injected")
+    _children[proc.pid] = proc
+    return proc.pid
+
+
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def disarm(pid: int) -> None:
+    """End the dead-man (ours, by pid) and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    proc = _children.pop(pid, None)
+    if proc is not None:
+        proc.wait(5)
+
+
+def fire(name: str, seconds: float) -> list[str]:
+    """Sleep, then heal the lab if a fault is still noted; what was done."""
+    time.sleep(seconds)
+    from pulltheplug.lab.lab import Lab
+
+    lab = Lab.open(name)
+    fault = lab.active_fault()
+    if fault is None:
+        return []
+    log.warning("lab %s: fault %s still in place %.0fs after it was armed: healing", name, fault, seconds)
+    return lab.heal()
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s deadman %(message)s")
+    name, seconds = argv[0], float(argv[1])
+    print(ARMED, flush=True)
+    sys.stdout.close()
+    for line in fire(name, seconds):
+        log.info("%s", line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
