@@ -40,18 +40,16 @@ def dockerd_args(node: NodePlan) -> list[str]:
     ]
 
 
-def boot(node: NodePlan, fresh: bool = True) -> int:
+def boot(node: NodePlan) -> int:
     """Start the node's dockerd as a real boot would: /run (our exec-root) and stale pid files are cleared.
-    `fresh=False`: the engine restarted on a running node (after a crash): its containers' state is kept.
 
     dockerd enters the node's network namespace only (not `ip netns exec`, which remounts /sys and hides
     the cgroups), gets a fresh UTS namespace named after the node, and joins the node's cgroup before exec.
     """
     if running_pid(node) is not None:
         raise LabError(f"node {node.name} is already running")
-    if fresh:
-        unmount_under(node.exec_root)
-        shutil.rmtree(node.exec_root, ignore_errors=True)
+    unmount_under(node.exec_root)
+    shutil.rmtree(node.exec_root, ignore_errors=True)
     Path(node.pidfile).unlink(missing_ok=True)
     Path(node.socket).unlink(missing_ok=True)
     Path(node.data_root).mkdir(parents=True, exist_ok=True)
@@ -158,6 +156,34 @@ def crash(node: NodePlan, timeout: float = 10) -> list[str]:
             raise LabError(f"node {node.name}: the engine survived SIGKILL")
         time.sleep(0.02)
     return sorted(f"{name} {p}" for p, name in victims.items())
+
+
+def end_orphans(node: NodePlan, keep: set[int], timeout: float = 10) -> int:
+    """What a crashed engine left running (shims, containers), SIGKILLed, as the engine does when it starts
+    again without live-restore; the node's own services (`keep`, and their children) stay. How many died."""
+    members = set(cgroups.pids(node.cgroup))
+    kept = set(keep)
+    grew = True
+    while grew:  # the services' descendants too (keepalived forks its VRRP child)
+        more = {p for p in members - kept if _ppid(p) in kept}
+        kept |= more
+        grew = bool(more)
+    victims = members - kept
+    for p in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in victims) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    unmount_under(node.exec_root)
+    return len(victims)
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _comm(pid: int) -> str:

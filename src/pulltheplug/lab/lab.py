@@ -126,8 +126,10 @@ class Lab:
     def boot_node(self, node: str) -> None:
         """Boot, or, if a boot already started (a revert retried), wait for that one."""
         plan = self.plan.node(node)
-        # processes of the node still alive (an engine crash left its containers): not a boot, an engine start
-        pid = daemon.running_pid(plan) or daemon.boot(plan, fresh=not self.node_pids(node))
+        pid = daemon.running_pid(plan)
+        if pid is None:  # after an engine crash its containers still run: a start without live-restore ends them
+            daemon.end_orphans(plan, set(self.state.service_pids.get(node, {}).values()))
+            pid = daemon.boot(plan)
         daemon.wait_ready(plan, pid)
         pids = self.state.service_pids.setdefault(node, {})
         for name, argv in self.state.services.get(node, {}).items():  # started at boot, as systemd would
