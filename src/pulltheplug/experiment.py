@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pulltheplug import stack, workload
+from pulltheplug import schedule, stack, workload
 from pulltheplug.analysis import Summary
 from pulltheplug.cluster import Cluster, ClusterNode
 from pulltheplug.doors import Door, DoorWatcher, make_door
@@ -35,7 +35,7 @@ from pulltheplug.load import RequestShape, run_load, run_load_in_netns
 from pulltheplug.observe import Observer
 from pulltheplug.record import Event, Meta, RequestRecord, Run, RunWriter
 from pulltheplug.results import write_results
-from pulltheplug.spec import ExperimentSpec, RequestSpec
+from pulltheplug.spec import ExperimentSpec, FaultSpec, RequestSpec
 from pulltheplug.swarm_api import API_ERRORS, answering_manager, leader_of, node_rows
 from pulltheplug.verdict import SloResult
 
@@ -71,6 +71,43 @@ class Prepared:
     service: str  # the Swarm service under load (a stack's is <stack>_<service>)
     door: Door | None = None  # started by `prepare`, closed by `execute` (or `close_door`)
     fault: Fault | None = None  # planned by `prepare`: a shape the cluster cannot form never gets a folder
+    faults: list[Planned] = field(default_factory=list)  # the fault, or a schedule's, each at its offset
+    schedule_seed: int | None = None  # a random schedule's
+
+
+@dataclass(frozen=True)
+class Planned:
+    at: float  # from the end of the steady phase
+    fault: Fault
+    pick: TargetPick
+
+
+def _plan_schedule(spec: ExperimentSpec, plan: Callable[[FaultSpec, int], tuple[TargetPick, Fault]]
+                   ) -> tuple[int | None, list[Planned]]:
+    """The schedule's faults with their targets; a clash on a node refuses a given schedule and drops the
+    later fault of a drawn one. Returns the random schedule's seed (None for a given one)."""
+    rs = spec.random_schedule
+    seed = None
+    if rs is not None:
+        seed = rs.seed if rs.seed is not None else random.SystemRandom().randrange(2**31)
+        entries = schedule.draw(rs, seed)
+        if not entries:
+            raise SpecError(f"random_schedule: no fault fits in {rs.length:g}s with faults of {rs.duration:g}s "
+                            f"(mean interval {rs.mean_interval:g}s, seed {seed}): make it longer")
+    else:
+        entries = spec.schedule
+    base = random.SystemRandom().randrange(2**31)
+    planned = []
+    for i, e in enumerate(entries):
+        pick, fault = plan(e, e.seed if e.seed is not None else base + i)
+        planned.append(Planned(e.at, fault, pick))
+    slots = [schedule.Slot(i, p.fault.kind, p.at, p.fault.duration, tuple(p.fault.nodes))
+             for i, p in enumerate(planned)]
+    if rs is None:
+        schedule.check(slots)
+        return None, planned
+    kept = {s.id for s in schedule.drop_clashing(slots)}
+    return seed, [p for i, p in enumerate(planned) if i in kept]
 
 
 def close_door(prep: Prepared | None) -> None:
@@ -92,10 +129,44 @@ def close_door(prep: Prepared | None) -> None:
 class _FaultState:
     """Set from the fault's own thread, so a revert is never missed, whenever the run is interrupted."""
 
-    fault: Fault | None = None
+    fault: Fault
+    at: float = 0.0
+    id: int = 0
+    notes: _Notes | None = None
+    started: float | None = None  # when its clock started (after its dead-man was armed)
     injected: bool = False
     reverted: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Notes:
+    """The faults in place, as the cluster remembers them for `heal` and its dead-man after a killed run."""
+
+    def __init__(self, cluster: Cluster, run: str) -> None:
+        self.cluster, self.run = cluster, run
+        self.active: dict[int, dict[str, object]] = {}
+        self.lock = threading.Lock()
+
+    def add(self, fs: _FaultState) -> None:
+        f = fs.fault
+        with self.lock:
+            self.active[fs.id] = {"kind": f.kind, "node": f.node, "nodes": f.nodes, "id": fs.id}
+            self._write()
+
+    def remove(self, fs: _FaultState) -> None:
+        with self.lock:
+            self.active.pop(fs.id, None)
+            self._write()
+
+    def _write(self) -> None:
+        if not self.active:
+            self.cluster.note_fault(None)
+            return
+        first = next(iter(self.active.values()))
+        since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        kind = first["kind"] if len(self.active) == 1 else "schedule"
+        self.cluster.note_fault({"kind": kind, "node": first["node"], "nodes": first["nodes"], "run": self.run,
+                                 "since": since, "faults": list(self.active.values())})
 
 
 class _Tally:
@@ -123,9 +194,12 @@ class _Tally:
 def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
     """Everything that can fail before a run folder exists: workload, entries, target."""
     nodes = cluster.nodes()
-    if spec.fault.kind != "none" and spec.fault.kind not in cluster.fault_kinds:
-        raise SpecError(f"fault {spec.fault.kind}: the {cluster.kind} backend cannot inject it yet: use one of "
-                        f"{', '.join(sorted(cluster.fault_kinds))}")
+    rs = spec.random_schedule
+    kinds = [f.kind for f in spec.schedule] or (rs.kinds if rs is not None else [spec.fault.kind])
+    for kind in kinds:
+        if kind != "none" and kind not in cluster.fault_kinds:
+            raise SpecError(f"fault {kind}: the {cluster.kind} backend cannot inject it yet: use one of "
+                            f"{', '.join(sorted(cluster.fault_kinds))}")
     c, swarm_nodes = answering_manager(cluster)
     try:
         w = spec.workload
@@ -160,16 +234,24 @@ def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
         prep = Prepared({}, [n.name for n in nodes], replicas or len(serving), leader, None, service)
         try:
             prep.door = make_door(w, cluster, nodes, spec.load.timeout, service)
-            if spec.fault.kind != "none":
-                # an unseeded random pick still gets a seed, recorded, so the run can be repeated
-                seed = spec.fault.seed if spec.fault.seed is not None else random.SystemRandom().randrange(2**31)
+            holder, avoid = (prep.door.holder(), prep.door.avoid()) if prep.door is not None else (None, None)
+
+            def plan(f: FaultSpec, seed: int) -> tuple[TargetPick, Fault]:
                 # a task-kill needs a task: random picks only among the nodes that run one
-                pool = with_task if spec.fault.kind == "task-kill" and with_task else nodes
-                prep.pick = pick_target(spec.fault.target, pool, leader, seed,
-                                        prep.door.holder() if prep.door else None,
-                                        prep.door.avoid() if prep.door else None)
-                prep.fault = make_fault(spec.fault.kind, cluster, prep.pick.node, spec.fault.duration, spec.fault,
+                pool = with_task if f.kind == "task-kill" and with_task else nodes
+                pick = pick_target(f.target, pool, leader, seed, holder, avoid)
+                return pick, make_fault(f.kind, cluster, pick.node, f.duration, f,
                                         FaultContext(nodes, leader, service, seed, [n.name for n in with_task]))
+
+            # an unseeded random pick still gets a seed, recorded, so the run can be repeated
+            if spec.schedule or spec.random_schedule is not None:
+                prep.schedule_seed, planned = _plan_schedule(spec, plan)
+                prep.faults = planned
+                prep.pick = planned[0].pick if planned else None
+            elif spec.fault.kind != "none":
+                seed = spec.fault.seed if spec.fault.seed is not None else random.SystemRandom().randrange(2**31)
+                prep.pick, prep.fault = plan(spec.fault, seed)
+                prep.faults = [Planned(0.0, prep.fault, prep.pick)]
             # straight to the nodes: those a task serves on (a host-mode port answers only there)
             # the mesh answers on every node, with a task or not
             prep.entries = prep.door.entries() if prep.door is not None else \
@@ -220,6 +302,23 @@ def _node_entries(spec: ExperimentSpec, nodes: list[ClusterNode]) -> dict[str, s
         names = [urlsplit(u).netloc or u for u in w.entries]
         return {(n if names.count(n) == 1 else u): u for n, u in zip(names, w.entries, strict=True)}
     return {n.name: f"http://{n.address}:{w.port}{path}" for n in nodes}
+
+
+def _fault_meta(spec: ExperimentSpec, prep: Prepared) -> dict[str, object]:
+    """What meta.json says of the fault: kind, target, node (and its nodes, shape), or the whole schedule."""
+    pick = prep.pick
+    if not (spec.schedule or spec.random_schedule):
+        return {"kind": spec.fault.kind, "target": spec.fault.target, "duration": spec.fault.duration,
+                **({"node": pick.node, "seed": pick.seed, "candidates": pick.candidates} if pick else {}),
+                **({"nodes": prep.fault.nodes, **prep.fault.describe()} if prep.fault else {})}
+    slots = [{"id": i, "kind": p.fault.kind, "target": p.pick.target, "node": p.fault.node, "nodes": p.fault.nodes,
+              "at": p.at, "duration": p.fault.duration, "seed": p.pick.seed, **p.fault.describe()}
+             for i, p in enumerate(prep.faults)]
+    rs = spec.random_schedule
+    return {"kind": "schedule", "target": "schedule",
+            "duration": max((p.at + p.fault.duration for p in prep.faults), default=0.0),
+            "schedule": slots,
+            **({"random": {**rs.model_dump(mode="json"), "seed": prep.schedule_seed}} if rs is not None else {})}
 
 
 def run_folder(runs_dir: Path, name: str) -> Path:
@@ -275,9 +374,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
                   "max_replicas_per_node": spec.workload.max_replicas_per_node, "entry": spec.workload.entry.kind,
                   "image": spec.workload.image},
         load={"rate": spec.load.rate, "timeout": spec.load.timeout},
-        fault={"kind": spec.fault.kind, "target": spec.fault.target, "duration": spec.fault.duration,
-               **({"node": pick.node, "seed": pick.seed, "candidates": pick.candidates} if pick else {}),
-               **({"nodes": prep.fault.nodes, **prep.fault.describe()} if prep.fault else {})},
+        fault=_fault_meta(spec, prep),
         slo=spec.slo.model_dump(),
     )
     meta.cluster["leader_at_start"] = prep.leader
@@ -286,9 +383,10 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
     writer = RunWriter(run_folder(runs_dir, spec.name), meta, spec_text)
     if on_folder is not None:
         on_folder(writer.folder)
-    progress = RunProgress(target=pick.node if pick else "", fault=spec.fault.kind)
+    progress = RunProgress(target=pick.node if pick else "", fault=str(meta.fault["kind"]))
     tally = _Tally(writer, progress)
-    fs = _FaultState(fault=prep.fault)
+    notes = _Notes(cluster, spec.name)
+    faults = [_FaultState(fault=p.fault, at=p.at, id=i, notes=notes) for i, p in enumerate(prep.faults)]
 
     def emit(e: Event) -> None:
         writer.event(e)
@@ -303,7 +401,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
         observer.start()
         if watcher is not None:
             watcher.start()
-        asyncio.run(_phases(spec, prep, clock, writer, observer, tally, progress, fs, emit, on_progress))
+        asyncio.run(_phases(spec, prep, clock, writer, observer, tally, progress, faults, emit, on_progress))
         meta.status = "complete"
     except KeyboardInterrupt:
         meta.status = "interrupted"  # the caller sees it in meta.json; records and revert are done below
@@ -312,7 +410,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
         meta.status, meta.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
     finally:
         with _signals_deferred():  # a second Ctrl-C must not cut the revert or the records short
-            revert_error = _finish(fs, clock, emit, meta, observer, writer, cluster, watcher)
+            revert_error = _finish(faults, clock, emit, meta, observer, writer, cluster, watcher)
     error = error or revert_error  # a fault left in place must be loud
     try:
         results = write_results(writer.folder)
@@ -350,7 +448,7 @@ def _signals_deferred() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _finish(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta,
+def _finish(faults: list[_FaultState], clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta,
             observer: Observer, writer: RunWriter, cluster: Cluster,
             watcher: DoorWatcher | None = None) -> Exception | None:
     """Revert (if owed), stop observing, write the last events and meta.json, whatever fails on the way;
@@ -358,7 +456,7 @@ def _finish(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
     revert_error: Exception | None = None
     try:
         try:
-            _revert_if_needed(fs, clock, emit, meta)
+            _revert_if_needed(faults, clock, emit, meta)
         except Exception as exc:  # the first error stays the run's error; this one is added to it
             log.debug("revert failed", exc_info=True)
             meta.status = "failed"
@@ -375,52 +473,94 @@ def _finish(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
     return revert_error
 
 
+def _fields(fs: _FaultState) -> dict[str, object]:
+    return {"id": fs.id, "kind": fs.fault.kind, "node": fs.fault.node, "nodes": fs.fault.nodes}
+
+
 def _inject(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta) -> None:
-    assert fs.fault is not None
+    notes = fs.notes or _Notes(fs.fault.cluster, meta.name)
     with fs.lock:
-        fs.fault.cluster.note_fault({"kind": fs.fault.kind, "node": fs.fault.node, "nodes": fs.fault.nodes,
-                                     "run": meta.name, "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+        notes.add(fs)
         try:
             armed = fs.fault.arm()  # before the fault's clock: the fault starts when it is sent
         except BaseException:
-            fs.fault.cluster.note_fault(None)  # nothing was injected
+            notes.remove(fs)  # nothing was injected
             raise
         fs.injected = True  # from here on, a revert is owed even if inject fails half way
-        t = clock()
-        meta.phases["fault"] = t
-        emit(Event(t, "phase", {"phase": "fault"}))
-        emit(Event(t, "fault", {"action": "inject", "kind": fs.fault.kind, "node": fs.fault.node,
-                                **({"deadman": armed} if armed else {})}))
+        t = fs.started = clock()
+        if "fault" not in meta.phases:  # the first fault starts the fault phase
+            meta.phases["fault"] = t
+            emit(Event(t, "phase", {"phase": "fault"}))
+        emit(Event(t, "fault", {"action": "inject", **_fields(fs), **({"deadman": armed} if armed else {})}))
         evidence = fs.fault.inject()
-        emit(Event(clock(), "fault", {"action": "injected", "kind": fs.fault.kind, "node": fs.fault.node,
-                                      "evidence": evidence}))
+        emit(Event(clock(), "fault", {"action": "injected", **_fields(fs), "evidence": evidence}))
 
 
 def _revert(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta) -> None:
-    assert fs.fault is not None
+    notes = fs.notes or _Notes(fs.fault.cluster, meta.name)
     with fs.lock:
         if not fs.injected or fs.reverted:
             return
         t = clock()
-        meta.phases["revert"] = t
-        emit(Event(t, "phase", {"phase": "recovery"}))
-        emit(Event(t, "fault", {"action": "revert", "kind": fs.fault.kind, "node": fs.fault.node}))
+        meta.phases["revert"] = t  # the last revert starts the recovery phase
+        if len(notes.active) <= 1:
+            emit(Event(t, "phase", {"phase": "recovery"}))
+        emit(Event(t, "fault", {"action": "revert", **_fields(fs)}))
         fs.fault.disarm()
         evidence = fs.fault.revert()
         fs.reverted = True
-        fs.fault.cluster.note_fault(None)
-        emit(Event(clock(), "fault", {"action": "reverted", "kind": fs.fault.kind, "node": fs.fault.node,
-                                      "evidence": evidence}))
+        notes.remove(fs)
+        emit(Event(clock(), "fault", {"action": "reverted", **_fields(fs), "evidence": evidence}))
 
 
-def _revert_if_needed(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event], None],
+def _revert_if_needed(faults: list[_FaultState], clock: Callable[[], float], emit: Callable[[Event], None],
                       meta: Meta) -> None:
-    if fs.fault is not None and fs.injected and not fs.reverted:
-        _revert(fs, clock, emit, meta)
+    """Every fault still in place, the last injected first."""
+    errors = []
+    for fs in reversed(faults):
+        if fs.injected and not fs.reverted:
+            try:
+                _revert(fs, clock, emit, meta)
+            except Exception as exc:  # the others are reverted all the same; the first error is raised
+                log.warning("revert of %s on %s failed: %s", fs.fault.kind, fs.fault.node, exc)
+                errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+async def _run_faults(spec: ExperimentSpec, faults: list[_FaultState], clock: Callable[[], float],
+                      emit: Callable[[Event], None], writer: RunWriter, progress: RunProgress,
+                      load: asyncio.Task[object]) -> None:
+    """Each fault at its offset from now, for its duration; overlapping ones run side by side."""
+    loop = asyncio.get_running_loop()
+    meta = writer.meta
+    start = clock()
+
+    async def one(fs: _FaultState) -> None:
+        await _sleep_or_fail(max(0.0, start + fs.at - clock()), load)
+        label = f"{fs.fault.kind} on {fs.fault.node}"
+        progress.phase = f"fault: {label}" if len(faults) == 1 else f"fault {fs.id + 1}/{len(faults)}: {label}"
+        await loop.run_in_executor(None, _inject, fs, clock, emit, meta)
+        writer.write_meta()
+        # the fault lasts `duration` from its start, however long the inject took to confirm (over SSH a
+        # nic-down is confirmed by the session dying, seconds later, and its dead-man counts from the start)
+        began = fs.started if fs.started is not None else clock()
+        await _sleep_or_fail(max(0.0, began + fs.fault.duration - clock()), load)
+        progress.phase = "revert"
+        await loop.run_in_executor(None, _revert, fs, clock, emit, meta)
+        writer.write_meta()
+
+    tasks = [asyncio.create_task(one(fs)) for fs in faults]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float], writer: RunWriter,
-                  observer: Observer, tally: _Tally, progress: RunProgress, fs: _FaultState,
+                  observer: Observer, tally: _Tally, progress: RunProgress, faults: list[_FaultState],
                   emit: Callable[[Event], None], on_progress: Callable[[RunProgress], None] | None) -> None:
     meta = writer.meta
     stop = asyncio.Event()
@@ -440,17 +580,8 @@ async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], floa
     ticker = asyncio.create_task(_tick(clock, observer, progress, on_progress))
     try:
         await _sleep_or_fail(spec.phases.steady, load)
-        loop = asyncio.get_running_loop()
-        if fs.fault is not None:
-            progress.phase = f"fault: {spec.fault.kind} on {fs.fault.node}"
-            await loop.run_in_executor(None, _inject, fs, clock, emit, meta)
-            writer.write_meta()
-            # the fault lasts `duration` from its start, however long the inject took to confirm (over SSH a
-            # nic-down is confirmed by the session dying, seconds later, and its dead-man counts from the start)
-            await _sleep_or_fail(max(0.0, meta.phases["fault"] + spec.fault.duration - clock()), load)
-            progress.phase = "revert"
-            await loop.run_in_executor(None, _revert, fs, clock, emit, meta)
-            writer.write_meta()
+        if faults:
+            await _run_faults(spec, faults, clock, emit, writer, progress, load)
         else:
             await _sleep_or_fail(spec.fault.duration, load)
         progress.phase = "recovery"

@@ -233,6 +233,36 @@ class FaultSpec(Strict):
         return t
 
 
+class ScheduledFault(FaultSpec):
+    at: Duration = Field(0.0, description="Start, from the end of the steady phase.")
+
+
+class RandomScheduleSpec(Strict):
+    """A soak: faults arrive at random (Poisson, seeded), kinds and targets drawn from lists; the drawn schedule
+    is recorded in the run, so the same seed gives the same run."""
+
+    length: Duration = Field(600.0, gt=0, description="How long faults keep arriving.")
+    mean_interval: Duration = Field(60.0, gt=0, description="Mean time between two fault starts.")
+    kinds: list[FaultKind] = Field(default_factory=lambda: list[FaultKind](["nic-down"]), min_length=1)
+    targets: list[str] = Field(default_factory=lambda: ["random"], min_length=1)
+    duration: Duration = Field(10.0, gt=0, description="Each fault's length.")
+    seed: int | None = Field(None, description="Default: drawn, and recorded.")
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_are_known(cls, ts: list[str]) -> list[str]:
+        for t in ts:
+            FaultSpec._target_is_known(t)
+        return ts
+
+    @field_validator("kinds")
+    @classmethod
+    def _no_none(cls, ks: list[FaultKind]) -> list[FaultKind]:
+        if "none" in ks:
+            raise ValueError("kinds: none is not a fault to draw")
+        return ks
+
+
 class PhaseSpec(Strict):
     steady: Duration = 10.0
     settle: Duration = Field(10.0, description="Requests healthy this long after convergence ends the run.")
@@ -259,9 +289,22 @@ class ExperimentSpec(Strict):
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
     load: LoadSpec = Field(default_factory=LoadSpec)
     fault: FaultSpec = Field(default_factory=FaultSpec)
+    schedule: list[ScheduledFault] = Field(default_factory=list, description="Several faults, each at its offset "
+                                           "(sequential or overlapping on different nodes); replaces `fault`.")
+    random_schedule: RandomScheduleSpec | None = Field(None, description="Faults drawn at random; replaces `fault`.")
     phases: PhaseSpec = Field(default_factory=PhaseSpec)
     observe: ObserveSpec = Field(default_factory=ObserveSpec)
     slo: SloSpec = Field(default_factory=SloSpec)
+
+    @model_validator(mode="after")
+    def _one_way_to_give_faults(self) -> ExperimentSpec:
+        given = [k for k, v in (("fault", self.fault != FaultSpec()), ("schedule", bool(self.schedule)),
+                                ("random_schedule", self.random_schedule is not None)) if v]
+        if len(given) > 1:
+            raise ValueError(f"give one of fault, schedule or random_schedule, not {' and '.join(given)}")
+        if any(f.kind == "none" for f in self.schedule):
+            raise ValueError("schedule: leave out `none` entries")
+        return self
 
 
 def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:

@@ -208,7 +208,8 @@ def test_stop_event_ends_scheduling_and_waits_for_requests_in_flight() -> None:
 
 
 def _cancelled_mid_load(max_in_flight: int) -> list[RequestRecord]:
-    """100 req/s to a server that holds every request, cancelled after 0.3 s (what Ctrl-C does to the run)."""
+    """100 req/s to a server that holds every request, cancelled after about 0.3 s (what Ctrl-C does to the run);
+    each record says when it was due, so the count is checked against the last due time, not the wall clock."""
 
     async def hang(request: web.Request) -> web.Response:
         await asyncio.sleep(5)
@@ -231,8 +232,9 @@ def _cancelled_mid_load(max_in_flight: int) -> list[RequestRecord]:
 
 def test_a_cancelled_load_still_records_every_request_it_sent() -> None:
     records = _cancelled_mid_load(max_in_flight=4000)
-    assert 25 <= len(records) <= 35
+    assert len(records) >= 20  # about 0.3 s at 100/s (a loaded machine may wake the canceller late)
     assert [r.k for r in records] == list(range(len(records)))  # none vanished
+    assert [round(r.due * 100) for r in records] == list(range(len(records)))  # none skipped: one due every 10 ms
     assert {(r.outcome, r.error) for r in records} == {("info", "interrupted")}
     assert all(r.sent is not None and r.sent - r.due < 0.1 for r in records)  # when it was sent, not cancelled
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pulltheplug.analysis.availability import Availability, availability
 from pulltheplug.analysis.baseline import baseline_warnings
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
 from pulltheplug.analysis.door import DoorFigures, door_figures
+from pulltheplug.analysis.intervals import FaultInterval, fault_intervals
 from pulltheplug.analysis.latency import Percentiles, client_lag, latency_tables
 from pulltheplug.analysis.outages import OutageWindow, longest_outage, outage_windows
 from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_counts
@@ -51,6 +52,7 @@ class Summary:
     client_lag: Percentiles | None
     warnings: list[str]  # reasons to distrust the measurement itself (see analysis.baseline)
     door: DoorFigures | None = None  # the front door's figures (None: requests went straight to the nodes)
+    faults: list[FaultInterval] = field(default_factory=list)  # every fault's interval, with its outages
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,4 +111,5 @@ def summarize(run: Run) -> Summary:
         client_lag=lag,
         warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None),
         door=door_figures(meta.door, meta.fault.get("node"), start, phases.revert, sent, events),
+        faults=fault_intervals(events, windows, phases.end),
     )

@@ -36,8 +36,12 @@ def _pct(x: float | None) -> str:
 
 def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     head = Table(title=f"run {s.name}: {s.status}", show_header=False)
-    fault = f"{s.fault.kind} on {s.fault.node} (target {s.fault.target})" if s.fault.node else "none"
-    head.add_row("fault", fault + ("" if s.fault.reverted or not s.fault.node else " [red]never reverted[/]"))
+    if s.fault.kind == "schedule":
+        fault = f"schedule of {len(s.faults)} faults (see below)"
+    else:
+        fault = f"{s.fault.kind} on {s.fault.node} (target {s.fault.target})" if s.fault.node else "none"
+    never = (s.fault.node and not s.fault.reverted) or any(f.open for f in s.faults)
+    head.add_row("fault", fault + (" [red]never reverted[/]" if never else ""))
     head.add_row("requests", f"{s.outcomes.requests} due over {s.duration:.1f}s "
                  f"(rate {s.rate or 0:g}/s): ok {s.outcomes.ok}, fail {s.outcomes.fail}, info {s.outcomes.info}, "
                  f"not sent {s.outcomes.not_sent}")
@@ -75,6 +79,15 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
         per = s.availability.by_entry_phase.get(entry, {})
         entries.add_row(entry, _pct(overall), *[_pct(per.get(p)) for p in phases])
     tables.append(entries)
+
+    if len(s.faults) > 1:
+        sched = Table(title=f"faults ({len(s.faults)}) and the outages that overlap each")
+        for col in ("#", "fault", "nodes", "start", "end", "outages"):
+            sched.add_column(col, justify="right")
+        for f in s.faults:
+            sched.add_row(str(f.id + 1), f.kind, ", ".join(f.nodes), f"{f.start:.3f}",
+                          f"{f.end:.3f}" + (" (open)" if f.open else ""), f"{len(f.outages)} ({f.outage_seconds:.2f}s)")
+        tables.append(sched)
 
     if s.outages:
         out = Table(title=f"outage windows ({len(s.outages)})")

@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -71,6 +72,7 @@ class Lab:
         self.plan: LabPlan = state.plan
         self.name = self.plan.name
         self._deadman: int | None = None  # pid of the dead-man this process armed, while a fault is armed
+        self._deadman_due = 0.0  # when it fires (monotonic)
         self._armed: set[str] = set()  # the nodes it covers
         self._flaps: dict[str, int] = {}  # node -> pid of its flapping loop
 
@@ -155,8 +157,11 @@ class Lab:
         end unless the run reverted first. One per lab: a fault on several nodes arms it once."""
         self.plan.node(node)
         after = duration + DEADMAN_MARGIN
-        if self._deadman is None:
-            self._deadman = deadman.arm(self.plan, after)
+        due = time.monotonic() + after
+        if self._deadman is None or due > self._deadman_due:  # a later fault of a schedule: a later dead-man
+            old, self._deadman, self._deadman_due = self._deadman, deadman.arm(self.plan, after), due
+            if old is not None:
+                deadman.disarm(old)
         self._armed.add(node)
         return {"deadman": "lab heal", "after": after}
 

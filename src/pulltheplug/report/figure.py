@@ -18,7 +18,8 @@ DIV_ID = "timeline"
 
 OUTCOME_COLORS = {"ok": "#2ca02c", "fail": "#d62728", "info": "#ff9f1c"}
 STATE_COLORS = {"ready": "#9bd79b", "down": "#d62728", "unknown": "#f2c14e"}
-FAULT_COLORS = {"off": "#222222", "nic down": "#7b4fc9", "frozen": "#17becf"}
+FAULT_COLORS = {"off": "#222222", "nic down": "#7b4fc9", "frozen": "#17becf", "cut off": "#e377c2",
+                "lossy": "#bcbd22", "flapping": "#8c564b", "engine down": "#ff7f0e", "task killed": "#d62728"}
 LEADER_COLOR = "#c99a00"
 TASK_COLOR = "#1f77b4"
 FAULT_FILL = "#d62728"
@@ -123,13 +124,14 @@ def _markers(fig: go.Figure, tl: Timeline) -> None:
 
 
 def _windows(fig: go.Figure, tl: Timeline) -> None:
-    if tl.fault is not None:
-        f = tl.fault
+    bands = tl.faults if len(tl.faults) > 1 else ([tl.fault] if tl.fault is not None else [])
+    for i, f in enumerate(bands):  # a schedule: one band per fault, labels staggered so they do not overlap
         fig.add_vrect(x0=f.start, x1=f.end, fillcolor=FAULT_FILL, opacity=0.09, line_width=0, layer="below",
                       name="fault", row="all", col=1)
-        fig.add_annotation(x=(f.start + f.end) / 2, y=0.99, xref="x", yref="y domain", yanchor="top",
-                           showarrow=False, font={"color": FAULT_FILL, "size": 12}, bgcolor="rgba(255,255,255,0.85)",
-                           text=f"<b>fault</b>: {f.label}" + (" (never reverted)" if f.open else ""))
+        fig.add_annotation(x=(f.start + f.end) / 2, y=0.99 - 0.12 * (i % 3), xref="x", yref="y domain",
+                           yanchor="top", showarrow=False, font={"color": FAULT_FILL, "size": 12},
+                           bgcolor="rgba(255,255,255,0.85)",
+                           text=f"<b>fault</b> {f.label}" + (" (never reverted)" if f.open else ""))
     for w in tl.control_plane:
         fig.add_vrect(x0=w.start, x1=w.end, fillcolor=CONTROL_PLANE_FILL, opacity=0.22, line_width=0,
                       layer="below", name="control-plane", row="all", col=1)

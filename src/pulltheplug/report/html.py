@@ -59,9 +59,13 @@ def fault_steps(run: Run) -> list[FaultStep]:
     """The fault's steps, the front door's view of each node (marked down, up), and the controller's link to a
     host lost or back (a nic-down cuts SSH on purpose)."""
     steps = []
+    several = run.meta.fault.get("kind") == "schedule"
     for e in sorted(run.events, key=lambda e: e.t):
         if e.type == "fault":
-            steps.append(FaultStep(e.t, str(e.data.get("action", "")), json.dumps(e.data["evidence"], sort_keys=True)
+            action = str(e.data.get("action", ""))
+            if several:
+                action += f" #{int(e.data.get('id', 0)) + 1} {e.data.get('kind')} on {e.data.get('node')}"
+            steps.append(FaultStep(e.t, action, json.dumps(e.data["evidence"], sort_keys=True)
                                    if e.data.get("evidence") else ""))
         elif e.type == "door" and e.data.get("backend"):
             steps.append(FaultStep(e.t, f"{e.data.get('door')}: {e.data.get('backend')} {e.data.get('state')}",

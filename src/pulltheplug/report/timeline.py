@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, phases_of
@@ -21,7 +21,9 @@ _EPS = 1e-9  # k / rate / width lands a hair under an integer in floating point
 # The swarm's node states, as a lane shows them; "disconnected" is the managers losing the node too.
 LANE_STATE = {"ready": "ready", "down": "down", "unknown": "unknown", "disconnected": "down"}
 # What each fault kind does to its node, as the node's lane shows it (the figure colours each effect).
-FAULT_EFFECT = {"reboot": "off", "power-loss": "off", "nic-down": "nic down", "freeze": "frozen"}
+FAULT_EFFECT = {"reboot": "off", "power-loss": "off", "nic-down": "nic down", "freeze": "frozen",
+                "partition": "cut off", "loss": "lossy", "flap": "flapping", "engine-crash": "engine down",
+                "task-kill": "task killed", "quorum-loss": "off"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,8 @@ class Timeline:
     lanes: list[Lane]
     markers: list[Marker]
     control_plane: list[ControlPlaneWindow]
-    fault: FaultSpan | None
+    fault: FaultSpan | None  # the whole fault phase
+    faults: list[FaultSpan] = field(default_factory=list)  # each fault of a schedule
 
 
 def _bin_index(t: float, width: float) -> int:
@@ -158,20 +161,23 @@ def leader_intervals(events: Sequence[Event], end: float) -> dict[str, list[Inte
 
 
 def fault_intervals(events: Sequence[Event], end: float) -> dict[str, list[Interval]]:
-    """Node -> spans the fault held it: off (reboot, power-loss), nic down or frozen, from injected to reverted.
+    """Node -> spans a fault held it: off (reboot, power-loss), nic down, frozen..., from injected to reverted,
+    on every node the fault touched (a partition's sides, a quorum loss's managers).
 
     "inject" stands in when "injected" is missing (the inject failed half way but a revert is owed).
     """
     spans: dict[str, list[Interval]] = {}
-    held: dict[str, tuple[float, str]] = {}  # node -> (since, fault kind)
+    held: dict[tuple[int, str], tuple[float, str]] = {}  # (fault id, node) -> (since, fault kind)
     for e in _by_time(events, "fault"):
-        node, action, kind = str(e.data.get("node")), e.data.get("action"), str(e.data.get("kind", ""))
-        if action in ("inject", "injected"):
-            held[node] = (e.t, kind)
-        elif action == "reverted" and node in held:
-            since, kind = held.pop(node)
-            spans.setdefault(node, []).append(Interval(since, e.t, _fault_state(kind), kind))
-    for node, (since, kind) in held.items():
+        action, kind, fid = e.data.get("action"), str(e.data.get("kind", "")), int(e.data.get("id", 0))
+        nodes = [str(n) for n in e.data.get("nodes") or [e.data.get("node")]]
+        for node in nodes:
+            if action in ("inject", "injected"):
+                held[(fid, node)] = (e.t, kind)  # "injected", once it comes, is when the effect began
+            elif action == "reverted" and (fid, node) in held:
+                since, kind = held.pop((fid, node))
+                spans.setdefault(node, []).append(Interval(since, e.t, _fault_state(kind), kind))
+    for (_, node), (since, kind) in held.items():
         spans.setdefault(node, []).append(Interval(since, end, _fault_state(kind), f"{kind}, never reverted"))
     return spans
 
@@ -211,8 +217,28 @@ def fault_span(run: Run, inject: float | None, revert: float | None, end: float)
     if inject is None:
         return None
     fault = run.meta.fault
-    label = f"{fault.get('kind', 'fault')} on {fault.get('node', '?')}"
+    if fault.get("kind") == "schedule":
+        label = f"schedule of {len(fault.get('schedule', []))} faults"
+    else:
+        label = f"{fault.get('kind', 'fault')} on {fault.get('node', '?')}"
     return FaultSpan(inject, revert if revert is not None else end, revert is None, label)
+
+
+def schedule_spans(events: Sequence[Event], end: float) -> list[FaultSpan]:
+    """Each fault of a run, from its inject to its revert (a single fault gives one)."""
+    starts: dict[int, Event] = {}
+    spans: dict[int, FaultSpan] = {}
+    for e in _by_time(events, "fault"):
+        fid = int(e.data.get("id", 0))
+        label = f"{fid + 1}: {e.data.get('kind')} on {e.data.get('node')}"
+        if e.data.get("action") == "inject":
+            starts.setdefault(fid, e)
+        elif e.data.get("action") == "revert" and fid in starts:
+            spans[fid] = FaultSpan(starts[fid].t, e.t, False, label)
+    for fid, e in starts.items():
+        if fid not in spans:
+            spans[fid] = FaultSpan(e.t, end, True, f"{fid + 1}: {e.data.get('kind')} on {e.data.get('node')}")
+    return [spans[k] for k in sorted(spans, key=lambda k: spans[k].start)]
 
 
 def _node_names(run: Run) -> list[tuple[str, str, str]]:
@@ -242,4 +268,5 @@ def timeline_of(run: Run, width: float = BIN_WIDTH) -> Timeline:
         markers=markers(run.events),
         control_plane=control_plane_windows(run.events, end),
         fault=fault_span(run, phases.fault, phases.revert, end),
+        faults=schedule_spans(run.events, end),
     )
