@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from pulltheplug.campaign_plan import plan_runs, run_spec
 from pulltheplug.errors import SpecError
 from pulltheplug.schedule import Slot, check, clashes, draw, drop_clashing
-from pulltheplug.spec import RandomScheduleSpec, parse_spec
+from pulltheplug.spec import RandomScheduleSpec, load_campaign, load_spec, parse_spec
 
 
 def test_a_seeded_draw_repeats_and_every_fault_ends_within_the_soak() -> None:
@@ -43,3 +46,26 @@ def test_two_faults_on_one_node_at_once_clash_but_on_two_nodes_they_may_overlap(
 def test_bad_schedules_are_refused_by_the_spec(text: str, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         parse_spec(text + "\n")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_scenario_reads(path: Path) -> None:
+    if path.name.startswith("campaign-"):
+        campaign = load_campaign(path)
+        runs = plan_runs(campaign)
+        assert len(runs) == campaign.repetitions * len(campaign.faults) * len(campaign.targets) * len(
+            campaign.doors) * len(campaign.settings)
+    else:
+        load_spec(path)
+
+
+def test_a_heartbeat_sweep_runs_every_fault_under_each_setting_and_names_it() -> None:
+    campaign = load_campaign(ROOT / "scenarios" / "campaign-heartbeat.yaml")
+    runs = plan_runs(campaign)
+    assert [r.scenario for r in runs[:3]] == ["nic-down@random-worker [heartbeat 1s]",
+                                              "nic-down@random-worker [heartbeat 5s]",
+                                              "nic-down@random-worker [heartbeat 15s]"]
+    assert [run_spec(campaign, r).swarm.dispatcher_heartbeat for r in runs[:3]] == [1.0, 5.0, 15.0]

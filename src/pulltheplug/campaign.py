@@ -92,7 +92,7 @@ def run_campaign(
             made = sorted(folder.glob(f"*-{exp.name}"))
             status, converged, name = "failed", False, made[-1].name if made else ""
         entry = CampaignEntry(run.number, run.scenario, run.fault, run.target, run.repetition,
-                              name, status, converged, rebuilt, run.door)
+                              name, status, converged, rebuilt, run.door, run.settings)
         with open(folder / INDEX, "a") as f:
             f.write(json.dumps(asdict(entry)) + "\n")
         if status == "interrupted":

@@ -36,10 +36,13 @@ class PlannedRun:
     target: str
     door: str = "nodes"
     doors: int = 1  # how many doors the campaign compares: with more than one, each scenario names its door
+    setting: int = 0  # which of the campaign's swarm settings
+    settings: str = ""  # its label, when the campaign sweeps more than one
 
     @property
     def scenario(self) -> str:
-        return f"{self.fault}@{self.target}" + (f" via {self.door}" if self.doors > 1 else "")
+        return (f"{self.fault}@{self.target}" + (f" via {self.door}" if self.doors > 1 else "")
+                + (f" [{self.settings}]" if self.settings else ""))
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class CampaignEntry:
     converged: bool
     rebuilt_before: bool
     door: str = "nodes"  # older index lines have none: they went straight to the nodes
+    settings: str = ""  # the swarm settings' label in a sweep
 
 
 DEMO_DOORS: tuple[EntryKind, ...] = ("nodes", "haproxy", "vip")
@@ -87,11 +91,14 @@ def plan_runs(spec: CampaignSpec) -> list[PlannedRun]:
     """Repetition-major order, so a slow drift of the machine spreads over every scenario alike; the doors
     of one fault and target run one after the other, so they are compared on the same machine state."""
     out: list[PlannedRun] = []
+    sweep = len(spec.settings) > 1
     for rep in range(1, spec.repetitions + 1):
         for fault in spec.faults:
             for target in spec.targets:
                 for door in spec.doors:
-                    out.append(PlannedRun(len(out) + 1, rep, fault, target, door, len(spec.doors)))
+                    for i, setting in enumerate(spec.settings):
+                        out.append(PlannedRun(len(out) + 1, rep, fault, target, door, len(spec.doors), i,
+                                              setting.label if sweep else ""))
     return out
 
 
@@ -101,7 +108,8 @@ def run_spec(spec: CampaignSpec, run: PlannedRun) -> ExperimentSpec:
     fault = spec.base.fault.model_copy(update={"kind": run.fault, "target": run.target})
     entry = spec.base.workload.entry.model_copy(update={"kind": run.door})
     workload = spec.base.workload.model_copy(update={"entry": entry})
-    return spec.base.model_copy(update={"fault": fault, "name": name, "workload": workload})
+    return spec.base.model_copy(update={"fault": fault, "name": name, "workload": workload,
+                                        "swarm": spec.settings[run.setting]})
 
 
 def read_index(folder: Path) -> list[CampaignEntry]:

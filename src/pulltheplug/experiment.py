@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pulltheplug import schedule, stack, workload
+from pulltheplug import schedule, stack, swarm_settings, workload
 from pulltheplug.analysis import Summary
 from pulltheplug.cluster import Cluster, ClusterNode
 from pulltheplug.doors import Door, DoorWatcher, make_door
@@ -396,8 +396,13 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
     watcher = DoorWatcher(prep.door, clock, emit, spec.observe.interval) if prep.door is not None else None
     emit(Event(clock(), "run", {"action": "start"}))
     error: BaseException | None = None
+    applied: dict[str, dict[str, float | int | None]] = {}
     try:
         cluster.watch(lambda kind, data: emit(Event(clock(), kind, data)))
+        applied = swarm_settings.apply(cluster, spec.swarm)
+        if applied:
+            meta.cluster["swarm_settings"] = applied
+            writer.write_meta()
         observer.start()
         if watcher is not None:
             watcher.start()
@@ -410,7 +415,8 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
         meta.status, meta.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
     finally:
         with _signals_deferred():  # a second Ctrl-C must not cut the revert or the records short
-            revert_error = _finish(faults, clock, emit, meta, observer, writer, cluster, watcher)
+            revert_error = _finish(faults, clock, emit, meta, observer, writer, cluster, watcher,
+                                   lambda: swarm_settings.restore(cluster, applied))
     error = error or revert_error  # a fault left in place must be loud
     try:
         results = write_results(writer.folder)
@@ -450,18 +456,22 @@ def _signals_deferred() -> Iterator[None]:
 
 def _finish(faults: list[_FaultState], clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta,
             observer: Observer, writer: RunWriter, cluster: Cluster,
-            watcher: DoorWatcher | None = None) -> Exception | None:
-    """Revert (if owed), stop observing, write the last events and meta.json, whatever fails on the way;
-    returns the revert's error, if any."""
+            watcher: DoorWatcher | None = None, restore: Callable[[], None] | None = None) -> Exception | None:
+    """Revert (if owed), restore the swarm's settings, stop observing, write the last events and meta.json,
+    whatever fails on the way; returns the revert's (or the restore's) error, if any."""
     revert_error: Exception | None = None
+    steps: list[tuple[str, Callable[[], None]]] = [("revert", lambda: _revert_if_needed(faults, clock, emit, meta))]
+    if restore is not None:
+        steps.append(("swarm settings restore", restore))
     try:
-        try:
-            _revert_if_needed(faults, clock, emit, meta)
-        except Exception as exc:  # the first error stays the run's error; this one is added to it
-            log.debug("revert failed", exc_info=True)
-            meta.status = "failed"
-            meta.error = "; ".join(x for x in (meta.error, f"revert failed: {type(exc).__name__}: {exc}") if x)
-            revert_error = exc
+        for what, step in steps:
+            try:
+                step()
+            except Exception as exc:  # the first error stays the run's error; this one is added to it
+                log.debug("%s failed", what, exc_info=True)
+                meta.status = "failed"
+                meta.error = "; ".join(x for x in (meta.error, f"{what} failed: {type(exc).__name__}: {exc}") if x)
+                revert_error = revert_error or exc
         observer.stop()
         if watcher is not None:
             watcher.stop()

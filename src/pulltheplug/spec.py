@@ -263,6 +263,21 @@ class RandomScheduleSpec(Strict):
         return ks
 
 
+class SwarmSettingsSpec(Strict):
+    """Swarm settings for the run (`docker swarm update`), recorded in the run and restored after it. Raft's
+    election and heartbeat ticks are not among them: a running swarm ignores changes to them."""
+
+    dispatcher_heartbeat: Duration | None = Field(None, gt=0, description="How often nodes report to the managers "
+                                                  "(Swarm's default 5s; a node is marked Down after about 3 missed).")
+    task_history_limit: int | None = Field(None, ge=0, description="Old tasks kept per slot (default 5).")
+
+    @property
+    def label(self) -> str:
+        parts = [f"heartbeat {self.dispatcher_heartbeat:g}s" if self.dispatcher_heartbeat is not None else "",
+                 f"task history {self.task_history_limit}" if self.task_history_limit is not None else ""]
+        return ", ".join(p for p in parts if p) or "as found"
+
+
 class PhaseSpec(Strict):
     steady: Duration = 10.0
     settle: Duration = Field(10.0, description="Requests healthy this long after convergence ends the run.")
@@ -292,6 +307,7 @@ class ExperimentSpec(Strict):
     schedule: list[ScheduledFault] = Field(default_factory=list, description="Several faults, each at its offset "
                                            "(sequential or overlapping on different nodes); replaces `fault`.")
     random_schedule: RandomScheduleSpec | None = Field(None, description="Faults drawn at random; replaces `fault`.")
+    swarm: SwarmSettingsSpec = Field(default_factory=SwarmSettingsSpec)
     phases: PhaseSpec = Field(default_factory=PhaseSpec)
     observe: ObserveSpec = Field(default_factory=ObserveSpec)
     slo: SloSpec = Field(default_factory=SloSpec)
@@ -348,6 +364,9 @@ class CampaignSpec(Strict):
     base: ExperimentSpec = Field(default_factory=ExperimentSpec, description="What every run shares.")
     faults: list[FaultKind] = Field(default_factory=lambda: list(SEED_FAULTS), min_length=1)
     targets: list[str] = Field(default_factory=lambda: ["leader", "follower", "random-worker"], min_length=1)
+    settings: list[SwarmSettingsSpec] = Field(default_factory=lambda: [SwarmSettingsSpec()], min_length=1,
+                                              description="Swarm settings to sweep: every fault and target under "
+                                              "each (e.g. dispatcher_heartbeat 1s, 5s, 15s).")
     doors: list[EntryKind] = Field(default_factory=lambda: list[EntryKind](["nodes"]), min_length=1,
                                    description="Front doors to compare: every fault and target through each.")
     repetitions: int = Field(5, ge=1, le=100)

@@ -1,0 +1,81 @@
+"""Swarm settings a run asks for (`docker swarm update` through the Engine API): applied before the run,
+recorded with the values found, restored after it.
+
+The whole current spec is sent back with only the asked fields changed: the Engine API's update replaces
+the spec, so a partial one would reset the rest (CA, raft, encryption) to defaults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from typing import Any
+
+from pulltheplug.cluster import Cluster
+from pulltheplug.errors import ClusterError
+from pulltheplug.spec import SwarmSettingsSpec
+from pulltheplug.swarm_api import API_ERRORS, answering_manager
+
+NS = 1_000_000_000
+# setting -> (path in the swarm spec, to the spec's unit, from it)
+FIELDS: dict[str, tuple[tuple[str, str], Any, Any]] = {
+    "dispatcher_heartbeat": (("Dispatcher", "HeartbeatPeriod"), lambda s: round(s * NS), lambda v: v / NS),
+    "task_history_limit": (("Orchestration", "TaskHistoryRetentionLimit"), int, int),
+}
+
+
+def wanted(settings: SwarmSettingsSpec) -> dict[str, float | int]:
+    return {k: v for k, v in settings.model_dump().items() if v is not None}
+
+
+def read(spec: dict[str, Any]) -> dict[str, float | int | None]:
+    """The settings as the swarm spec has them (None where the spec leaves a field out: the engine's default)."""
+    out: dict[str, float | int | None] = {}
+    for name, ((section, key), _, from_spec) in FIELDS.items():
+        value = (spec.get(section) or {}).get(key)
+        out[name] = from_spec(value) if value is not None else None
+    return out
+
+
+def with_values(spec: dict[str, Any], values: dict[str, float | int | None]) -> dict[str, Any]:
+    """A copy of the spec with these settings (None: left as it is)."""
+    new = copy.deepcopy(spec)
+    for name, value in values.items():
+        if value is None:
+            continue
+        (section, key), to_spec, _ = FIELDS[name]
+        new.setdefault(section, {})[key] = to_spec(value)
+    return new
+
+
+def _update(cluster: Cluster, values: dict[str, float | int | None]) -> dict[str, float | int | None]:
+    """Apply; returns the values found before."""
+    c, _ = answering_manager(cluster)
+    with contextlib.closing(c):
+        try:
+            info = c.api.inspect_swarm()
+            before = read(info["Spec"])
+            c.api.update_swarm(version=info["Version"]["Index"], swarm_spec=with_values(info["Spec"], values))
+            now = read(c.api.inspect_swarm()["Spec"])
+        except API_ERRORS as exc:
+            raise ClusterError(f"swarm update failed: {type(exc).__name__}: {str(exc)[:160]}") from exc
+    off = [k for k, v in values.items() if v is not None and now.get(k) != v]
+    if off:
+        raise ClusterError(f"swarm update did not take: {', '.join(off)} is {[now[k] for k in off]}")
+    return before
+
+
+def apply(cluster: Cluster, settings: SwarmSettingsSpec) -> dict[str, dict[str, float | int | None]]:
+    """{setting: {"before": found, "run": asked}} for each setting asked; {} when none was."""
+    asked = wanted(settings)
+    if not asked:
+        return {}
+    before = _update(cluster, dict(asked))
+    return {k: {"before": before.get(k), "run": v} for k, v in asked.items()}
+
+
+def restore(cluster: Cluster, applied: dict[str, dict[str, float | int | None]]) -> None:
+    """Put back what `apply` found (a setting the spec had left out stays as the run set it: the engine's
+    default was in force, and Swarm shows no way to unset it)."""
+    if applied:
+        _update(cluster, {k: v["before"] for k, v in applied.items()})
