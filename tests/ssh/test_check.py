@@ -29,7 +29,7 @@ GOOD = HostFacts(
     host="pi1", reachable=True, uid=0, arch="aarch64", boot_id="pi-boot-id", clock_offset=0.004,
     setsid=True, systemd_run=True, systemd_pid1=True, sysrq=176, sysrq_trigger=True, freezers=3,
     interfaces=parse_interfaces(IP_JSON), docker_version="24.0.5", swarm_state="active", swarm_role="manager",
-    swarm_address="192.168.1.21",
+    swarm_address="192.168.1.21", nft=True,
 )
 
 
@@ -84,6 +84,11 @@ def test_unreachable_host_is_one_failed_check_with_the_reason() -> None:
         ({"freezers": 0}, {}, ("freeze",), ["freezer"]),
         ({"systemd_pid1": False}, {}, ("reboot",), ["reboot"]),
         ({"sysrq_trigger": False}, {}, ("power-loss",), ["sysrq", "power"]),
+        ({"nft": False}, {}, ("partition",), ["nftables"]),
+        ({"nft": False}, {}, ("loss",), ["nftables"]),
+        ({"uid": 1000}, {}, ("loss",), ["root"]),
+        ({}, {"interface": "wlan0"}, ("flap",), ["interface"]),
+        ({"setsid": False, "systemd_pid1": False}, {}, ("partition",), ["dead-man"]),
     ],
 )
 def test_each_missing_piece_fails_the_fault_that_needs_it(change: dict[str, object], host_update: dict[str, object],

@@ -437,3 +437,78 @@ def _processes_named(name: str) -> list[int]:
                 if (p / "comm").read_text().strip() == name:
                     found.append(int(p.name))
     return found
+
+
+def _nft_table(node: str) -> bool:
+    return subprocess.run(["ip", "netns", "exec", f"ptp-{LAB}-{node}", "nft", "list", "table", "inet", "pulltheplug"],
+                          capture_output=True, check=False).returncode == 0
+
+
+def _ping(src: str | None, dst: str) -> bool:
+    cmd = ["busybox", "ping", "-c", "1", "-W", "1", dst]
+    if src is not None:
+        cmd = ["ip", "netns", "exec", f"ptp-{LAB}-{src}", *cmd]
+    return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+
+
+def test_a_partition_over_ssh_cuts_the_hosts_apart_but_not_from_the_controller(nodes: sshd.SshdLab,
+                                                                              tmp_path: Path) -> None:
+    """nftables on both hosts through SSH, each with its dead-man armed first: node1 and node2 cannot reach
+    each other, the controller reaches both; the run removes the tables."""
+    from pulltheplug.record import load_run
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(RUN_SPEC.format(kind="partition", inventory=nodes.inventory, known_hosts=nodes.known_hosts,
+                                    duration=6, entry="nodes"))
+    proc = subprocess.Popen([*CLI, "run", str(spec), "--runs-dir", str(tmp_path / "runs")], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    during: list[tuple[bool, bool, bool]] = []
+    try:
+        assert wait_until(lambda: _nft_table("node1") and _nft_table("node2"), 60) is not None
+        time.sleep(0.5)
+        during.append((_ping("node1", nodes.addresses["node2"]), _ping(None, nodes.addresses["node2"]),
+                       _ping(None, nodes.addresses["node1"])))
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out[-2000:] + err[-2000:]
+    assert during == [(False, True, True)]
+    assert not _nft_table("node1") and not _nft_table("node2")
+    run = load_run(next((tmp_path / "runs").glob("*-ssh-partition")))
+    injected = next(e for e in run.events if e.type == "fault" and e.data["action"] == "injected")
+    assert set(injected.data["evidence"]) == {"node1", "node2"}
+    assert all(v["drop_rules"] >= 2 for v in injected.data["evidence"].values())
+    assert run.meta.status == "complete" and _ping("node1", nodes.addresses["node2"])
+
+
+def test_a_flap_over_ssh_is_driven_on_the_host_and_ends_with_the_link_up(nodes: sshd.SshdLab,
+                                                                        tmp_path: Path) -> None:
+    """The loop runs on the host (each down cuts SSH, the loop goes on): the link goes down once per period,
+    as the test saw it, and is up after the run."""
+    from pulltheplug.record import load_run
+
+    flap_spec = RUN_SPEC.replace("duration: {duration}s}", "duration: {duration}s, flap: {{period: 2s, down: 500ms}}}")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(flap_spec.format(kind="flap", inventory=nodes.inventory, known_hosts=nodes.known_hosts,
+                               duration=6, entry="nodes"))
+    samples: list[bool] = []
+    proc = subprocess.Popen([*CLI, "run", str(spec), "--runs-dir", str(tmp_path / "runs")], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while proc.poll() is None:
+            samples.append(eth0_up("node2"))
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out[-2000:] + err[-2000:]
+    downs = sum(1 for a, b in zip([True, *samples], samples, strict=False) if a and not b)
+    assert downs == 3, downs
+    run = load_run(next((tmp_path / "runs").glob("*-ssh-flap")))
+    reverted = next(e for e in run.events if e.type == "fault" and e.data["action"] == "reverted")
+    assert reverted.data["evidence"]["downs"] == 3 and reverted.data["evidence"]["eth0_up"] is True
+    assert eth0_up("node2")

@@ -24,10 +24,13 @@ from pulltheplug.ssh.inventory import Host, Inventory
 from pulltheplug.ssh.power import power_status
 from pulltheplug.ssh.session import HostSession, Sessions, SshOptions
 
-PLANNABLE_FAULTS: tuple[str, ...] = ("nic-down", "freeze", "reboot", "power-loss")
+PLANNABLE_FAULTS: tuple[str, ...] = ("nic-down", "freeze", "reboot", "power-loss", "partition", "loss", "flap",
+                                     "task-kill")
 DEFAULT_FAULTS: tuple[str, ...] = ("nic-down", "reboot", "power-loss")  # the seed's three
-NEEDS_ROOT = frozenset({"nic-down", "freeze", "reboot", "power-loss"})
-NEEDS_DEADMAN = frozenset({"nic-down", "freeze"})
+NEEDS_ROOT = frozenset({"nic-down", "freeze", "reboot", "power-loss", "partition", "loss", "flap"})
+NEEDS_DEADMAN = frozenset({"nic-down", "freeze", "partition", "loss", "flap"})
+NEEDS_NFT = frozenset({"partition", "loss"})
+NEEDS_INTERFACE = frozenset({"nic-down", "loss", "flap"})
 CLOCK_WARN_S = 0.5  # beyond this, host-side timestamps would blur outage edges in the report
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
@@ -40,6 +43,7 @@ PROBE = (
     'echo "pid1=$(cat /proc/1/comm)"; echo "sysrq=$(cat /proc/sys/kernel/sysrq)"; '
     'echo "sysrq_trigger=$([ -e /proc/sysrq-trigger ] && echo yes)"; '
     f'echo "freezers=$(ls -d {_FREEZER_GLOBS} 2>/dev/null | wc -l)"; '
+    'echo "nft=$(command -v nft || ls /usr/sbin/nft /sbin/nft 2>/dev/null | head -n 1)"; '
     'echo "ip=$(ip -j addr show 2>/dev/null)"'
 )
 
@@ -61,6 +65,7 @@ class HostFacts:
     sysrq: int | None = None
     sysrq_trigger: bool = False
     freezers: int = 0  # docker/containerd cgroups with a freezer
+    nft: bool = False  # nftables' CLI (partitions, loss)
     interfaces: dict[str, list[str]] = field(default_factory=dict)  # name -> IPv4/IPv6 addresses
     docker_version: str = ""
     docker_error: str = ""
@@ -146,13 +151,16 @@ def evaluate(host: Host, facts: HostFacts, controller_boot_id: str, faults: Sequ
         _root(host, facts, required=bool(planned & NEEDS_ROOT)),
         _docker(facts),
         _swarm(host, facts),
-        _interface(host, facts, iface, required="nic-down" in planned),
+        _interface(host, facts, iface, required=bool(planned & NEEDS_INTERFACE)),
         Check(name="architecture", ok=bool(facts.arch), detail=facts.arch or "unknown", required=False),
         _clock(facts),
         _deadman(facts, required=bool(planned & NEEDS_DEADMAN)),
     ]
     if "freeze" in planned:
         checks.append(_freezer(host, facts))
+    if planned & NEEDS_NFT:
+        checks.append(Check(name="nftables", ok=facts.nft, detail="nft found" if facts.nft else "no nft",
+                            advice="" if facts.nft else "install nftables (apt install nftables)"))
     if planned & {"reboot", "power-loss"}:
         # the guard holds for what runs on the host itself (reboot, a sysrq crash); a power driver acts on
         # the host's supply, so the same boot_id is then said but does not stop the run
@@ -298,6 +306,7 @@ def gather(session: HostSession, host: Host, timeout: float) -> HostFacts:
         sysrq=int(probe["sysrq"]) if probe.get("sysrq", "").isdigit() else None,
         sysrq_trigger=probe.get("sysrq_trigger") == "yes",
         freezers=int(probe["freezers"]) if probe.get("freezers", "").isdigit() else 0,
+        nft=bool(probe.get("nft")),
         interfaces=parse_interfaces(probe.get("ip", "")),
         power_ok=power_ok, power_detail=power_detail, **docker_facts)
 

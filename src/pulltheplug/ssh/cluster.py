@@ -23,11 +23,11 @@ from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import deadman, node_actions
 from pulltheplug.ssh.check import BOOT_ID, HostReport, check_cluster, controller_boot_id, evaluate, timer_of
 from pulltheplug.ssh.edge import ControllerEdge
-from pulltheplug.ssh.inventory import Host, load_inventory
+from pulltheplug.ssh.inventory import FaultAction, Host, load_inventory
 from pulltheplug.ssh.power import run_power
 from pulltheplug.ssh.session import DEFAULT_KNOWN_HOSTS, Sessions, SshOptions
 from pulltheplug.swarm_api import API_ERRORS, answering_manager, node_rows
-from pulltheplug.traffic import TrafficRules
+from pulltheplug.traffic import TABLE, TrafficRules, ruleset
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,9 @@ def restarted(node: str, before: str, after: str, took: float) -> Evidence:
 
 class SshCluster:
     kind = "ssh"
-    # partitions, loss, flap and engine crashes need nftables and a node-side driver on the host: lab only yet
-    fault_kinds = frozenset({"nic-down", "reboot", "power-loss", "freeze", "task-kill"})
+    # an engine crash needs to know how the host supervises its engine (systemd restarts it): lab only yet;
+    # a quorum loss needs a power driver on most managers: lab only yet
+    fault_kinds = frozenset({"nic-down", "reboot", "power-loss", "freeze", "task-kill", "partition", "loss", "flap"})
 
     def __init__(self, spec: ClusterSpec, faults: Sequence[str], targets: Sequence[str] = ()) -> None:
         """`targets`: the hosts the faults may hit (named in the spec); empty: any host (leader, random...).
@@ -59,6 +60,8 @@ class SshCluster:
         self.options = SshOptions(known_hosts=spec.known_hosts or DEFAULT_KNOWN_HOSTS)
         self.controller_boot_id = controller_boot_id()
         exposed = set(targets) if targets and set(targets) <= set(self.inventory.names) else set(self.inventory.names)
+        if "partition" in faults:  # every side of a partition takes its rules, whichever host is the target
+            exposed = set(self.inventory.names)
         reports = [r if r.host in exposed else
                    evaluate(self.inventory.host(r.host), r.facts, self.controller_boot_id, ())
                    for r in check_cluster(self.inventory, faults, self.options)]
@@ -108,32 +111,73 @@ class SshCluster:
 
     def arm_revert(self, node: str, kind: str, duration: float) -> Evidence:
         """nic-down: the link-up armed for the end of the fault (it IS the revert when the link carries SSH);
-        freeze: the thaw, a margin later. Machine faults have nothing to arm (a boot is the revert)."""
+        freeze, partition, loss, flap: the thaw, the table's removal, the link up, a margin later. Machine faults
+        have nothing to arm (a boot is the revert)."""
         session, timer = self.sessions[node], self._timer(node)
         if kind == "nic-down":
-            revert = deadman.action_command(session.host, "nic-up", self._iface(node), duration)
-            seen = node_actions.arm(session, "nic-up", revert, duration, timer)
+            command = deadman.action_command(session.host, "nic-up", self._iface(node), duration)
+            seen = node_actions.arm(session, "nic-up", command, duration, timer)
             self._armed[node] = kind
             return {"deadman": "nic-up", "after": duration, "took": round(seen.took, 3)}
+        action: FaultAction
         if kind == "freeze":
-            after = duration + DEADMAN_MARGIN
-            seen = node_actions.arm(session, "thaw", deadman.action_command(session.host, "thaw", seconds=after),
-                                    after, timer)
-            self._armed[node] = kind
-            return {"deadman": "thaw", "after": after, "took": round(seen.took, 3)}
-        return {}
+            action, command = "thaw", deadman.action_command(session.host, "thaw")
+        elif kind in ("partition", "loss"):
+            action, command = "unfilter", deadman.action_command(session.host, "unfilter")
+        elif kind == "flap":
+            action, command = "nic-up", deadman.action_command(session.host, "nic-up", self._iface(node))
+        else:
+            return {}
+        after = duration + DEADMAN_MARGIN
+        seen = node_actions.arm(session, action, command, after, timer)
+        self._armed[node] = kind
+        return {"deadman": action, "after": after, "took": round(seen.took, 3)}
 
     def filter_traffic(self, node: str, rules: TrafficRules) -> Evidence:
-        raise FaultError(f"{node}: traffic filters over SSH are not there yet")
+        """Our nftables table on the host. A peer is dropped by its SSH address and by the address it
+        advertises to the swarm, where the two differ (a management network beside the swarm's)."""
+        self._require_armed(node, "partition", "loss")
+        swarm = {h.address: self.reports[h.name].facts.swarm_address for h in self.inventory.hosts}
+
+        def both(addresses: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(a2 for a in addresses for a2 in (a, swarm.get(a) or a)))
+
+        rules = dataclasses.replace(rules, drop_from=both(rules.drop_from), drop_to=both(rules.drop_to),
+                                    iface=self._iface(node) if rules.loss_percent > 0 else rules.iface)
+        result = self.sessions[node].run(deadman.filter_command(ruleset(rules)), 15)
+        drops = int(result.stdout.strip() or 0) if result.stdout.strip().isdigit() else 0
+        if result.exit != 0 or drops == 0:
+            raise FaultError(f"{node}: the filter table did not load: {result.stderr.strip()[:160]} "
+                             "(the dead-man removes whatever was loaded)")
+        return {"table": f"inet {TABLE}", "drop_rules": drops}
 
     def clear_traffic(self, node: str) -> Evidence:
-        return {}  # nothing was ever filtered
+        session, timer = self.sessions[node], self._timer(node)
+        command = (f"{deadman.action_command(session.host, 'unfilter')}; {deadman.disarm('unfilter', node, timer)}; "
+                   f"nft list table inet {TABLE} >/dev/null 2>&1 && echo left || echo gone")
+        result = session.run(command, 15)
+        if result.stdout.strip() != "gone":
+            raise FaultError(f"{node}: the filter table is still there (the dead-man stays armed)")
+        return {"table_left": False}
 
     def flap(self, node: str, period: float, down: float, seconds: float) -> Evidence:
-        raise FaultError(f"{node}: flap over SSH is not there yet")
+        self._require_armed(node, "flap")
+        session = self.sessions[node]
+        result = session.run(deadman.flap(session.host, self._iface(node), period, down, seconds), 15)
+        if result.exit != 0:
+            raise FaultError(f"{node}: the flapping loop did not start (the dead-man brings the link up)")
+        return {"flapping": True, "period": period, "down": down}
 
     def unflap(self, node: str) -> Evidence:
-        return {}
+        """The loop ends by itself with the link up; wait until the host answers, then make sure."""
+        session, iface = self.sessions[node], self._iface(node)
+        if not self._wait(lambda: self._answers(lambda: node_actions.link_is_up(session, iface)), BACK_TIMEOUT):
+            raise FaultError(f"{node}: not reachable {BACK_TIMEOUT:.0f}s after the flapping was due to end")
+        disarm = deadman.disarm("nic-up", node, self._timer(node))
+        result = session.run(f"{deadman.unflap(session.host, iface)}; {disarm}", 15)
+        downs = result.stdout.strip().splitlines()
+        return {"eth0_up": node_actions.link_is_up(session, iface),
+                "downs": int(downs[0]) if downs and downs[0].isdigit() else None}
 
     def crash_engine(self, node: str) -> Evidence:
         raise FaultError(f"{node}: engine-crash over SSH is not there yet")
@@ -144,9 +188,9 @@ class SshCluster:
     def disarm_revert(self, node: str) -> None:
         """Nothing: the controller's own nic-up and thaw cancel the dead-man once they took effect."""
 
-    def _require_armed(self, node: str, kind: str) -> None:
-        if self._armed.pop(node, None) != kind:
-            raise FaultError(f"{node}: {kind} refused: its dead-man revert was not armed first")
+    def _require_armed(self, node: str, *kinds: str) -> None:
+        if self._armed.pop(node, None) not in kinds:
+            raise FaultError(f"{node}: {kinds[0]} refused: its dead-man revert was not armed first")
 
     def nic_down(self, node: str, seconds: float) -> Evidence:
         self._require_armed(node, "nic-down")

@@ -21,6 +21,7 @@ from typing import Literal
 
 from pulltheplug.ssh.errors import MachineFaultRefusedError
 from pulltheplug.ssh.inventory import FaultAction, Host
+from pulltheplug.traffic import TABLE
 
 Timer = Literal["systemd-run", "setsid"]
 NOT_ARMED = 97  # exit status of a fault command whose dead-man could not be armed (nothing injected)
@@ -48,7 +49,38 @@ DEFAULTS: dict[FaultAction, str] = {
     "thaw": _freezer("0", "THAWED"),
     "reboot": "systemctl reboot",
     "crash": "echo b > /proc/sysrq-trigger",  # root may always write the trigger; the sysctl guards keyboards
+    "unfilter": f"nft delete table inet {TABLE} 2>/dev/null; true",  # partitions and loss: our table only
 }
+
+
+def filter_command(ruleset: str) -> str:
+    """Load our nftables table (made anew in one transaction) and say how many drop rules it holds."""
+    return (f"printf '%s' {shlex.quote(ruleset)} | nft -f - && nft list table inet {TABLE} | grep -c ' drop'")
+
+
+def flap_files(host: str) -> tuple[str, str]:
+    """The flapping loop's pid file and log on the host."""
+    return f"/run/pulltheplug-flap-{host}.pid", f"/run/pulltheplug-flap-{host}.log"
+
+
+def flap(host: Host, iface: str, period: float, down: float, seconds: float) -> str:
+    """A detached loop: the link down `down` in every `period`, for `seconds`, ending with the link up; the
+    command returns once the loop runs (its pid written). Each change is logged with the host's clock."""
+    pid, log = flap_files(host.name)
+    cycles = max(1, int(seconds // period))
+    link_down, link_up = action_command(host, "nic-down", iface), action_command(host, "nic-up", iface)
+    loop = (f"echo $$ > {pid}; i=0; while [ $i -lt {cycles} ]; do {link_down}; echo \"$(date +%s.%N) down\" >> {log}; "
+            f"sleep {seconds_text(down)}; {link_up}; echo \"$(date +%s.%N) up\" >> {log}; "
+            f"sleep {seconds_text(period - down)}; i=$((i+1)); done; {link_up}; rm -f {pid}")
+    wait = f"i=0; while [ ! -s {pid} ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done"
+    return f"rm -f {pid} {log}; setsid sh -c {shlex.quote(loop)} </dev/null >/dev/null 2>&1 & {wait}; [ -s {pid} ]"
+
+
+def unflap(host: Host, iface: str) -> str:
+    """End the loop (its process group), the link up, and print how many times it went down."""
+    pid, log = flap_files(host.name)
+    return (f'[ -s {pid} ] && kill -9 -"$(cat {pid})" 2>/dev/null; rm -f {pid}; '
+            f"{action_command(host, 'nic-up', iface)}; grep -c ' down$' {log} 2>/dev/null || echo 0")
 
 
 def seconds_text(seconds: float) -> str:

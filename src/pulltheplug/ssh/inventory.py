@@ -19,9 +19,9 @@ from pulltheplug.errors import SpecError
 
 Role = Literal["manager", "worker"]
 # The node actions a host may override with a command template of its own ({iface}, {seconds} substituted).
-FaultAction = Literal["nic-down", "nic-up", "freeze", "thaw", "reboot", "crash"]
+FaultAction = Literal["nic-down", "nic-up", "freeze", "thaw", "reboot", "crash", "unfilter"]
 TEMPLATE_FIELDS = frozenset({"iface", "seconds"})
-FAULT_ACTIONS: tuple[FaultAction, ...] = ("nic-down", "nic-up", "freeze", "thaw", "reboot", "crash")
+FAULT_ACTIONS: tuple[FaultAction, ...] = ("nic-down", "nic-up", "freeze", "thaw", "reboot", "crash", "unfilter")
 
 # Ansible group names that say a host's swarm role.
 _ROLE_GROUPS: dict[str, Role] = {
