@@ -69,3 +69,50 @@ def test_report_draws_offline_in_chromium(tmp_path: Path) -> None:
     assert {f"lane:{n}" for n in ("node1", "node2", "node3")} <= set(traces)
     assert "fault:node3" in traces
     assert "fault" in shapes and "control-plane" in shapes and "leader-change" in shapes
+
+
+def test_a_schedule_draws_a_band_and_a_lane_stripe_per_fault(tmp_path: Path) -> None:
+    """Two faults (nic-down of node3, then power-loss of node1 while node3 is still cut): two bands, a stripe on
+    each node's lane, and the table of intervals with their outages."""
+    import dataclasses
+
+    from pulltheplug.record import Event
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base = synthetic_run()
+    second = [Event(30.0, "fault", {"action": "inject", "id": 1, "kind": "power-loss", "node": "node1",
+                                    "nodes": ["node1"]}),
+              Event(30.05, "fault", {"action": "injected", "id": 1, "kind": "power-loss", "node": "node1",
+                                     "nodes": ["node1"], "evidence": {"killed": 12}}),
+              Event(45.0, "fault", {"action": "revert", "id": 1, "kind": "power-loss", "node": "node1",
+                                    "nodes": ["node1"]}),
+              Event(46.0, "fault", {"action": "reverted", "id": 1, "kind": "power-loss", "node": "node1",
+                                    "nodes": ["node1"], "evidence": {"daemon_running": True}})]
+    meta = dataclasses.replace(base.meta, fault={"kind": "schedule", "target": "schedule", "duration": 25.0,
+                                                 "schedule": [{"id": 0, "kind": "nic-down", "node": "node3"},
+                                                              {"id": 1, "kind": "power-loss", "node": "node1"}]})
+    run = dataclasses.replace(base, meta=meta, events=sorted([*base.events, *second], key=lambda e: e.t))
+    folder = write_run(tmp_path / "run", run)
+    run = load_run(folder)
+    summary, slos = results_of(run)
+    assert [(f.kind, f.node) for f in summary.faults] == [("nic-down", "node3"), ("power-loss", "node1")]
+    report = write_html(run, summary, slos)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            problems: list[str] = []
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(report.as_uri())
+            page.wait_for_selector("#timeline .main-svg")
+            bands: list[list[float]] = page.evaluate(
+                "(document.getElementById('timeline').layout.shapes || []).filter(s => s.name === 'fault')"
+                ".map(s => [s.x0, s.x1])")
+            traces: list[str] = page.evaluate("document.getElementById('timeline').data.map(t => t.name)")
+            rows = page.locator("#fault-intervals tr").count()
+        finally:
+            browser.close()
+    assert problems == []
+    assert sorted({(round(a, 2), round(b, 2)) for a, b in bands}) == [(20.0, 40.0), (30.0, 45.0)]  # each on every row
+    assert {"fault:node3", "fault:node1"} <= set(traces)
+    assert rows == 3  # the header and one row per fault
