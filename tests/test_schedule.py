@@ -65,7 +65,7 @@ def test_every_scenario_reads(path: Path) -> None:
 def test_a_heartbeat_sweep_runs_every_fault_under_each_setting_and_names_it() -> None:
     campaign = load_campaign(ROOT / "scenarios" / "campaign-heartbeat.yaml")
     runs = plan_runs(campaign)
-    assert [r.scenario for r in runs[:3]] == ["nic-down@random-worker [heartbeat 1s]",
-                                              "nic-down@random-worker [heartbeat 5s]",
-                                              "nic-down@random-worker [heartbeat 15s]"]
+    assert [r.scenario for r in runs[:3]] == ["nic-down@random-worker (heartbeat 1s)",
+                                              "nic-down@random-worker (heartbeat 5s)",
+                                              "nic-down@random-worker (heartbeat 15s)"]
     assert [run_spec(campaign, r).swarm.dispatcher_heartbeat for r in runs[:3]] == [1.0, 5.0, 15.0]

@@ -42,7 +42,7 @@ class PlannedRun:
     @property
     def scenario(self) -> str:
         return (f"{self.fault}@{self.target}" + (f" via {self.door}" if self.doors > 1 else "")
-                + (f" [{self.settings}]" if self.settings else ""))
+                + (f" ({self.settings})" if self.settings else ""))
 
 
 @dataclass(frozen=True)
