@@ -69,3 +69,15 @@ def test_a_heartbeat_sweep_runs_every_fault_under_each_setting_and_names_it() ->
                                               "nic-down@random-worker (heartbeat 5s)",
                                               "nic-down@random-worker (heartbeat 15s)"]
     assert [run_spec(campaign, r).swarm.dispatcher_heartbeat for r in runs[:3]] == [1.0, 5.0, 15.0]
+
+
+def test_a_schedules_recovery_starts_when_its_last_fault_is_reverted() -> None:
+    from pulltheplug.analysis.phases import fault_revert
+    from pulltheplug.record import Event, Meta
+
+    meta = Meta(name="s", started_at="", t0_monotonic=0.0, phases={"revert": 99.0})
+    events = [Event(10.0, "fault", {"action": "inject", "id": 0}), Event(13.0, "fault", {"action": "inject", "id": 1}),
+              Event(16.0, "fault", {"action": "revert", "id": 0}), Event(18.0, "fault", {"action": "revert", "id": 1})]
+    assert fault_revert(meta, events) == 18.0
+    assert fault_revert(meta, events[:3]) is None  # fault 2 never reverted: no recovery phase
+    assert fault_revert(meta, [events[0], events[2]]) == 16.0  # one fault: its revert

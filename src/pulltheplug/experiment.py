@@ -142,10 +142,11 @@ class _FaultState:
 class _Notes:
     """The faults in place, as the cluster remembers them for `heal` and its dead-man after a killed run."""
 
-    def __init__(self, cluster: Cluster, run: str) -> None:
+    def __init__(self, cluster: Cluster, run: str, planned: int = 1) -> None:
         self.cluster, self.run = cluster, run
         self.active: dict[int, dict[str, object]] = {}
-        self.lock = threading.Lock()
+        self.pending = set(range(planned))  # faults not reverted yet (injected or still to come)
+        self.lock = threading.RLock()
 
     def add(self, fs: _FaultState) -> None:
         f = fs.fault
@@ -194,9 +195,7 @@ class _Tally:
 def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
     """Everything that can fail before a run folder exists: workload, entries, target."""
     nodes = cluster.nodes()
-    rs = spec.random_schedule
-    kinds = [f.kind for f in spec.schedule] or (rs.kinds if rs is not None else [spec.fault.kind])
-    for kind in kinds:
+    for kind in spec.fault_plan()[0]:
         if kind != "none" and kind not in cluster.fault_kinds:
             raise SpecError(f"fault {kind}: the {cluster.kind} backend cannot inject it yet: use one of "
                             f"{', '.join(sorted(cluster.fault_kinds))}")
@@ -385,7 +384,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
         on_folder(writer.folder)
     progress = RunProgress(target=pick.node if pick else "", fault=str(meta.fault["kind"]))
     tally = _Tally(writer, progress)
-    notes = _Notes(cluster, spec.name)
+    notes = _Notes(cluster, spec.name, len(prep.faults))
     faults = [_FaultState(fault=p.fault, at=p.at, id=i, notes=notes) for i, p in enumerate(prep.faults)]
 
     def emit(e: Event) -> None:
@@ -399,10 +398,11 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
     applied: dict[str, dict[str, float | int | None]] = {}
     try:
         cluster.watch(lambda kind, data: emit(Event(clock(), kind, data)))
-        applied = swarm_settings.apply(cluster, spec.swarm)
+        applied = swarm_settings.found(cluster, spec.swarm)  # known before the update: restored whatever happens
         if applied:
             meta.cluster["swarm_settings"] = applied
             writer.write_meta()
+            swarm_settings.apply(cluster, applied)
         observer.start()
         if watcher is not None:
             watcher.start()
@@ -497,11 +497,12 @@ def _inject(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
             notes.remove(fs)  # nothing was injected
             raise
         fs.injected = True  # from here on, a revert is owed even if inject fails half way
-        t = fs.started = clock()
-        if "fault" not in meta.phases:  # the first fault starts the fault phase
-            meta.phases["fault"] = t
-            emit(Event(t, "phase", {"phase": "fault"}))
-        emit(Event(t, "fault", {"action": "inject", **_fields(fs), **({"deadman": armed} if armed else {})}))
+        with notes.lock:
+            t = fs.started = clock()
+            if "fault" not in meta.phases:  # the first fault starts the fault phase
+                meta.phases["fault"] = t
+                emit(Event(t, "phase", {"phase": "fault"}))
+            emit(Event(t, "fault", {"action": "inject", **_fields(fs), **({"deadman": armed} if armed else {})}))
         evidence = fs.fault.inject()
         emit(Event(clock(), "fault", {"action": "injected", **_fields(fs), "evidence": evidence}))
 
@@ -511,13 +512,22 @@ def _revert(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
     with fs.lock:
         if not fs.injected or fs.reverted:
             return
-        t = clock()
-        meta.phases["revert"] = t  # the last revert starts the recovery phase
-        if len(notes.active) <= 1:
-            emit(Event(t, "phase", {"phase": "recovery"}))
-        emit(Event(t, "fault", {"action": "revert", **_fields(fs)}))
-        fs.fault.disarm()
-        evidence = fs.fault.revert()
+        with notes.lock:
+            t = clock()
+            notes.pending.discard(fs.id)
+            if not notes.pending:  # the last fault's revert starts the recovery phase
+                meta.phases["revert"] = t
+                emit(Event(t, "phase", {"phase": "recovery"}))
+            emit(Event(t, "fault", {"action": "revert", **_fields(fs)}))
+        fs.fault.disarm()  # before the revert: a dead-man firing in the middle of it would heal concurrently
+        try:
+            evidence = fs.fault.revert()
+        except BaseException:
+            try:  # the fault may still be in place: leave a dead-man to heal it
+                fs.fault.arm()
+            except Exception as exc:
+                log.warning("could not arm a dead-man again after a failed revert: %s", exc)
+            raise
         fs.reverted = True
         notes.remove(fs)
         emit(Event(clock(), "fault", {"action": "reverted", **_fields(fs), "evidence": evidence}))
@@ -546,8 +556,10 @@ async def _run_faults(spec: ExperimentSpec, faults: list[_FaultState], clock: Ca
     meta = writer.meta
     start = clock()
 
-    async def one(fs: _FaultState) -> None:
+    async def one(fs: _FaultState, before: list[int]) -> None:
         await _sleep_or_fail(max(0.0, start + fs.at - clock()), load)
+        if before:  # an earlier fault on one of its nodes is still being reverted (a boot): it goes first
+            await asyncio.wait([done[i] for i in before])
         label = f"{fs.fault.kind} on {fs.fault.node}"
         progress.phase = f"fault: {label}" if len(faults) == 1 else f"fault {fs.id + 1}/{len(faults)}: {label}"
         await loop.run_in_executor(None, _inject, fs, clock, emit, meta)
@@ -560,13 +572,19 @@ async def _run_faults(spec: ExperimentSpec, faults: list[_FaultState], clock: Ca
         await loop.run_in_executor(None, _revert, fs, clock, emit, meta)
         writer.write_meta()
 
-    tasks = [asyncio.create_task(one(fs)) for fs in faults]
+    tasks = {fs.id: asyncio.create_task(one(fs, _before(fs, faults))) for fs in faults}
+    done: dict[int, asyncio.Task[None]] = tasks
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*tasks.values())
     finally:
-        for t in tasks:
+        for t in tasks.values():
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+
+def _before(fs: _FaultState, faults: list[_FaultState]) -> list[int]:
+    """The faults planned before this one that touch one of its nodes."""
+    return [o.id for o in faults if (o.at, o.id) < (fs.at, fs.id) and set(o.fault.nodes) & set(fs.fault.nodes)]
 
 
 async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float], writer: RunWriter,

@@ -312,6 +312,14 @@ class ExperimentSpec(Strict):
     observe: ObserveSpec = Field(default_factory=ObserveSpec)
     slo: SloSpec = Field(default_factory=SloSpec)
 
+    def fault_plan(self) -> tuple[list[str], list[str]]:
+        """The fault kinds and targets the run may use: the fault's, a schedule's, or a random schedule's lists."""
+        if self.schedule:
+            return [f.kind for f in self.schedule], [f.target for f in self.schedule]
+        if self.random_schedule is not None:
+            return list(self.random_schedule.kinds), list(self.random_schedule.targets)
+        return [self.fault.kind], [self.fault.target]
+
     @model_validator(mode="after")
     def _one_way_to_give_faults(self) -> ExperimentSpec:
         given = [k for k, v in (("fault", self.fault != FaultSpec()), ("schedule", bool(self.schedule)),

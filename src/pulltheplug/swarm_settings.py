@@ -48,13 +48,11 @@ def with_values(spec: dict[str, Any], values: dict[str, float | int | None]) -> 
     return new
 
 
-def _update(cluster: Cluster, values: dict[str, float | int | None]) -> dict[str, float | int | None]:
-    """Apply; returns the values found before."""
+def _update(cluster: Cluster, values: dict[str, float | int | None]) -> None:
     c, _ = answering_manager(cluster)
     with contextlib.closing(c):
         try:
             info = c.api.inspect_swarm()
-            before = read(info["Spec"])
             c.api.update_swarm(version=info["Version"]["Index"], swarm_spec=with_values(info["Spec"], values))
             now = read(c.api.inspect_swarm()["Spec"])
         except API_ERRORS as exc:
@@ -62,20 +60,30 @@ def _update(cluster: Cluster, values: dict[str, float | int | None]) -> dict[str
     off = [k for k, v in values.items() if v is not None and now.get(k) != v]
     if off:
         raise ClusterError(f"swarm update did not take: {', '.join(off)} is {[now[k] for k in off]}")
-    return before
 
 
-def apply(cluster: Cluster, settings: SwarmSettingsSpec) -> dict[str, dict[str, float | int | None]]:
-    """{setting: {"before": found, "run": asked}} for each setting asked; {} when none was."""
+def found(cluster: Cluster, settings: SwarmSettingsSpec) -> dict[str, dict[str, float | int | None]]:
+    """{setting: {"before": found now, "run": asked}} for each setting asked; {} when none was (nothing asked)."""
     asked = wanted(settings)
     if not asked:
         return {}
-    before = _update(cluster, dict(asked))
+    c, _ = answering_manager(cluster)
+    with contextlib.closing(c):
+        try:
+            before = read(c.api.inspect_swarm()["Spec"])
+        except API_ERRORS as exc:
+            raise ClusterError(f"swarm inspect failed: {type(exc).__name__}: {str(exc)[:160]}") from exc
     return {k: {"before": before.get(k), "run": v} for k, v in asked.items()}
 
 
+def apply(cluster: Cluster, applied: dict[str, dict[str, float | int | None]]) -> None:
+    """Set the run's values (`found`'s "run")."""
+    if applied:
+        _update(cluster, {k: v["run"] for k, v in applied.items()})
+
+
 def restore(cluster: Cluster, applied: dict[str, dict[str, float | int | None]]) -> None:
-    """Put back what `apply` found (a setting the spec had left out stays as the run set it: the engine's
+    """Put back what `found` found (a setting the spec had left out stays as the run set it: the engine's
     default was in force, and Swarm shows no way to unset it)."""
     if applied:
         _update(cluster, {k: v["before"] for k, v in applied.items()})

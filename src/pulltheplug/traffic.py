@@ -85,6 +85,12 @@ def partition_plan(groups: list[list[str]], nodes: Sequence[ClusterNode], one_wa
     """Each node drops packets from (and to) the nodes of the other groups; both sides do, so the cut holds
     even where one side's rules are missing. One way: only the first group drops, and only what comes in."""
     address = {n.name: n.address for n in nodes}
+    for name, a in address.items():
+        try:
+            ipaddress.ip_address(a)
+        except ValueError:
+            raise SpecError(f"partition: {name}'s address {a!r} is not an IP address: give the host's address "
+                            "in the inventory (a firewall rule needs it)") from None
     rules: dict[str, TrafficRules] = {}
     for i, group in enumerate(groups):
         if one_way and i > 0:

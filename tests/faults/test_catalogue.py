@@ -122,3 +122,9 @@ def test_each_new_fault_calls_its_cluster_actions() -> None:
     assert len(quorum.nodes) == 2 and quorum.arm() and len([c for c in cluster.calls if c[0] == "arm_revert"]) == 2
     with pytest.raises(SpecError, match="runs no task of web"):
         make_fault("task-kill", Recorder(), "node4", 5.0, None, ctx)
+
+
+def test_a_partition_needs_ip_addresses_to_write_its_rules() -> None:
+    nodes = [ClusterNode("pi1", "pi1.local", "manager"), ClusterNode("pi2", "10.0.0.3", "worker")]
+    with pytest.raises(SpecError, match=r"pi1's address 'pi1\.local' is not an IP address"):
+        partition_plan(partition_groups("isolate", "pi2", nodes), nodes)

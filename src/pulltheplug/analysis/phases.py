@@ -49,7 +49,13 @@ def fault_start(meta: Meta, events: Sequence[Event]) -> float | None:
 
 
 def fault_revert(meta: Meta, events: Sequence[Event]) -> float | None:
-    """The fault "revert" event, else Meta.phases["revert"] (None: never reverted)."""
+    """The fault "revert" event, else Meta.phases["revert"] (None: never reverted). A schedule's recovery
+    starts at the revert of its last fault, and only once every fault it injected was reverted."""
+    injected = {int(e.data.get("id", 0)) for e in events if e.type == "fault" and e.data.get("action") == "inject"}
+    reverts = {int(e.data.get("id", 0)): e.t for e in events
+               if e.type == "fault" and e.data.get("action") == "revert"}
+    if len(injected) > 1:
+        return max(reverts.values()) if injected <= set(reverts) else None
     t = fault_action_time(events, "revert")
     return t if t is not None else meta.phases.get("revert")
 

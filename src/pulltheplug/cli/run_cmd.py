@@ -67,7 +67,7 @@ def run(
         "load": {"rate": rate}, "phases": {"steady": steady, "settle": settle},
         "cluster": {"lab": lab},
     }, name)
-    cluster = open_cluster(spec.cluster, [spec.fault.kind], [spec.fault.target])
+    cluster = open_cluster(spec.cluster, *spec.fault_plan())
     with console.status("preparing: workload, entries, target"):
         prepared = experiment.prepare(spec, cluster)
     made: list[Path] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -55,9 +56,14 @@ class Fault(ABC):
     def arm(self) -> Evidence:
         """The dead-man revert, armed on each node before the fault's clock starts (so the fault starts when
         it is sent)."""
-        armed = {n: self._act(lambda node: self.cluster.arm_revert(node, self.kind, self.duration), n)
-                 for n in self.nodes}
-        return armed[self.node] if len(armed) == 1 else armed
+        if len(self.nodes) == 1:
+            return self._act(lambda node: self.cluster.arm_revert(node, self.kind, self.duration))
+        # all at once: each node's dead-man counts from its own arming, the fault's clock from the last
+        with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
+            armed = list(pool.map(lambda n: self._act(lambda node: self.cluster.arm_revert(node, self.kind,
+                                                                                              self.duration), n),
+                                  self.nodes))
+        return dict(zip(self.nodes, armed, strict=True))
 
     def disarm(self) -> None:
         """The run reverts by itself: the dead-man is not needed any more."""

@@ -51,7 +51,8 @@ def arm(plan: LabPlan, seconds: float, timeout: float = 10.0) -> int:
             break
     proc.stdout.close()
     if line.strip() != ARMED.encode():
-        disarm(proc.pid)
+        _children[proc.pid] = proc
+        disarm(proc.pid)  # killed and reaped
         raise FaultError(f"the lab's dead-man did not start (see {out}): nothing injected")
     _children[proc.pid] = proc
     return proc.pid

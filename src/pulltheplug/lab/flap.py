@@ -52,8 +52,11 @@ def start(plan: LabPlan, node: NodePlan, period: float, down: float, seconds: fl
     raise FaultError(f"{node.name}: the flapping loop did not start")
 
 
-def stop(pid: int, timeout: float = 5.0) -> None:
-    """End the loop (ours, by pid: its own session, so its sleep too); the caller then brings the link up."""
+def stop(plan: LabPlan, pid: int, timeout: float = 5.0) -> None:
+    """End the loop (ours, by pid: its own session, so its sleep too), if it still runs in the lab's faults
+    cgroup (it may have ended by itself and its pid been reused); the caller then brings the link up."""
+    if pid not in cgroups.pids(cgroup(plan)):
+        return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
     deadline = time.monotonic() + timeout

@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -73,7 +74,8 @@ class Lab:
         self.name = self.plan.name
         self._deadman: int | None = None  # pid of the dead-man this process armed, while a fault is armed
         self._deadman_due = 0.0  # when it fires (monotonic)
-        self._armed: set[str] = set()  # the nodes it covers
+        self._armed: dict[str, int] = {}  # node -> how many of its faults it covers
+        self._lock = threading.RLock()  # faults of a schedule (and a quorum loss's boots) act from several threads
         self._flaps: dict[str, int] = {}  # node -> pid of its flapping loop
 
     @classmethod
@@ -105,22 +107,25 @@ class Lab:
 
     def stop_node(self, node: str) -> None:
         """A graceful shutdown: the node's services first (they say goodbye), then dockerd."""
-        for pid in self.state.service_pids.pop(node, {}).values():
+        with self._lock:
+            pids = self.state.service_pids.pop(node, {})
+            save_state(self.state)
+        for pid in pids.values():
             services.stop(pid)
-        save_state(self.state)
         daemon.stop(self.plan.node(node))
 
     def node_service(self, node: str, name: str, argv: Sequence[str] | None) -> None:
         plan = self.plan.node(node)
-        pids = self.state.service_pids.setdefault(node, {})
-        if name in pids:
-            services.stop(pids.pop(name))
-        if argv is None:
-            self.state.services.get(node, {}).pop(name, None)
-        else:
-            self.state.services.setdefault(node, {})[name] = list(argv)
-            pids[name] = services.start(plan, name, argv)
-        save_state(self.state)
+        with self._lock:
+            pids = self.state.service_pids.setdefault(node, {})
+            if name in pids:
+                services.stop(pids.pop(name))
+            if argv is None:
+                self.state.services.get(node, {}).pop(name, None)
+            else:
+                self.state.services.setdefault(node, {})[name] = list(argv)
+                pids[name] = services.start(plan, name, argv)
+            save_state(self.state)
 
     def power_off_node(self, node: str) -> int:
         return daemon.power_off(self.plan.node(node))
@@ -133,11 +138,12 @@ class Lab:
             daemon.end_orphans(plan, set(self.state.service_pids.get(node, {}).values()))
             pid = daemon.boot(plan)
         daemon.wait_ready(plan, pid)
-        pids = self.state.service_pids.setdefault(node, {})
-        for name, argv in self.state.services.get(node, {}).items():  # started at boot, as systemd would
-            if name not in pids or not services.alive(pids[name]):
-                pids[name] = services.start(plan, name, argv)
-        save_state(self.state)
+        with self._lock:  # a quorum loss boots several nodes at once
+            pids = self.state.service_pids.setdefault(node, {})
+            for name, argv in self.state.services.get(node, {}).items():  # started at boot, as systemd would
+                if name not in pids or not services.alive(pids[name]):
+                    pids[name] = services.start(plan, name, argv)
+            save_state(self.state)
 
     def freeze_node(self, node: str, frozen: bool) -> None:
         cgroups.set_frozen(self.plan.node(node).cgroup, frozen)
@@ -154,22 +160,31 @@ class Lab:
     # --- node actions, with evidence (Cluster) -------------------------------------------------------------
     def arm_revert(self, node: str, kind: str, duration: float) -> Evidence:
         """The lab's dead-man (see `lab/deadman.py`): it heals the whole lab DEADMAN_MARGIN after the fault's
-        end unless the run reverted first. One per lab: a fault on several nodes arms it once."""
+        end unless the run reverted first. One per lab, covering every armed fault: a fault due to end later
+        than the one armed replaces it (a second more is not worth a new process: a fault on several nodes
+        arms once)."""
         self.plan.node(node)
         after = duration + DEADMAN_MARGIN
         due = time.monotonic() + after
-        if self._deadman is None or due > self._deadman_due:  # a later fault of a schedule: a later dead-man
-            old, self._deadman, self._deadman_due = self._deadman, deadman.arm(self.plan, after), due
-            if old is not None:
-                deadman.disarm(old)
-        self._armed.add(node)
+        with self._lock:
+            if self._deadman is None or due > self._deadman_due + 1.0:
+                old, self._deadman, self._deadman_due = self._deadman, deadman.arm(self.plan, after), due
+                if old is not None:
+                    deadman.disarm(old)
+            self._armed[node] = self._armed.get(node, 0) + 1
         return {"deadman": "lab heal", "after": after}
 
     def disarm_revert(self, node: str) -> None:
-        self._armed.discard(node)
-        if not self._armed and self._deadman is not None:
-            deadman.disarm(self._deadman)
-            self._deadman = None
+        """One armed fault of the node is over; the dead-man ends with the last armed fault of the lab."""
+        with self._lock:
+            left = self._armed.get(node, 0) - 1
+            if left > 0:
+                self._armed[node] = left
+            else:
+                self._armed.pop(node, None)
+            if not self._armed and self._deadman is not None:
+                deadman.disarm(self._deadman)
+                self._deadman = None
 
     def nic_down(self, node: str, seconds: float) -> Evidence:
         """eth0 down; the run reverts it (its dead-man, or `lab heal`, after a killed run)."""
@@ -231,7 +246,7 @@ class Lab:
         n = self.plan.node(node)
         pid = self._flaps.pop(node, None)
         if pid is not None:
-            flap.stop(pid)
+            flap.stop(self.plan, pid)
         network.set_eth0(n, True)
         up = network.eth0_is_up(n)
         return _require(up, {"eth0_up": up, "downs": flap.downs(n)}, "eth0 did not come back up")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -34,7 +35,7 @@ def save_state(state: LabState, root: Path = LAB_ROOT) -> None:
     """Write atomically: a reader never sees half a file."""
     path = state_path(state.plan.name, root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # threads may save at once
     tmp.write_text(state.model_dump_json(indent=2))
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())

@@ -163,10 +163,9 @@ class SshCluster:
     def flap(self, node: str, period: float, down: float, seconds: float) -> Evidence:
         self._require_armed(node, "flap")
         session = self.sessions[node]
-        result = session.run(deadman.flap(session.host, self._iface(node), period, down, seconds), 15)
-        if result.exit != 0:
-            raise FaultError(f"{node}: the flapping loop did not start (the dead-man brings the link up)")
-        return {"flapping": True, "period": period, "down": down}
+        command = deadman.flap(session.host, self._iface(node), period, down, seconds)
+        seen = node_actions.inject(session, "flap", command)  # its first cut may take the session with it
+        return {"flapping": True, "period": period, "down": down, "session_lost": seen.session_lost}
 
     def unflap(self, node: str) -> Evidence:
         """The loop ends by itself with the link up; wait until the host answers, then make sure."""

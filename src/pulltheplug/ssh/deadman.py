@@ -68,7 +68,7 @@ def flap(host: Host, iface: str, period: float, down: float, seconds: float) -> 
     command returns once the loop runs (its pid written). Each change is logged with the host's clock."""
     pid, log = flap_files(host.name)
     cycles = max(1, int(seconds // period))
-    link_down, link_up = action_command(host, "nic-down", iface), action_command(host, "nic-up", iface)
+    link_down, link_up = action_command(host, "nic-down", iface, down), action_command(host, "nic-up", iface)
     loop = (f"echo $$ > {pid}; i=0; while [ $i -lt {cycles} ]; do {link_down}; echo \"$(date +%s.%N) down\" >> {log}; "
             f"sleep {seconds_text(down)}; {link_up}; echo \"$(date +%s.%N) up\" >> {log}; "
             f"sleep {seconds_text(period - down)}; i=$((i+1)); done; {link_up}; rm -f {pid}")
