@@ -403,6 +403,9 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
             meta.cluster["swarm_settings"] = applied
             writer.write_meta()
             swarm_settings.apply(cluster, applied)
+            # nodes learn a new heartbeat period in their next heartbeat's answer: one old period on, every
+            # node is on the new one, and the fault meets the setting the run asked for
+            time.sleep(swarm_settings.settle_time(applied))
         observer.start()
         if watcher is not None:
             watcher.start()

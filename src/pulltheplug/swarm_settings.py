@@ -87,3 +87,15 @@ def restore(cluster: Cluster, applied: dict[str, dict[str, float | int | None]])
     default was in force, and Swarm shows no way to unset it)."""
     if applied:
         _update(cluster, {k: v["before"] for k, v in applied.items()})
+
+
+DEFAULT_HEARTBEAT = 5.0  # Swarm's, when the spec does not say
+
+
+def settle_time(applied: dict[str, dict[str, float | int | None]]) -> float:
+    """How long until every node runs on the new heartbeat period: one old period (plus a margin)."""
+    beat = applied.get("dispatcher_heartbeat")
+    if beat is None:
+        return 0.0
+    before = beat.get("before")
+    return float(before if isinstance(before, int | float) else DEFAULT_HEARTBEAT) + 0.5
