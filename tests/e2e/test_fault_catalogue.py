@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -236,13 +237,53 @@ def test_quorum_loss_powers_off_a_majority_and_the_swarm_elects_again_by_itself(
     assert lab.is_whole()
 
 
-@pytest.mark.parametrize("kind", ["partition", "engine-crash", "power-loss"])
+def wait_until(done: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _frozen(lab: labmod.Lab) -> list[str]:
+    return [n.name for n in lab.plan.nodes if cgroups.is_frozen(n.cgroup)]
+
+
+def _off(lab: labmod.Lab) -> list[str]:
+    return [n.name for n in lab.plan.nodes if not daemon.is_up(n)]
+
+
+def _links_down(lab: labmod.Lab) -> list[str]:
+    return [n.name for n in lab.plan.nodes if not lab.nic_is_up(n.name)]
+
+
+# every kind with something to revert (task-kill has none): several at once on different nodes, as a schedule
+KILLED_MID_FAULT = {
+    "partition": ("fault: {kind: partition, target: node4, duration: 3s}", 1,
+                  lambda lab: tables(lab) == ["node1", "node2", "node3", "node4"]),
+    "engine-crash+power-loss": (
+        "schedule: [{kind: engine-crash, target: node4, duration: 3s}, {kind: power-loss, target: node3, "
+        "duration: 3s}]", 2, lambda lab: _off(lab) == ["node3", "node4"]),
+    "loss+flap+freeze+nic-down": (
+        "schedule: [{kind: loss, target: node1, duration: 3s, loss: 30}, {kind: flap, target: node2, duration: 3s, "
+        "flap: {period: 1s, down: 500ms}}, {kind: freeze, target: node3, duration: 3s}, "
+        "{kind: nic-down, target: node4, duration: 3s}]", 4,
+        lambda lab: tables(lab) == ["node1"] and _frozen(lab) == ["node3"] and "node4" in _links_down(lab)),
+    "quorum-loss+reboot": (  # a graceful stop takes a few seconds: a longer fault, so it is seen off
+        "schedule: [{kind: quorum-loss, target: node1, duration: 8s}, {kind: reboot, target: node4, duration: 8s}]",
+        2, lambda lab: len(_off(lab)) == 3 and "node1" in _off(lab) and "node4" in _off(lab)),
+}
+
+
+@pytest.mark.parametrize("case", list(KILLED_MID_FAULT))
 def test_a_controller_killed_mid_fault_leaves_a_lab_the_dead_man_heals(lab: labmod.Lab, tmp_path: Path,
-                                                                       kind: str) -> None:
+                                                                       case: str) -> None:
+    faults, count, broken = KILLED_MID_FAULT[case]
     spec = tmp_path / "spec.yaml"
-    spec.write_text("workload: {service: e2e-probe, port: 8090}\n")
-    cmd = [*CLI, "run", "--lab", "ptpt", "--fault", kind, "--target", "node4", "--duration", "3s", "--steady", "1s",
-           "--rate", "20", "--runs-dir", str(tmp_path), "--name", "e2e-kill", str(spec)]
+    spec.write_text(f"cluster: {{lab: ptpt}}\nworkload: {{service: e2e-probe, port: 8090}}\n{faults}\n"
+                    "phases: {steady: 1s}\nload: {rate: 20}\n")
+    cmd = [*CLI, "run", "--runs-dir", str(tmp_path), "--name", "e2e-kill", str(spec)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -252,23 +293,27 @@ def test_a_controller_killed_mid_fault_leaves_a_lab_the_dead_man_heals(lab: labm
             for f in tmp_path.glob("*-e2e-kill/events.jsonl"):
                 with contextlib.suppress(ValueError):
                     events = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
-                    if any(e.get("action") == "injected" for e in events):
+                    if sum(1 for e in events if e.get("action") == "inject") == count:
                         injected_at = time.monotonic()
-        assert injected_at is not None, "the fault was never injected"
+        assert injected_at is not None, "the faults were never all injected"
+        # kill once every fault took effect, as the test sees it (a power cut's "injected" waits until its killed
+        # daemons are reaped, and this test process, which made the lab, is their parent, not init)
+        seen = wait_until(lambda: broken(lab), 6.0)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         assert lab.active_fault() is not None
-        broken = tables(lab) if kind == "partition" else [n.name for n in lab.plan.nodes if not daemon.is_up(n)]
-        assert broken, "the fault was not in place when the controller died"
-        # the dead-man fires the fault's length plus its margin after it was armed, then heals
-        deadline = injected_at + 3 + DEADMAN_MARGIN + 30
+        assert seen, ("the faults were not in place when the controller died", _off(lab), tables(lab),
+                      _frozen(lab), _links_down(lab))
+        length = 8 if "duration: 8s" in faults else 3
+        # the dead-man fires the faults' length plus its margin after it was armed, then heals
+        deadline = injected_at + length + DEADMAN_MARGIN + 30
         while lab.active_fault() is not None and time.monotonic() < deadline:
             time.sleep(0.5)
         assert lab.active_fault() is None, "the dead-man did not heal the lab"
-        assert time.monotonic() - injected_at >= 3 + DEADMAN_MARGIN - 1
-        assert tables(lab) == [] and all(daemon.is_up(n) for n in lab.plan.nodes)
-        assert all(lab.nic_is_up(n.name) for n in lab.plan.nodes)
-        while not lab.is_whole() and time.monotonic() < deadline + 60:
+        assert time.monotonic() - injected_at >= length + DEADMAN_MARGIN - 1
+        assert tables(lab) == [] and _off(lab) == [] and _frozen(lab) == [] and _links_down(lab) == []
+        assert not cgroups.pids(flap.cgroup(lab.plan))
+        while not lab.is_whole() and time.monotonic() < deadline + 90:
             time.sleep(1)
         assert lab.is_whole()
     finally:
