@@ -233,6 +233,12 @@ class FaultSpec(Strict):
         return t
 
 
+def _known_targets(targets: list[str]) -> list[str]:
+    for t in targets:
+        FaultSpec._target_is_known(t)
+    return targets
+
+
 class ScheduledFault(FaultSpec):
     at: Duration = Field(0.0, description="Start, from the end of the steady phase.")
 
@@ -248,12 +254,7 @@ class RandomScheduleSpec(Strict):
     duration: Duration = Field(10.0, gt=0, description="Each fault's length.")
     seed: int | None = Field(None, description="Default: drawn, and recorded.")
 
-    @field_validator("targets")
-    @classmethod
-    def _targets_are_known(cls, ts: list[str]) -> list[str]:
-        for t in ts:
-            FaultSpec._target_is_known(t)
-        return ts
+    _targets_are_known = field_validator("targets")(_known_targets)
 
     @field_validator("kinds")
     @classmethod
@@ -382,12 +383,7 @@ class CampaignSpec(Strict):
     rebuild_lab: bool = Field(True, description="Rebuild the lab when a run leaves it unconverged.")
     healthy_timeout: Duration = Field(180.0, description="Wait this long for the lab to heal between runs.")
 
-    @field_validator("targets")
-    @classmethod
-    def _targets_are_known(cls, targets: list[str]) -> list[str]:
-        for t in targets:
-            FaultSpec._target_is_known(t)
-        return targets
+    _targets_are_known = field_validator("targets")(_known_targets)
 
 
 def _validated(model: type[Strict], text: str, source: str) -> Any:

@@ -40,4 +40,4 @@ def test_small_campaign_comparison_matches_single_runs(lab: labmod.Lab, tmp_path
         failed = res.comparison.stats["failed"][scenario]
         assert failed.mean == pytest.approx(
             statistics.mean(s["outcomes"]["fail"] + s["outcomes"]["info"] for s in singles))
-        assert outage.mean > 5  # eth0 down or power cut for 20 s: the worker's entry point was out
+        assert outage.mean > 5  # eth0 down or power cut for 8 s: the worker's entry point was out

@@ -304,10 +304,10 @@ phases: {{steady: 3s, settle: 3s, timeout: 120s}}
 
 
 def _run_over_ssh(nodes: sshd.SshdLab, tmp_path: Path, kind: str, duration: float,
-                  entry: str = "nodes") -> tuple[Path, list[tuple[float, bool]]]:
+                  entry: str = "nodes", template: str = RUN_SPEC) -> tuple[Path, list[tuple[float, bool]]]:
     """`pulltheplug run` on the hosts through SSH, the node's eth0 polled meanwhile (monotonic time, up)."""
     spec = tmp_path / "spec.yaml"
-    spec.write_text(RUN_SPEC.format(kind=kind, inventory=nodes.inventory, known_hosts=nodes.known_hosts,
+    spec.write_text(template.format(kind=kind, inventory=nodes.inventory, known_hosts=nodes.known_hosts,
                                     duration=duration, entry=entry))
     netns = labmod.Lab.open(LAB).plan.node("node2").netns
     samples: list[tuple[float, bool]] = []
@@ -490,25 +490,11 @@ def test_a_flap_over_ssh_is_driven_on_the_host_and_ends_with_the_link_up(nodes: 
     from pulltheplug.record import load_run
 
     flap_spec = RUN_SPEC.replace("duration: {duration}s}", "duration: {duration}s, flap: {{period: 2s, down: 500ms}}}")
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(flap_spec.format(kind="flap", inventory=nodes.inventory, known_hosts=nodes.known_hosts,
-                               duration=6, entry="nodes"))
-    samples: list[bool] = []
-    proc = subprocess.Popen([*CLI, "run", str(spec), "--runs-dir", str(tmp_path / "runs")], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        while proc.poll() is None:
-            samples.append(eth0_up("node2"))
-            time.sleep(0.05)
-        out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, out[-2000:] + err[-2000:]
+    folder, polled = _run_over_ssh(nodes, tmp_path, "flap", 6, template=flap_spec)
+    samples = [up for _, up in polled]
     downs = sum(1 for a, b in zip([True, *samples], samples, strict=False) if a and not b)
     assert downs == 3, downs
-    run = load_run(next((tmp_path / "runs").glob("*-ssh-flap")))
+    run = load_run(folder)
     reverted = next(e for e in run.events if e.type == "fault" and e.data["action"] == "reverted")
     assert reverted.data["evidence"]["downs"] == 3 and reverted.data["evidence"]["eth0_up"] is True
     assert eth0_up("node2")
