@@ -21,7 +21,7 @@ pytestmark = pytest.mark.lab
 TWO = """
 name: e2e-two-faults
 cluster: {lab: ptpt}
-workload: {service: e2e-probe, port: 8090}
+workload: {service: e2e-sched, port: 8097, replicas: 4, max_replicas_per_node: 1, remove_after: true}
 load: {rate: 50, timeout: 500ms}
 schedule:
   - {kind: nic-down, target: node4, at: 0s, duration: 6s}
@@ -63,7 +63,8 @@ def test_a_worker_down_then_a_manager_down_before_it_is_back(lab: labmod.Lab, tm
         down = [t - t0 for t, up in seen[f.node] if not up]
         assert down, f
         assert abs(min(down) - f.start) <= 0.3 and abs(max(down) - f.end) <= 0.3, (f, min(down), max(down))
-    # users' outages on each node's entry belong to that node's fault
+    # users' outages on each node's entry belong to that node's fault (one task per node: each is an entry)
+    assert {"node3", "node4"} <= set(run.meta.entries)
     assert any(o[0] == "node4" for o in first.outages) and all(o[0] != "node4" or o[1] < second.start + 3
                                                                for o in first.outages)
     assert any(o[0] == "node3" for o in second.outages)
