@@ -133,11 +133,14 @@ class Lab:
     def boot_node(self, node: str) -> None:
         """Boot, or, if a boot already started (a revert retried), wait for that one."""
         plan = self.plan.node(node)
-        pid = daemon.running_pid(plan)
-        if pid is None:  # after an engine crash its containers still run: a start without live-restore ends them
-            daemon.end_orphans(plan, set(self.state.service_pids.get(node, {}).values()))
-            pid = daemon.boot(plan)
-        daemon.wait_ready(plan, pid)
+        # one boot of a node at a time, across processes (a revert, `lab heal`, a dead-man), held until the
+        # engine answers: a second booter must never take a dockerd still starting for an orphan to end
+        with _file_lock(Path(plan.dir) / "boot.lock"):
+            pid = daemon.running_pid(plan)
+            if pid is None:  # after an engine crash its containers still run: a start without live-restore ends them
+                daemon.end_orphans(plan, set(self.state.service_pids.get(node, {}).values()))
+                pid = daemon.boot(plan)
+            daemon.wait_ready(plan, pid)
         with self._lock:  # a quorum loss boots several nodes at once
             pids = self.state.service_pids.setdefault(node, {})
             for name, argv in self.state.services.get(node, {}).items():  # started at boot, as systemd would
@@ -486,10 +489,14 @@ def require_up(name: str) -> Lab:
     return lab
 
 
-@contextlib.contextmanager
-def _heal_lock(plan: LabPlan) -> Iterator[None]:
+def _heal_lock(plan: LabPlan) -> contextlib.AbstractContextManager[None]:
     """One heal at a time per lab (a dead-man may fire while `lab heal` runs)."""
-    with open(Path(plan.dir) / "heal.lock", "w") as lock:
+    return _file_lock(Path(plan.dir) / "heal.lock")
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
