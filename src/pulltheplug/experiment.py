@@ -562,7 +562,7 @@ async def _run_faults(spec: ExperimentSpec, faults: list[_FaultState], clock: Ca
     async def one(fs: _FaultState, before: list[int]) -> None:
         await _sleep_or_fail(max(0.0, start + fs.at - clock()), load)
         if before:  # an earlier fault on one of its nodes is still being reverted (a boot): it goes first
-            await asyncio.wait([done[i] for i in before])
+            await asyncio.wait([tasks[i] for i in before])
         label = f"{fs.fault.kind} on {fs.fault.node}"
         progress.phase = f"fault: {label}" if len(faults) == 1 else f"fault {fs.id + 1}/{len(faults)}: {label}"
         await loop.run_in_executor(None, _inject, fs, clock, emit, meta)
@@ -576,7 +576,6 @@ async def _run_faults(spec: ExperimentSpec, faults: list[_FaultState], clock: Ca
         writer.write_meta()
 
     tasks = {fs.id: asyncio.create_task(one(fs, _before(fs, faults))) for fs in faults}
-    done: dict[int, asyncio.Task[None]] = tasks
     try:
         await asyncio.gather(*tasks.values())
     finally:
