@@ -24,11 +24,11 @@ LEXICAL = sorted(NODES)  # node1, node10, node11, node12, node2, ...: the order 
 
 
 def test_the_progress_line_lists_nodes_naturally() -> None:
-    from pulltheplug.cli.render import progress_line
+    from pulltheplug.cli.progress import progress_text
     from pulltheplug.experiment import RunProgress
 
-    line = progress_line(RunProgress(nodes=dict.fromkeys(LEXICAL, "ready"))).plain
-    shown = line.splitlines()[-1].split()
+    line = progress_text(RunProgress(nodes=dict.fromkeys(LEXICAL, "ready")))
+    shown = line.rsplit("|", 1)[-1].split()
     assert [s.split(":")[0] for s in shown] == NODES
 
 

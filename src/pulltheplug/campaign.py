@@ -53,9 +53,10 @@ def run_campaign(
     on_progress: Callable[[experiment.RunProgress], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     on_results: experiment.OnResults | None = None,
+    on_folder: Callable[[Path], None] | None = None,
 ) -> Path:
     """Run the whole matrix on `cluster`; returns the campaign folder. Ctrl-C stops after saving the current
-    run. `on_results` is each run's, as in `experiment.execute`."""
+    run. `on_results` and `on_folder` are each run's, as in `experiment.execute`."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = runs_dir / f"{stamp}-campaign-{spec.name}"
     folder.mkdir(parents=True)
@@ -80,7 +81,8 @@ def run_campaign(
         exp = run_spec(spec, run)
         text = yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False)
         try:
-            run_folder = experiment.execute(exp, text, cluster, folder, on_progress, on_results=on_results)
+            run_folder = experiment.execute(exp, text, cluster, folder, on_progress, on_folder=on_folder,
+                                            on_results=on_results)
             meta = load_meta(run_folder)  # the records stay unread: the run summarized them once
             status, converged, name = meta.status, "converged" in meta.phases, run_folder.name
         except Exception as exc:  # one failed run is a result of the campaign, not its end

@@ -16,6 +16,7 @@ import re
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.base import FaultContext
 from pulltheplug.faults.targets import TargetPick, pick_target
+from pulltheplug.live.state import OpenOutage, RecentRates, longest_open
 from pulltheplug.load import RequestShape, run_load, run_load_in_netns
 from pulltheplug.observe import Observer
 from pulltheplug.record import Event, Meta, RequestRecord, Run, RunWriter
@@ -59,6 +61,14 @@ class RunProgress:
     nodes: dict[str, str] = field(default_factory=dict)
     leader: str | None = None
     control_plane: bool | None = None
+    phase_until: float | None = None  # run seconds when the phase is planned to end (recovery: its timeout)
+    rates: dict[str, int] = field(default_factory=dict)  # requests finished in the last second, by outcome
+    outage: tuple[str, float] | None = None  # the entry whose outage is still open, and its length so far
+    tasks: dict[str, int] = field(default_factory=dict)  # node -> running tasks of the service
+
+    @property
+    def phase_left(self) -> float | None:
+        return None if self.phase_until is None else max(self.phase_until - self.elapsed, 0.0)
 
 
 @dataclass
@@ -177,11 +187,15 @@ class _Tally:
         self.writer = writer
         self.progress = progress
         self.last_bad_due = -1.0
+        self.recent = RecentRates()
+        self.outages: dict[str, OpenOutage] = {}
 
     def __call__(self, r: RequestRecord) -> None:
         self.writer.request(r)
         if not r.was_sent:
             return
+        self.recent.add(r.end, r.outcome)
+        self.outages.setdefault(r.target, OpenOutage()).add(r.due, r.outcome == "ok")
         if r.outcome == "ok":
             self.progress.ok += 1
         else:
@@ -376,6 +390,8 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
         fault=_fault_meta(spec, prep),
         slo=spec.slo.model_dump(),
     )
+    meta.plan = {"steady": spec.phases.steady, "fault": float(str(meta.fault.get("duration", 0.0))),
+                 "settle": spec.phases.settle, "timeout": spec.phases.timeout}
     meta.cluster["leader_at_start"] = prep.leader
     if prep.door is not None:
         meta.door = prep.door.describe()
@@ -565,13 +581,16 @@ async def _run_faults(spec: ExperimentSpec, faults: list[_FaultState], clock: Ca
             await asyncio.wait([tasks[i] for i in before])
         label = f"{fs.fault.kind} on {fs.fault.node}"
         progress.phase = f"fault: {label}" if len(faults) == 1 else f"fault {fs.id + 1}/{len(faults)}: {label}"
+        progress.phase_until = start + float(str(meta.fault.get("duration", 0.0)))
         await loop.run_in_executor(None, _inject, fs, clock, emit, meta)
         writer.write_meta()
         # the fault lasts `duration` from its start, however long the inject took to confirm (over SSH a
         # nic-down is confirmed by the session dying, seconds later, and its dead-man counts from the start)
         began = fs.started if fs.started is not None else clock()
+        if len(faults) == 1:
+            progress.phase_until = began + fs.fault.duration
         await _sleep_or_fail(max(0.0, began + fs.fault.duration - clock()), load)
-        progress.phase = "revert"
+        progress.phase, progress.phase_until = "revert", None
         await loop.run_in_executor(None, _revert, fs, clock, emit, meta)
         writer.write_meta()
 
@@ -596,7 +615,7 @@ async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], floa
     stop = asyncio.Event()
     meta.phases["steady"] = clock()
     emit(Event(clock(), "phase", {"phase": "steady"}))
-    progress.phase = "steady"
+    progress.phase, progress.phase_until = "steady", clock() + spec.phases.steady
     writer.write_meta()
     shape = request_shape(spec.workload.request)
     door = prep.door
@@ -607,14 +626,14 @@ async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], floa
     else:
         load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic,
                                             stop, tally, spec.load.max_in_flight, shape))
-    ticker = asyncio.create_task(_tick(clock, observer, progress, on_progress))
+    ticker = asyncio.create_task(_tick(clock, observer, tally, on_progress))
     try:
         await _sleep_or_fail(spec.phases.steady, load)
         if faults:
             await _run_faults(spec, faults, clock, emit, writer, progress, load)
         else:
             await _sleep_or_fail(spec.fault.duration, load)
-        progress.phase = "recovery"
+        progress.phase, progress.phase_until = "recovery", clock() + spec.phases.timeout
         converged = await _until_converged(spec, prep, clock, observer, tally, load)
         if converged is not None:
             meta.phases["converged"] = converged
@@ -663,14 +682,19 @@ async def _until_converged(spec: ExperimentSpec, prep: Prepared, clock: Callable
     return None
 
 
-async def _tick(clock: Callable[[], float], observer: Observer, progress: RunProgress,
+async def _tick(clock: Callable[[], float], observer: Observer, tally: _Tally,
                 on_progress: Callable[[RunProgress], None] | None) -> None:
+    progress = tally.progress
     while on_progress is not None:
         v = observer.snapshot()
-        progress.elapsed = clock()
+        progress.elapsed = now = clock()
         progress.nodes = {n: row["state"] for n, row in v.nodes.items()}
         progress.leader = v.leader
         progress.control_plane = v.control_plane
+        progress.rates = tally.recent.at(now)
+        progress.outage = longest_open(tally.outages, now)
+        progress.tasks = dict(Counter(str(t.get("node") or "") for t in v.tasks.values()
+                                      if t["state"] == "running" and t["desired"] == "running"))
         on_progress(progress)
         await asyncio.sleep(0.5)
 

@@ -111,6 +111,7 @@ class Meta:
     slo: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     door: dict[str, Any] = field(default_factory=dict)  # the front door (kind, address, check timing); {}: none
+    plan: dict[str, float] = field(default_factory=dict)  # planned lengths, s: steady, fault, settle, timeout
 
 
 class JsonLines:

@@ -7,20 +7,20 @@ from pathlib import Path
 
 import typer
 from rich import box
-from rich.console import Console, Group
-from rich.live import Live
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pulltheplug import experiment
 from pulltheplug.analysis.compare import Metric
 from pulltheplug.backends import open_cluster
 from pulltheplug.campaign import run_campaign
 from pulltheplug.campaign_plan import DEMO_LAB, PlannedRun, demo_spec, read_index
+from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
-from pulltheplug.cli.render import progress_line
+from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.errors import PulltheplugError
 from pulltheplug.lab import lab as labmod
+from pulltheplug.live.sidecar import LiveServer
 from pulltheplug.report.campaign_html import CampaignResults, campaign_results, mean_ci, write_campaign_report
 from pulltheplug.report.html import write_html
 from pulltheplug.spec import CampaignSpec, load_campaign
@@ -98,38 +98,36 @@ def _new_campaign_folder(runs_dir: Path, before: set[Path]) -> Path | None:
     return made[-1] if made else None
 
 
-def execute_campaign(spec: CampaignSpec, runs_dir: Path) -> tuple[Path, CampaignResults]:
+def execute_campaign(spec: CampaignSpec, runs_dir: Path,
+                     server: LiveServer | None = None) -> tuple[Path, CampaignResults]:
     """Run the matrix with live progress; then the reports. Whatever stops it, what ran is reported."""
     cluster = open_cluster(spec.base.cluster, spec.faults, spec.targets)
     before = set(runs_dir.glob("*-campaign-*")) if runs_dir.exists() else set()
-    header = Text("waiting for the cluster to be whole")
-    line = Text("")
     folder: Path | None = None
-    with Live(Group(header, line), console=console, refresh_per_second=4, transient=True) as live:
+    with ProgressDisplay(console) as display:
+        display.status("waiting for the cluster to be whole")
 
         def on_run(run: PlannedRun, total: int) -> None:
-            nonlocal header, line
-            header = Text.from_markup(f"[bold]run {run.number} of {total}:[/] {run.scenario} rep {run.repetition}")
-            line = Text("preparing: workload, entries, target")
-            live.console.print(header)
-            live.update(Group(header, line))
+            display.title = f"[bold]run {run.number} of {total}:[/] {run.scenario} rep {run.repetition}"
+            display.note(display.title)
+            display.status("preparing: workload, entries, target")
 
-        def on_progress(p: experiment.RunProgress) -> None:
-            nonlocal line
-            line = progress_line(p)
-            live.update(Group(header, line))
+        def on_folder(run_folder: Path) -> None:
+            if server is not None:
+                server.follow(run_folder, Text.from_markup(display.title).plain)
 
         def on_note(message: str) -> None:
-            live.console.print(f"[yellow]{message}[/]")
+            display.note(f"[yellow]{message}[/]")
 
         try:
-            folder = run_campaign(spec, cluster, runs_dir, on_run, on_progress, on_note, on_results=write_html)
+            folder = run_campaign(spec, cluster, runs_dir, on_run, display.update, on_note, on_results=write_html,
+                                  on_folder=on_folder)
         except BaseException as exc:  # re-raised below, once what ran is reported
             log.debug("the campaign stopped: %s: %s", type(exc).__name__, exc)
             folder = _new_campaign_folder(runs_dir, before)
             if folder is None or not read_index(folder):
                 raise
-            live.stop()
+            display.stop()
             _report_partial(folder)
             raise
     with console.status("comparison report"):
@@ -168,19 +166,30 @@ def campaign(
     repetitions: int | None = typer.Option(None, "--repetitions", min=1, max=100,
                                            help="Override the spec's repetitions."),
     lab: str | None = typer.Option(None, "--lab", help="Lab name (default: the spec's base.cluster.lab)."),
+    live: bool = live_opts.LIVE,
+    live_port: int = live_opts.LIVE_PORT,
+    live_bind: str = live_opts.LIVE_BIND,
+    bind_all: bool = live_opts.BIND_ALL,
+    metrics_port: int | None = live_opts.METRICS_PORT,
+    linger: str = live_opts.LINGER,
 ) -> None:
     """Run every fault on every target, N times, back to back on one lab; then each run's report and one
-    comparison report (mean, 95% CI, min, max per scenario). Exit 0 once the reports are written."""
+    comparison report (mean, 95% CI, min, max per scenario). Exit 0 once the reports are written. With --live,
+    watch each run in a browser as it goes; with --metrics-port, in Prometheus/Grafana."""
     spec = load_campaign(spec_file)
     if repetitions is not None:
         spec = spec.model_copy(update={"repetitions": repetitions})
     if lab is not None:
         spec = spec.model_copy(update={"base": spec.base.model_copy(
             update={"cluster": spec.base.cluster.model_copy(update={"lab": lab})})})
-    folder, res = execute_campaign(spec, runs_dir)
-    console.print(comparison_table(res))
-    console.print(f"comparison report: {folder / 'report.html'}")
-    if _interrupted(folder):
+    watch = live_opts.WatchOptions(live, live_port, live_bind, bind_all, metrics_port, linger)
+    with live_opts.watching(watch, console) as server:
+        folder, res = execute_campaign(spec, runs_dir, server)
+        console.print(comparison_table(res))
+        console.print(f"comparison report: {folder / 'report.html'}")
+        interrupted = _interrupted(folder)
+        live_opts.finish(server, watch, folder / "report.html", "interrupted" if interrupted else "complete", console)
+    if interrupted:
         console.print("[yellow]interrupted: the campaign stopped; what ran is kept and reported[/]")
         raise typer.Exit(130)
 

@@ -6,24 +6,11 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from pulltheplug.analysis import Summary
 from pulltheplug.analysis.door import routed_around_words
-from pulltheplug.experiment import RunProgress
-from pulltheplug.naming import node_sort_key
 from pulltheplug.results import results_of_folder
 from pulltheplug.verdict import SloResult
-
-
-def progress_line(p: RunProgress) -> Text:
-    total = p.ok + p.fail + p.info
-    nodes = " ".join(f"{n}:{s}" for n, s in sorted(p.nodes.items(), key=lambda item: node_sort_key(item[0])))
-    cp = {True: "ok", False: "[red]DOWN[/]", None: "?"}[p.control_plane]
-    return Text.from_markup(
-        f"[bold]{p.elapsed:6.1f}s[/] {p.phase:<28} requests {total} ok {p.ok} "
-        f"[red]fail {p.fail}[/] [yellow]info {p.info}[/]  leader {p.leader}  control plane {cp}\n  {nodes}"
-    )
 
 
 def _s(x: float | None) -> str:

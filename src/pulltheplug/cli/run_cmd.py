@@ -8,14 +8,15 @@ from typing import Any
 import typer
 import yaml
 from rich.console import Console
-from rich.live import Live
-from rich.text import Text
 
 from pulltheplug import experiment
 from pulltheplug.backends import open_cluster
+from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
-from pulltheplug.cli.render import progress_line, render_summary
+from pulltheplug.cli.progress import ProgressDisplay
+from pulltheplug.cli.render import render_summary
 from pulltheplug.errors import SpecError
+from pulltheplug.live.sidecar import LiveServer
 from pulltheplug.report import write_junit
 from pulltheplug.report.html import REPORT, write_html
 from pulltheplug.results import SUMMARY, results_of_folder
@@ -57,9 +58,16 @@ def run(
     name: str | None = typer.Option(None, "--name", help="Run name (the run folder's suffix)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write the verdict as JUnit XML (one case per SLO)."),
+    live: bool = live_opts.LIVE,
+    live_port: int = live_opts.LIVE_PORT,
+    live_bind: str = live_opts.LIVE_BIND,
+    bind_all: bool = live_opts.BIND_ALL,
+    metrics_port: int | None = live_opts.METRICS_PORT,
+    linger: str = live_opts.LINGER,
 ) -> None:
     """Pull the plug: steady load, a fault on one node, its revert, observation until converged; then the
-    verdict. Exit 0 when every SLO holds, 1 when one fails, 2 for bad input."""
+    verdict. Exit 0 when every SLO holds, 1 when one fails, 2 for bad input. With --live, watch it happen in a
+    browser; with --metrics-port, in Prometheus/Grafana."""
     if spec_file is not None and not spec_file.exists():
         raise SpecError(f"spec {spec_file} does not exist: see scenarios/ for examples")
     spec, text = build_spec(spec_file, {
@@ -67,18 +75,34 @@ def run(
         "load": {"rate": rate}, "phases": {"steady": steady, "settle": settle},
         "cluster": {"lab": lab},
     }, name)
+    watch = live_opts.WatchOptions(live, live_port, live_bind, bind_all, metrics_port, linger)
+    with live_opts.watching(watch, console) as server:
+        code = _run(spec, text, runs_dir, junit, server, watch)
+    raise typer.Exit(code)
+
+
+def _run(spec: ExperimentSpec, text: str, runs_dir: Path, junit: Path | None, server: LiveServer | None,
+         watch: live_opts.WatchOptions) -> int:
     cluster = open_cluster(spec.cluster, *spec.fault_plan())
     with console.status("preparing: workload, entries, target"):
         prepared = experiment.prepare(spec, cluster)
     made: list[Path] = []
+
+    def on_folder(folder: Path) -> None:
+        made.append(folder)
+        if server is not None:
+            server.follow(folder, f"run {spec.name}")
+
     try:
-        with Live(Text("starting"), console=console, refresh_per_second=4, transient=True) as live:
-            folder = experiment.execute(spec, text, cluster, runs_dir, lambda p: live.update(progress_line(p)),
-                                        prepared, on_folder=made.append, on_results=write_html)
+        with ProgressDisplay(console) as display:
+            folder = experiment.execute(spec, text, cluster, runs_dir, display.update, prepared,
+                                        on_folder=on_folder, on_results=write_html)
     except Exception:
         # a failed run still has its verdict for CI (run_completed fails), when it got as far as a summary
         if junit is not None and made and (made[0] / SUMMARY).exists():
             console.print(f"junit: {write_junit(junit, [results_of_folder(made[0])])}")
+        if made:
+            live_opts.finish(server, watch, made[0] / REPORT, "failed", console)
         raise
     finally:
         experiment.close_door(prepared)  # the run closes it; this covers a failure before the run began
@@ -86,7 +110,8 @@ def run(
     console.print(f"report: {folder / REPORT}")  # written by the run itself
     if junit is not None:
         console.print(f"junit: {write_junit(junit, [(summary, slos)])}")
+    live_opts.finish(server, watch, folder / REPORT, summary.status, console)
     if summary.status == "interrupted":
         console.print(f"[yellow]interrupted: the fault was reverted and the run saved in {folder}[/]")
-        raise typer.Exit(130)
-    raise typer.Exit(exit_code(slos))
+        return 130
+    return exit_code(slos)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, phases_of
 from pulltheplug.naming import node_sort_key
-from pulltheplug.record import Event, RequestRecord, Run
+from pulltheplug.record import Event, Meta, RequestRecord, Run
 
 BIN_WIDTH = 0.1  # seconds: fine enough to see a 1 s outage, coarse enough for a 10 min run
 _EPS = 1e-9  # k / rate / width lands a hair under an integer in floating point
@@ -213,10 +213,10 @@ def markers(events: Sequence[Event]) -> list[Marker]:
     return sorted(out, key=lambda m: m.t)
 
 
-def fault_span(run: Run, inject: float | None, revert: float | None, end: float) -> FaultSpan | None:
+def fault_span(meta: Meta, inject: float | None, revert: float | None, end: float) -> FaultSpan | None:
     if inject is None:
         return None
-    fault = run.meta.fault
+    fault = meta.fault
     if fault.get("kind") == "schedule":
         label = f"schedule of {len(fault.get('schedule', []))} faults"
     else:
@@ -241,12 +241,12 @@ def schedule_spans(events: Sequence[Event], end: float) -> list[FaultSpan]:
     return [spans[k] for k in sorted(spans, key=lambda k: spans[k].start)]
 
 
-def _node_names(run: Run) -> list[tuple[str, str, str]]:
+def _node_names(meta: Meta, events: Sequence[Event]) -> list[tuple[str, str, str]]:
     """(name, role, address) of the cluster's nodes and of nodes only the events name, in natural order."""
     known = [(str(n.get("name")), str(n.get("role", "")), str(n.get("address", "")))
-             for n in run.meta.cluster.get("nodes", []) if isinstance(n, dict)]
+             for n in meta.cluster.get("nodes", []) if isinstance(n, dict)]
     names = {n for n, _, _ in known}
-    seen = {str(e.data["node"]) for e in run.events if e.type == "node" and e.data.get("node")} - names
+    seen = {str(e.data["node"]) for e in events if e.type == "node" and e.data.get("node")} - names
     return sorted(known + [(n, "", "") for n in seen], key=lambda node: node_sort_key(node[0]))
 
 
@@ -254,19 +254,25 @@ def timeline_of(run: Run, width: float = BIN_WIDTH) -> Timeline:
     phases = phases_of(run.meta, run.requests, run.events)
     last_due = max((r.due for r in run.requests), default=0.0)
     end = max(phases.end, last_due)
-    leaders = leader_intervals(run.events, end)
-    faults = fault_intervals(run.events, end)
+    return timeline_from(run.meta, run.events, request_bins(run.requests, end, width), end)
+
+
+def timeline_from(meta: Meta, events: Sequence[Event], bins: Bins, end: float) -> Timeline:
+    """The timeline from requests already binned (a live run bins them as they come) and the events."""
+    phases = phases_of(meta, [], events)
+    leaders = leader_intervals(events, end)
+    faults = fault_intervals(events, end)
     lanes = [
-        Lane(name, role, address, state_intervals(run.events, name, end), faults.get(name, []),
+        Lane(name, role, address, state_intervals(events, name, end), faults.get(name, []),
              leaders.get(name, []))
-        for name, role, address in _node_names(run)
+        for name, role, address in _node_names(meta, events)
     ]
     return Timeline(
         end=end,
-        bins=request_bins(run.requests, end, width),
+        bins=bins,
         lanes=lanes,
-        markers=markers(run.events),
-        control_plane=control_plane_windows(run.events, end),
-        fault=fault_span(run, phases.fault, phases.revert, end),
-        faults=schedule_spans(run.events, end),
+        markers=markers(events),
+        control_plane=control_plane_windows(events, end),
+        fault=fault_span(meta, phases.fault, phases.revert, end),
+        faults=schedule_spans(events, end),
     )

@@ -1,0 +1,289 @@
+"""What a run looks like right now, folded from its records as they are written (pure: no I/O).
+
+The live page, the metrics endpoint and `report --format openmetrics` all read the run through one
+`LiveState`: records go in one at a time (as the JSON lines of `requests.jsonl` and `events.jsonl`), and
+the state answers what a watcher asks at a moment `now` on the run clock: totals, the last second's
+rates, the outage still open, each node's state, the leader, the phase and its countdown, and the
+request bins of the report's timeline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulltheplug.record import NOT_SENT, Event, Meta
+
+BIN_WIDTH = 0.1  # the report timeline's bin (report/timeline.py): the live page draws the same bars
+# The latency histogram's upper bounds, seconds (the Prometheus client's defaults, widened to 30 s timeouts)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+OUTCOMES = ("ok", "fail", "info")
+_EPS = 1e-9
+
+
+@dataclass
+class OpenOutage:
+    """One entry's outage still under way: failures due since `since`, no ok due after it yet.
+
+    Requests finish out of order, so an ok only closes the outage when it was due after the failure.
+    """
+
+    last_ok_due: float = -math.inf
+    since: float | None = None
+
+    def add(self, due: float, ok: bool) -> None:
+        if ok:
+            if due > self.last_ok_due:
+                self.last_ok_due = due
+                if self.since is not None and self.since < due:
+                    self.since = None
+        elif due > self.last_ok_due and (self.since is None or due < self.since):
+            self.since = due
+
+    def length(self, now: float) -> float | None:
+        return None if self.since is None else max(now - self.since, 0.0)
+
+
+def longest_open(outages: dict[str, OpenOutage], now: float) -> tuple[str, float] | None:
+    """The entry whose outage, still open now, has lasted longest, and for how long."""
+    open_ = [(length, name) for name, o in outages.items() if (length := o.length(now)) is not None]
+    if not open_:
+        return None
+    length, name = max(open_)
+    return name, length
+
+
+@dataclass
+class EntryTotals:
+    """One entry's requests so far: outcomes, error kinds, and ok latency as histogram buckets."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)  # ok | fail | info | not_sent
+    errors: Counter[str] = field(default_factory=Counter)
+    buckets: list[int] = field(default_factory=lambda: [0] * len(LATENCY_BUCKETS))  # per bucket, not cumulative
+    latency_sum: float = 0.0
+    outage: OpenOutage = field(default_factory=OpenOutage)
+
+    def cumulative(self) -> list[int]:
+        out, total = [], 0
+        for n in self.buckets:
+            total += n
+            out.append(total)
+        return out
+
+
+@dataclass
+class NodeNow:
+    state: str = "unknown"
+    role: str = ""
+    manager: str = ""
+    availability: str = ""
+
+
+@dataclass
+class FaultNow:
+    kind: str
+    node: str
+    nodes: list[str]
+    state: str  # inject | injected | revert | reverted
+    since: float
+
+
+class RecentRates:
+    """Requests finished in the last second, by outcome: what users feel now, not since the start."""
+
+    def __init__(self, window: float = 1.0) -> None:
+        self.window = window
+        self._ends: deque[tuple[float, str]] = deque()
+
+    def add(self, end: float, outcome: str) -> None:
+        self._ends.append((end, outcome))
+
+    def at(self, now: float) -> dict[str, int]:
+        while self._ends and self._ends[0][0] <= now - self.window:
+            self._ends.popleft()
+        counts = Counter(o for t, o in self._ends if t <= now)
+        return {o: counts[o] for o in OUTCOMES}
+
+
+class LiveBins:
+    """The timeline's requests per 100 ms by due time, grown as records come (late ones land in old bins)."""
+
+    def __init__(self, width: float = BIN_WIDTH) -> None:
+        self.width = width
+        self.counts: dict[str, list[int]] = {o: [] for o in OUTCOMES}
+        self.latencies: list[list[float]] = []  # ms, ok requests
+        self._quantiles: dict[int, tuple[float | None, float | None]] = {}  # bin -> (p50, p99), until it changes
+
+    def _grow(self, n: int) -> None:
+        while len(self.latencies) < n:
+            for o in OUTCOMES:
+                self.counts[o].append(0)
+            self.latencies.append([])
+
+    def add(self, due: float, outcome: str, latency_ms: float) -> None:
+        i = max(math.floor(due / self.width + _EPS), 0)
+        self._grow(i + 1)
+        self.counts[outcome][i] += 1
+        if outcome == "ok":
+            self.latencies[i].append(latency_ms)
+            self._quantiles.pop(i, None)
+
+    def cover(self, end: float) -> None:
+        """Bins up to `end`, empty or not: the axis grows with the run's clock."""
+        self._grow(max(math.ceil(end / self.width - _EPS), 0))
+
+    def quantiles(self) -> tuple[list[float | None], list[float | None]]:
+        p50: list[float | None] = []
+        p99: list[float | None] = []
+        for i, values in enumerate(self.latencies):
+            if i not in self._quantiles:
+                s = sorted(values)
+                self._quantiles[i] = (nearest(s, 50), nearest(s, 99)) if s else (None, None)
+            a, b = self._quantiles[i]
+            p50.append(a)
+            p99.append(b)
+        return p50, p99
+
+
+def nearest(sorted_values: list[float], p: float) -> float:
+    return sorted_values[max(math.ceil(p / 100 * len(sorted_values)) - 1, 0)]
+
+
+@dataclass(frozen=True)
+class PhaseNow:
+    name: str  # starting | steady | fault | recovery | end
+    since: float
+    left: float | None  # seconds to the phase's planned end (recovery: to its timeout); None: unknown
+
+
+class LiveState:
+    """A run folded from its records; `meta` is the run's meta.json as last read."""
+
+    def __init__(self, meta: Meta | None = None, width: float = BIN_WIDTH, timeline: bool = True) -> None:
+        self.meta = meta
+        self.timeline = timeline  # keep the request bins (and each ok latency) for the live page's timeline
+        self.entries: dict[str, EntryTotals] = {}
+        self.recent = RecentRates()
+        self.bins = LiveBins(width)
+        self.events: list[Event] = []
+        self.nodes: dict[str, NodeNow] = {}
+        self.leader: str | None = None
+        self.control_plane: bool | None = None
+        self.tasks: dict[str, dict[str, Any]] = {}  # id -> node, state, desired
+        self.faults: dict[int, FaultNow] = {}
+        self.phase = PhaseNow("starting", 0.0, None)
+        self.last_t = 0.0  # the newest time any record names
+        self.requests = 0
+
+    def entry(self, name: str) -> EntryTotals:
+        if name not in self.entries:
+            self.entries[name] = EntryTotals()
+        return self.entries[name]
+
+    def add_request(self, d: dict[str, Any]) -> None:
+        """One line of requests.jsonl."""
+        self.requests += 1
+        e = self.entry(str(d["target"]))
+        due, end = float(d["due"]), float(d["end"])
+        self.last_t = max(self.last_t, end)
+        if d.get("sent") is None:
+            e.outcomes[NOT_SENT] += 1
+            return
+        outcome = str(d["outcome"])
+        e.outcomes[outcome] += 1
+        if d.get("error"):
+            e.errors[str(d["error"])] += 1
+        latency = end - due
+        if outcome == "ok":
+            e.latency_sum += latency
+            for i, bound in enumerate(LATENCY_BUCKETS):
+                if latency <= bound:
+                    e.buckets[i] += 1
+                    break
+        e.outage.add(due, outcome == "ok")
+        self.recent.add(end, outcome)
+        if self.timeline:
+            self.bins.add(due, outcome, latency * 1000.0)
+
+    def add_event(self, d: dict[str, Any]) -> None:
+        """One line of events.jsonl."""
+        data = {k: v for k, v in d.items() if k not in ("t", "type")}
+        e = Event(float(d["t"]), str(d["type"]), data)
+        self.events.append(e)
+        self.last_t = max(self.last_t, e.t)
+        handler = getattr(self, f"_on_{e.type}", None)
+        if handler is not None:
+            handler(e)
+
+    def _on_node(self, e: Event) -> None:
+        self.nodes[str(e.data.get("node"))] = NodeNow(str(e.data.get("state", "unknown")), str(e.data.get("role", "")),
+                                                     str(e.data.get("manager", "")),
+                                                     str(e.data.get("availability", "")))
+
+    def _on_leader(self, e: Event) -> None:
+        self.leader = e.data.get("node") or None
+
+    def _on_control_plane(self, e: Event) -> None:
+        self.control_plane = bool(e.data.get("available"))
+
+    def _on_task(self, e: Event) -> None:
+        self.tasks[str(e.data.get("task"))] = {"node": e.data.get("node") or "", "state": e.data.get("state"),
+                                               "desired": e.data.get("desired")}
+
+    def _on_fault(self, e: Event) -> None:
+        fid = int(e.data.get("id", 0))
+        node = str(e.data.get("node", ""))
+        nodes = [str(n) for n in e.data.get("nodes") or [node]]
+        self.faults[fid] = FaultNow(str(e.data.get("kind", "")), node, nodes, str(e.data.get("action")), e.t)
+
+    def _on_phase(self, e: Event) -> None:
+        self.phase = PhaseNow(str(e.data.get("phase")), e.t, None)
+
+    def phase_at(self, now: float) -> PhaseNow:
+        """The phase, with the time left by the run's plan (meta.json's `plan`)."""
+        plan = self.meta.plan if self.meta is not None else {}
+        length = {"steady": plan.get("steady"), "fault": plan.get("fault"), "recovery": plan.get("timeout")}
+        planned = length.get(self.phase.name)
+        left = None if planned is None else max(float(planned) - (now - self.phase.since), 0.0)
+        return PhaseNow(self.phase.name, self.phase.since, left)
+
+    def totals(self) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for e in self.entries.values():
+            out.update(e.outcomes)
+        return {o: out[o] for o in (*OUTCOMES, NOT_SENT)}
+
+    def open_outage(self, now: float) -> tuple[str, float] | None:
+        return longest_open({name: e.outage for name, e in self.entries.items()}, now)
+
+    def tasks_on(self) -> dict[str, int]:
+        """Running tasks (desired running) per node."""
+        out: Counter[str] = Counter()
+        for t in self.tasks.values():
+            if t["state"] == "running" and t["desired"] == "running":
+                out[str(t["node"])] += 1
+        return dict(out)
+
+    def active_faults(self) -> list[FaultNow]:
+        return [f for f in self.faults.values() if f.state != "reverted"]
+
+    def status(self, now: float) -> dict[str, Any]:
+        """Everything the live page's header and the terminal panel show, as plain JSON types."""
+        phase = self.phase_at(now)
+        outage = self.open_outage(now)
+        tasks = self.tasks_on()
+        meta = self.meta
+        return {
+            "run": meta.name if meta else "", "status": meta.status if meta else "running",
+            "now": round(now, 2), "phase": phase.name,
+            "phase_left": None if phase.left is None else round(phase.left, 1),
+            "totals": self.totals(), "rates": self.recent.at(now),
+            "outage": None if outage is None else {"entry": outage[0], "seconds": round(outage[1], 2)},
+            "leader": self.leader, "control_plane": self.control_plane,
+            "nodes": [{"name": n, "state": s.state, "role": s.role, "manager": s.manager,
+                       "leader": n == self.leader, "tasks": tasks.get(n, 0)} for n, s in self.nodes.items()],
+            "faults": [{"kind": f.kind, "node": f.node, "nodes": f.nodes, "state": f.state, "since": round(f.since, 2)}
+                       for f in self.active_faults()],
+        }
