@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from pulltheplug.cli.app import app
+from pulltheplug.live.metrics import openmetrics_of
 from pulltheplug.report import write_html, write_junit
 from pulltheplug.results import results_dict, write_results
 from pulltheplug.verdict import exit_code
@@ -23,6 +24,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 class ReportFormat(StrEnum):
     html = "html"
     json = "json"
+    openmetrics = "openmetrics"
 
 
 def open_in_browser(path: Path) -> bool:
@@ -42,9 +44,10 @@ def open_in_browser(path: Path) -> bool:
 def report(
     run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run folder (runs/<time>-<name>/)."),
     fmt: ReportFormat = typer.Option(ReportFormat.html, "--format", help="html: write report.html; json: print "
-                                     "the summary and verdict."),
+                                     "the summary and verdict; openmetrics: the run's series with timestamps, one "
+                                     "point a second, for `promtool tsdb create-blocks-from openmetrics`."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Where to write (html: default "
-                                       "RUN_DIR/report.html; json: default stdout)."),
+                                       "RUN_DIR/report.html; json, openmetrics: default stdout)."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write the verdict as JUnit XML to this file."),
     open_: bool = typer.Option(False, "--open", help="Open the HTML report in a browser."),
 ) -> None:
@@ -54,8 +57,9 @@ def report(
     if junit is not None:
         write_junit(junit, [(summary, slos)])
         err.print(f"junit: {junit}")
-    if fmt is ReportFormat.json:
-        text = json.dumps(results_dict(summary, slos), indent=2, default=str)
+    if fmt is not ReportFormat.html:
+        text = (json.dumps(results_dict(summary, slos), indent=2, default=str) if fmt is ReportFormat.json
+                else openmetrics_of(run).rstrip("\n"))
         if output is None:
             typer.echo(text)
         else:

@@ -9,6 +9,7 @@ request bins of the report's timeline.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -25,25 +26,29 @@ _EPS = 1e-9
 
 @dataclass
 class OpenOutage:
-    """One entry's outage still under way: failures due since `since`, no ok due after it yet.
+    """One entry's outage still under way: failures due after the last ok, none answered since.
 
-    Requests finish out of order, so an ok only closes the outage when it was due after the failure.
+    Requests finish out of order, so an ok only ends the failures due before it; one due after it
+    still holds the outage open from its own due time.
     """
 
     last_ok_due: float = -math.inf
-    since: float | None = None
+    failures: list[float] = field(default_factory=list)  # due times after the last ok, sorted
 
     def add(self, due: float, ok: bool) -> None:
         if ok:
             if due > self.last_ok_due:
                 self.last_ok_due = due
-                if self.since is not None and self.since < due:
-                    self.since = None
-        elif due > self.last_ok_due and (self.since is None or due < self.since):
-            self.since = due
+                del self.failures[:bisect.bisect_right(self.failures, due)]
+        elif due > self.last_ok_due:
+            bisect.insort(self.failures, due)
+
+    @property
+    def since(self) -> float | None:
+        return self.failures[0] if self.failures else None
 
     def length(self, now: float) -> float | None:
-        return None if self.since is None else max(now - self.since, 0.0)
+        return None if not self.failures else max(now - self.failures[0], 0.0)
 
 
 def longest_open(outages: dict[str, OpenOutage], now: float) -> tuple[str, float] | None:
