@@ -15,6 +15,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from pulltheplug.naming import node_sort_key
 from pulltheplug.record import NOT_SENT, Event, Meta
 
 BIN_WIDTH = 0.1  # the report timeline's bin (report/timeline.py): the live page draws the same bars
@@ -288,7 +289,8 @@ class LiveState:
             "outage": None if outage is None else {"entry": outage[0], "seconds": round(outage[1], 2)},
             "leader": self.leader, "control_plane": self.control_plane,
             "nodes": [{"name": n, "state": s.state, "role": s.role, "manager": s.manager,
-                       "leader": n == self.leader, "tasks": tasks.get(n, 0)} for n, s in self.nodes.items()],
+                       "leader": n == self.leader, "tasks": tasks.get(n, 0)}
+                      for n, s in sorted(self.nodes.items(), key=lambda item: node_sort_key(item[0]))],
             "faults": [{"kind": f.kind, "node": f.node, "nodes": f.nodes, "state": f.state, "since": round(f.since, 2)}
                        for f in self.active_faults()],
         }

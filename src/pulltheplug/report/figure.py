@@ -127,7 +127,7 @@ def _markers(fig: go.Figure, tl: Timeline) -> None:
                                      hovertemplate="%{hovertext}<extra></extra>"), row=3, col=1)
 
 
-def _windows(fig: go.Figure, tl: Timeline) -> None:
+def _windows(fig: go.Figure, tl: Timeline, open_label: str) -> None:
     bands = tl.faults if len(tl.faults) > 1 else ([tl.fault] if tl.fault is not None else [])
     for i, f in enumerate(bands):  # a schedule: one band per fault, labels staggered so they do not overlap
         fig.add_shape(type="rect", x0=f.start, x1=f.end, **_ACROSS, fillcolor=FAULT_FILL, opacity=0.09,
@@ -135,7 +135,7 @@ def _windows(fig: go.Figure, tl: Timeline) -> None:
         fig.add_annotation(x=(f.start + f.end) / 2, y=0.99 - 0.12 * (i % 3), xref="x", yref="y domain",
                            yanchor="top", showarrow=False, font={"color": FAULT_FILL, "size": 12},
                            bgcolor="rgba(255,255,255,0.85)",
-                           text=f"<b>fault</b> {f.label}" + (" (never reverted)" if f.open else ""))
+                           text=f"<b>fault</b> {f.label}" + (f" ({open_label})" if f.open else ""))
     for w in tl.control_plane:
         fig.add_shape(type="rect", x0=w.start, x1=w.end, **_ACROSS, fillcolor=CONTROL_PLANE_FILL, opacity=0.22,
                       line_width=0, layer="below", name="control-plane")
@@ -145,7 +145,8 @@ def _windows(fig: go.Figure, tl: Timeline) -> None:
         fig.add_trace(_legend_chip("fault", "rgba(214,39,40,0.3)"), row=3, col=1)
 
 
-def timeline_figure(tl: Timeline) -> go.Figure:
+def timeline_figure(tl: Timeline, open_label: str = "never reverted") -> go.Figure:
+    """`open_label`: what a fault band not yet reverted says (a live run's: "in progress")."""
     lane_height = 34 * max(len(tl.lanes), 1) + 40
     heights = [260, 170, lane_height]
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.05,
@@ -155,7 +156,7 @@ def timeline_figure(tl: Timeline) -> go.Figure:
     _request_rows(fig, tl)
     _lane_rows(fig, tl)
     _markers(fig, tl)
-    _windows(fig, tl)
+    _windows(fig, tl, open_label)
     nodes = [lane.node for lane in tl.lanes]
     fig.update_layout(
         template="plotly_white",
