@@ -92,3 +92,14 @@ def test_bins_match_the_report_timeline() -> None:
     assert state.bins.counts["fail"] == want.fail and state.bins.counts["ok"] == want.ok
     p50, p99 = state.bins.quantiles()
     assert p50 == pytest.approx(want.p50_ms, abs=1e-3) and p99 == pytest.approx(want.p99_ms, abs=1e-3)  # ms
+
+
+def test_the_front_doors_view_of_each_node_shows_beside_the_swarms() -> None:
+    state = folded(35.0)
+    state.add_event({"t": 30.0, "type": "door", "door": "haproxy", "backend": "node3", "state": "down"})
+    nodes = {n["name"]: n for n in state.status(35.0)["nodes"]}
+    assert nodes["node3"]["door"] == "down" and nodes["node1"]["door"] is None
+    state.add_event({"t": 31.0, "type": "door", "door": "haproxy", "state": "silent", "error": "refused"})
+    assert state.status(35.0)["door_silent"] == "refused"
+    state.add_event({"t": 32.0, "type": "door", "door": "haproxy", "backend": "node3", "state": "up"})
+    assert state.status(35.0)["door_silent"] is None

@@ -179,6 +179,8 @@ class LiveState:
         self.control_plane: bool | None = None
         self.tasks: dict[str, dict[str, Any]] = {}  # id -> node, state, desired
         self.faults: dict[int, FaultNow] = {}
+        self.door: dict[str, str] = {}  # backend node -> the front door's view of it (up, down, ...)
+        self.door_silent: str | None = None  # why the door does not answer, while it does not
         self.phase = PhaseNow("starting", 0.0, None)
         self.last_t = 0.0  # the newest time any record names
         self.requests = 0
@@ -244,6 +246,14 @@ class LiveState:
         nodes = [str(n) for n in e.data.get("nodes") or [node]]
         self.faults[fid] = FaultNow(str(e.data.get("kind", "")), node, nodes, str(e.data.get("action")), e.t)
 
+    def _on_door(self, e: Event) -> None:
+        state = str(e.data.get("state", ""))
+        if "backend" in e.data:
+            self.door[str(e.data["backend"])] = state
+            self.door_silent = None
+        else:
+            self.door_silent = str(e.data.get("error", state)) if state == "silent" else None
+
     def _on_phase(self, e: Event) -> None:
         self.phase = PhaseNow(str(e.data.get("phase")), e.t, None)
 
@@ -287,9 +297,9 @@ class LiveState:
             "phase_left": None if phase.left is None else round(phase.left, 1),
             "totals": self.totals(), "rates": self.recent.at(now),
             "outage": None if outage is None else {"entry": outage[0], "seconds": round(outage[1], 2)},
-            "leader": self.leader, "control_plane": self.control_plane,
+            "leader": self.leader, "control_plane": self.control_plane, "door_silent": self.door_silent,
             "nodes": [{"name": n, "state": s.state, "role": s.role, "manager": s.manager,
-                       "leader": n == self.leader, "tasks": tasks.get(n, 0)}
+                       "leader": n == self.leader, "tasks": tasks.get(n, 0), "door": self.door.get(n)}
                       for n, s in sorted(self.nodes.items(), key=lambda item: node_sort_key(item[0]))],
             "faults": [{"kind": f.kind, "node": f.node, "nodes": f.nodes, "state": f.state, "since": round(f.since, 2)}
                        for f in self.active_faults()],
