@@ -236,7 +236,11 @@ def test_a_cancelled_load_still_records_every_request_it_sent() -> None:
     assert [r.k for r in records] == list(range(len(records)))  # none vanished
     assert [round(r.due * 100) for r in records] == list(range(len(records)))  # none skipped: one due every 10 ms
     assert {(r.outcome, r.error) for r in records} == {("info", "interrupted")}
-    assert all(r.sent is not None and r.sent - r.due < 0.1 for r in records)  # when it was sent, not cancelled
+    # `sent` is when each was sent, not when the load was cancelled (one moment, every record's `end`): the
+    # sends follow the schedule, so most of them came well before the cancel (a loaded machine may send late,
+    # but it also wakes the canceller late)
+    assert all(r.sent is not None and r.due <= r.sent <= r.end for r in records)
+    assert sum(r.end - (r.sent or 0.0) > 0.05 for r in records) >= len(records) // 2
 
 
 def test_requests_cancelled_while_waiting_at_their_gate_are_recorded_as_not_sent() -> None:
