@@ -180,7 +180,7 @@ class _Notes:
                                  "since": since, "faults": list(self.active.values())})
 
 
-class _Tally:
+class Tally:
     """Writes each request at once and keeps what convergence needs (when the last failure was due)."""
 
     def __init__(self, writer: RunWriter, progress: RunProgress) -> None:
@@ -312,9 +312,14 @@ def _node_entries(spec: ExperimentSpec, nodes: list[ClusterNode]) -> dict[str, s
     w = spec.workload
     path = w.path if w.path.startswith("/") else "/" + w.path
     if w.entries:
-        names = [urlsplit(u).netloc or u for u in w.entries]
-        return {(n if names.count(n) == 1 else u): u for n, u in zip(names, w.entries, strict=True)}
+        return named_entries(w.entries)
     return {n.name: f"http://{n.address}:{w.port}{path}" for n in nodes}
+
+
+def named_entries(urls: list[str]) -> dict[str, str]:
+    """Entry name -> URL: each named by its host:port, or by its whole URL where two share a host:port."""
+    names = [urlsplit(u).netloc or u for u in urls]
+    return {(n if names.count(n) == 1 else u): u for n, u in zip(names, urls, strict=True)}
 
 
 def _fault_meta(spec: ExperimentSpec, prep: Prepared) -> dict[str, object]:
@@ -399,7 +404,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
     if on_folder is not None:
         on_folder(writer.folder)
     progress = RunProgress(target=pick.node if pick else "", fault=str(meta.fault["kind"]))
-    tally = _Tally(writer, progress)
+    tally = Tally(writer, progress)
     notes = _Notes(cluster, spec.name, len(prep.faults))
     faults = [_FaultState(fault=p.fault, at=p.at, id=i, notes=notes) for i, p in enumerate(prep.faults)]
 
@@ -609,7 +614,7 @@ def _before(fs: _FaultState, faults: list[_FaultState]) -> list[int]:
 
 
 async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float], writer: RunWriter,
-                  observer: Observer, tally: _Tally, progress: RunProgress, faults: list[_FaultState],
+                  observer: Observer, tally: Tally, progress: RunProgress, faults: list[_FaultState],
                   emit: Callable[[Event], None], on_progress: Callable[[RunProgress], None] | None) -> None:
     meta = writer.meta
     stop = asyncio.Event()
@@ -663,7 +668,7 @@ async def _sleep_or_fail(seconds: float, load: asyncio.Task[object]) -> None:
 
 
 async def _until_converged(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float],
-                           observer: Observer, tally: _Tally, load: asyncio.Task[object]) -> float | None:
+                           observer: Observer, tally: Tally, load: asyncio.Task[object]) -> float | None:
     """Every node Ready, every desired task running, and no failed request for `settle` seconds.
 
     Returns when the cluster side converged (and stayed so), or None on timeout.
@@ -682,7 +687,7 @@ async def _until_converged(spec: ExperimentSpec, prep: Prepared, clock: Callable
     return None
 
 
-async def _tick(clock: Callable[[], float], observer: Observer, tally: _Tally,
+async def _tick(clock: Callable[[], float], observer: Observer, tally: Tally,
                 on_progress: Callable[[RunProgress], None] | None) -> None:
     progress = tally.progress
     while on_progress is not None:

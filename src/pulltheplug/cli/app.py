@@ -59,4 +59,12 @@ def main_options(
 
 
 # the command groups register themselves on import
-from pulltheplug.cli import campaign_cmd, cluster_cmd, doctor_cmd, lab_cmd, report_cmd, run_cmd  # noqa: E402,F401
+from pulltheplug.cli import (  # noqa: E402,F401
+    campaign_cmd,
+    cluster_cmd,
+    doctor_cmd,
+    lab_cmd,
+    load_cmd,
+    report_cmd,
+    run_cmd,
+)

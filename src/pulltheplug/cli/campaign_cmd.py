@@ -159,6 +159,7 @@ def _interrupted(folder: Path) -> bool:
 
 
 @app.command("campaign")
+@live_opts.with_watch_options
 def campaign(
     spec_file: Path = typer.Argument(
         ..., metavar="CAMPAIGN.yaml", help="Campaign YAML (see scenarios/campaign-*.yaml)."),
@@ -166,12 +167,7 @@ def campaign(
     repetitions: int | None = typer.Option(None, "--repetitions", min=1, max=100,
                                            help="Override the spec's repetitions."),
     lab: str | None = typer.Option(None, "--lab", help="Lab name (default: the spec's base.cluster.lab)."),
-    live: bool = live_opts.LIVE,
-    live_port: int = live_opts.LIVE_PORT,
-    live_bind: str = live_opts.LIVE_BIND,
-    bind_all: bool = live_opts.BIND_ALL,
-    metrics_port: int | None = live_opts.METRICS_PORT,
-    linger: str = live_opts.LINGER,
+    watch: live_opts.WatchOptions | None = None,
 ) -> None:
     """Run every fault on every target, N times, back to back on one lab; then each run's report and one
     comparison report (mean, 95% CI, min, max per scenario). Exit 0 once the reports are written. With --live,
@@ -182,7 +178,7 @@ def campaign(
     if lab is not None:
         spec = spec.model_copy(update={"base": spec.base.model_copy(
             update={"cluster": spec.base.cluster.model_copy(update={"lab": lab})})})
-    watch = live_opts.WatchOptions(live, live_port, live_bind, bind_all, metrics_port, linger)
+    assert watch is not None  # given by with_watch_options
     with live_opts.watching(watch, console) as server:
         folder, res = execute_campaign(spec, runs_dir, server)
         console.print(comparison_table(res))

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 import typer
 from rich.console import Console
@@ -47,6 +49,34 @@ METRICS_PORT: Any = typer.Option(None, "--metrics-port", min=1, max=65535, help=
                             "at http://ADDRESS:PORT/metrics.")
 LINGER: Any = typer.Option(LINGER_DEFAULT, "--linger", help="How long the live page and the metrics stay up after the "
                       "end, with --live or --metrics-port (Ctrl-C leaves sooner).")
+
+
+_FLAGS: list[tuple[str, type | Any, Any]] = [
+    ("live", bool, LIVE), ("live_port", int, LIVE_PORT), ("live_bind", str, LIVE_BIND), ("bind_all", bool, BIND_ALL),
+    ("metrics_port", int | None, METRICS_PORT), ("linger", str, LINGER),
+]
+
+
+def with_watch_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Gives a command the watch flags (declared once, here) and hands it their `WatchOptions` as `watch`.
+
+    Typer reads a command's parameters from its signature: the wrapper's is the command's own (less `watch`)
+    followed by the six flags.
+    """
+    hints = get_type_hints(command)
+    own = [p.replace(annotation=hints.get(p.name, p.annotation))
+           for p in inspect.signature(command).parameters.values() if p.name != "watch"]
+    flags = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+             for name, kind, default in _FLAGS]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        watch = WatchOptions(**{name: kwargs.pop(name) for name, _, _ in _FLAGS})
+        command(*args, watch=watch, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature([*own, *flags])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**{p.name: p.annotation for p in own}, **{n: k for n, k, _ in _FLAGS}}
+    return wrapper
 
 
 def start(opts: WatchOptions, console: Console) -> LiveServer | None:

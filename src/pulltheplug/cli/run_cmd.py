@@ -42,6 +42,7 @@ def build_spec(spec_file: Path | None, overrides: dict[str, dict[str, Any]],
 
 
 @app.command("run")
+@live_opts.with_watch_options
 def run(
     spec_file: Path | None = typer.Argument(
         None, metavar="EXPERIMENT.yaml", help="Experiment YAML (see scenarios/). Flags override it."),
@@ -58,12 +59,7 @@ def run(
     name: str | None = typer.Option(None, "--name", help="Run name (the run folder's suffix)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write the verdict as JUnit XML (one case per SLO)."),
-    live: bool = live_opts.LIVE,
-    live_port: int = live_opts.LIVE_PORT,
-    live_bind: str = live_opts.LIVE_BIND,
-    bind_all: bool = live_opts.BIND_ALL,
-    metrics_port: int | None = live_opts.METRICS_PORT,
-    linger: str = live_opts.LINGER,
+    watch: live_opts.WatchOptions | None = None,
 ) -> None:
     """Pull the plug: steady load, a fault on one node, its revert, observation until converged; then the
     verdict. Exit 0 when every SLO holds, 1 when one fails, 2 for bad input. With --live, watch it happen in a
@@ -75,7 +71,7 @@ def run(
         "load": {"rate": rate}, "phases": {"steady": steady, "settle": settle},
         "cluster": {"lab": lab},
     }, name)
-    watch = live_opts.WatchOptions(live, live_port, live_bind, bind_all, metrics_port, linger)
+    assert watch is not None  # given by with_watch_options
     with live_opts.watching(watch, console) as server:
         code = _run(spec, text, runs_dir, junit, server, watch)
     raise typer.Exit(code)

@@ -1,0 +1,104 @@
+"""The prober on its own (`pulltheplug load`): any HTTP endpoints, no cluster, no fault, as vegeta's attack.
+
+A person measures a service while they break it by hand; the run folder is an ordinary one (the same
+records, summary and report), with no cluster events and the fault `none`, so every report and the live
+page read it as they read a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pulltheplug.errors import SpecError
+from pulltheplug.experiment import OnResults, RunProgress, Tally, named_entries, run_folder
+from pulltheplug.live.state import longest_open
+from pulltheplug.load import LoadStats, run_load
+from pulltheplug.record import Event, Meta, RunWriter
+from pulltheplug.results import write_results
+from pulltheplug.spec import SloSpec
+
+log = logging.getLogger(__name__)
+
+TICK = 0.5  # seconds between two progress updates
+
+
+def check_urls(urls: list[str]) -> dict[str, str]:
+    """Entry name -> URL, for http(s) URLs with a host; anything else is the user's to fix."""
+    if not urls:
+        raise SpecError("give at least one URL to load, e.g. http://127.0.0.1:8080/")
+    for u in urls:
+        parts = urlsplit(u)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SpecError(f"{u!r} is not an http(s) URL with a host: write it as http://HOST:PORT/PATH")
+    return named_entries(urls)
+
+
+def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_dir: Path, name: str = "load",
+            on_progress: Callable[[RunProgress], None] | None = None,
+            on_folder: Callable[[Path], None] | None = None, on_results: OnResults | None = None,
+            folder: Path | None = None) -> Path:
+    """Load `urls` round-robin at `rate` for `duration` s; returns the run folder (summary and report made).
+
+    Ctrl-C stops the load: the requests in flight get their records, and meta.json says `interrupted`.
+    """
+    entries = check_urls(urls)
+    if rate <= 0 or duration <= 0 or timeout <= 0:
+        raise SpecError("--rate, --duration and --timeout must be positive")
+    t0 = time.monotonic()
+    meta = Meta(name=name, started_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), t0_monotonic=t0,
+                cluster={"kind": "none"}, entries=entries, load={"rate": rate, "timeout": timeout},
+                fault={"kind": "none", "target": "none", "duration": 0.0}, slo=SloSpec().model_dump(),
+                plan={"steady": duration, "fault": 0.0, "settle": 0.0, "timeout": 0.0})
+    writer = RunWriter(folder or run_folder(runs_dir, name), meta, f"# pulltheplug load {' '.join(urls)} "
+                       f"--rate {rate:g} --duration {duration:g}s --timeout {timeout:g}s\n")
+    if on_folder is not None:
+        on_folder(writer.folder)
+    progress = RunProgress(phase="steady", target="", fault="none")
+    tally = Tally(writer, progress)
+
+    def clock() -> float:
+        return time.monotonic() - t0
+
+    writer.event(Event(clock(), "run", {"action": "start"}))
+    meta.phases["steady"] = clock()
+    writer.event(Event(clock(), "phase", {"phase": "steady"}))
+    progress.phase_until = clock() + duration
+    writer.write_meta()
+    try:
+        stats = asyncio.run(_load(entries, rate, duration, timeout, t0, tally, clock, on_progress))
+        meta.load.update(sent=stats.sent, max_lag=round(stats.max_lag, 6), peak_in_flight=stats.peak_in_flight)
+        meta.status = "complete"
+    except KeyboardInterrupt:
+        meta.status = "interrupted"
+    finally:
+        meta.phases["end"] = clock()
+        writer.event(Event(clock(), "phase", {"phase": "end"}))
+        writer.event(Event(clock(), "run", {"action": "end" if meta.status == "complete" else "interrupted"}))
+        writer.close()
+    results = write_results(writer.folder)
+    if on_results is not None:
+        on_results(*results)
+    return writer.folder
+
+
+async def _load(entries: dict[str, str], rate: float, duration: float, timeout: float, t0: float, tally: Tally,
+                clock: Callable[[], float], on_progress: Callable[[RunProgress], None] | None) -> LoadStats:
+    # `duration` from the load's own start, so --rate R --duration D is R x D requests: run_load dues request k
+    # at its start + k/R, microseconds after `start`, and sends none due at or after the deadline
+    start = clock()
+    load = asyncio.create_task(run_load(entries, rate, timeout, t0, start + duration - 0.5 / rate, tally))
+    await asyncio.sleep(0)  # the load takes its start now, before any progress is drawn
+    progress = tally.progress
+    while on_progress is not None and not load.done():
+        progress.elapsed = now = clock()
+        progress.rates = tally.recent.at(now)
+        progress.outage = longest_open(tally.outages, now)
+        on_progress(progress)
+        await asyncio.wait({load}, timeout=TICK)
+    return await load
