@@ -38,7 +38,7 @@ pytestmark = [
                        reason="needs Debian chromium and tmux (./scripts/install)"),
 ]
 
-SPEC = FAST.format(name="e2e-live", kind="nic-down", target="node4", duration="8s")  # 100 req/s, 3 s steady
+SPEC = FAST.format(name="e2e-live", kind="nic-down", target="node4", duration="10s")  # 100 req/s, 3 s steady
 
 
 def free_port() -> int:
@@ -139,12 +139,12 @@ def test_a_fault_watched_in_a_browser_a_terminal_and_prometheus(
                 timeout=10_000)
             page.wait_for_function(f"Number(document.getElementById('fail').textContent) > {fails_at_fault + 10}",
                                    timeout=10_000)
+            mid = scrape(metrics_port)
+            screen = term.screen()
             assert page.inner_text("#phase") == "fault"
             assert "nic-down on node4" in page.inner_text("#faults")
-            screen = term.screen()
             ARTIFACTS.mkdir(exist_ok=True)
             (ARTIFACTS / "live-terminal.txt").write_text(screen)
-            mid = scrape(metrics_port)
             page.screenshot(path=str(ARTIFACTS / "live.png"), full_page=True)
             # the end: the link to the report, which opens
             page.wait_for_selector("#report-link[href]", state="visible", timeout=120_000)
@@ -163,9 +163,12 @@ def test_a_fault_watched_in_a_browser_a_terminal_and_prometheus(
     assert set(rows) == {"node1", "node2", "node3", "node4"}, screen
     assert sum("leader" in r for r in rows.values()) == 1, screen
 
-    # metrics mid-fault: node4's fault active, and a leader named
+    # metrics mid-fault: node4's fault active, and a leader named. The page shows what the server pushed up to
+    # 0.5 s before, so on a loaded machine the scrape may come just after the revert: then it says so itself
+    phase = {lb["phase"] for lb, v in mid["pulltheplug_phase"] if v == 1}
     active = {lb["node"] for lb, v in mid["pulltheplug_fault_active"] if v == 1}
-    assert active == {"node4"}
+    assert {lb["node"] for lb, _ in mid["pulltheplug_fault_active"]} == {"node4"}
+    assert (phase, active) in (({"fault"}, {"node4"}), ({"recovery"}, set())), (phase, active)
     assert sum(v for _, v in mid["pulltheplug_leader"]) == 1
 
     # metrics at the end (the page and metrics linger): they count exactly the records

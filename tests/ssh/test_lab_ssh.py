@@ -339,17 +339,22 @@ def test_a_nic_down_run_over_ssh_is_reverted_by_the_dead_man_and_reported(nodes:
     injected = next(e for e in run.events if e.type == "fault" and e.data["action"] == "injected")
     assert injected.data["evidence"]["session_lost"] is True  # the SSH session died with the link
     # eth0 as the test saw it: down once, for the fault's length, brought back by the node's own dead-man
-    down = [t for t, up in samples if not up]
+    down = [i for i, (_, up) in enumerate(samples) if not up]
     assert down, "eth0 never went down"
-    cut = max(down) - min(down)
-    assert 7.5 <= cut <= 9.0, cut
+    assert down == list(range(down[0], down[-1] + 1))  # one cut
+    # the cut lies between the last sample up before it and the first one up after (a loaded machine polls
+    # `ip` slower than every 0.1 s): those bracket it, whatever the polling's pace
+    inner = samples[down[-1]][0] - samples[down[0]][0]
+    outer = samples[down[-1] + 1][0] - samples[down[0] - 1][0]
+    assert inner <= 9.0 and outer >= 7.5, (inner, outer)
     results = read_results(folder)
     assert results is not None
     summary, _ = results
     node2 = [w for w in summary.outages if w.entry == "node2"]
-    assert node2 and abs(max(w.duration for w in node2) - cut) <= 1.0, (node2, cut)  # what users felt
+    felt = max(w.duration for w in node2) if node2 else None
+    assert felt is not None and inner - 1.0 <= felt <= outer + 1.0, (node2, inner, outer)  # what users felt
     assert (folder / "report.html").exists()
-    assert all(up for t, up in samples if t > max(down) + 0.2)
+    assert all(up for t, up in samples if t > samples[down[-1]][0] + 0.2)
     # the controller's own link: lost within the keepalives (3 x 1 s) of the cut, back once eth0 was up again;
     # the run went on in between
     sessions = [e for e in run.events if e.type == "session" and e.data["host"] == "node2"]
