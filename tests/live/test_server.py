@@ -97,6 +97,7 @@ def test_the_stream_sends_status_and_timeline_and_a_browser_may_leave(server: Li
     w = Writing(tmp_path / "run")
     server.follow(tmp_path / "run", "")
     w.to(25.0)
+    wait_for(lambda: status(server)["faults"] != [])  # the server has read up to the fault
     port = int(server.urls["live"].rsplit(":", 1)[1].strip("/"))
     for _ in range(3):  # browsers that read a little and vanish mid-stream
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
@@ -108,8 +109,8 @@ def test_the_stream_sends_status_and_timeline_and_a_browser_may_leave(server: Li
             got += stream.read1(1 << 16)
         took = time.monotonic() - start
     assert b"event: timeline" in got
-    assert took < 2.0  # three status updates, one every 0.5 s
-    figure = json.loads(got.split(b"event: timeline\ndata: ", 1)[1].split(b"\n\n", 1)[0])
+    assert took < 3.0  # three status updates, one every 0.5 s (a loaded machine may be slow to start)
+    figure = json.loads(got.rsplit(b"event: timeline\ndata: ", 1)[1].split(b"\n\n", 1)[0])  # the newest
     names = {t.get("name") for t in figure["data"]}
     assert {"ok", "fail", "info", "lane:node3", "fault:node3"} <= names
     assert "fault" in {s.get("name") for s in figure["layout"]["shapes"]}
