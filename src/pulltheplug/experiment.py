@@ -16,7 +16,6 @@ import re
 import signal
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.base import FaultContext
 from pulltheplug.faults.targets import TargetPick, pick_target
-from pulltheplug.live.state import OpenOutage, RecentRates, longest_open
+from pulltheplug.live.state import OpenOutage, RecentRates, longest_open, running_per_node
 from pulltheplug.load import RequestShape, run_load, run_load_in_netns
 from pulltheplug.observe import Observer
 from pulltheplug.record import Event, Meta, RequestRecord, Run, RunWriter
@@ -586,7 +585,7 @@ async def _run_faults(spec: ExperimentSpec, faults: list[_FaultState], clock: Ca
             await asyncio.wait([tasks[i] for i in before])
         label = f"{fs.fault.kind} on {fs.fault.node}"
         progress.phase = f"fault: {label}" if len(faults) == 1 else f"fault {fs.id + 1}/{len(faults)}: {label}"
-        progress.phase_until = start + float(str(meta.fault.get("duration", 0.0)))
+        progress.phase_until = start + meta.plan["fault"]
         await loop.run_in_executor(None, _inject, fs, clock, emit, meta)
         writer.write_meta()
         # the fault lasts `duration` from its start, however long the inject took to confirm (over SSH a
@@ -698,8 +697,7 @@ async def _tick(clock: Callable[[], float], observer: Observer, tally: Tally,
         progress.control_plane = v.control_plane
         progress.rates = tally.recent.at(now)
         progress.outage = longest_open(tally.outages, now)
-        progress.tasks = dict(Counter(str(t.get("node") or "") for t in v.tasks.values()
-                                      if t["state"] == "running" and t["desired"] == "running"))
+        progress.tasks = running_per_node(v.tasks.values())
         on_progress(progress)
         await asyncio.sleep(0.5)
 

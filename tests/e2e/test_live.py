@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pulltheplug.lab import lab as labmod
 from pulltheplug.record import load_run
 from tests.e2e.test_experiment import FAST
+from tests.live.test_server import free_port
 from tests.report.test_browser import ARGS, ARTIFACTS, CHROMIUM
 
 pytestmark = [
@@ -39,13 +39,6 @@ pytestmark = [
 ]
 
 SPEC = FAST.format(name="e2e-live", kind="nic-down", target="node4", duration="10s")  # 100 req/s, 3 s steady
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:

@@ -8,8 +8,6 @@ leader. In a log, the same facts go out as one line at each phase change and eve
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import TracebackType
 
 from rich.console import Console, Group, RenderableType
@@ -113,9 +111,3 @@ class ProgressDisplay:
         if p.phase != self._last_phase or now - self._last_line >= PLAIN_EVERY:
             self._last_phase, self._last_line = p.phase, now
             self.console.print(progress_text(p), highlight=False, soft_wrap=True)
-
-
-@contextmanager
-def progress_display(console: Console) -> Iterator[ProgressDisplay]:
-    with ProgressDisplay(console) as display:
-        yield display

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,12 @@ def longest_open(outages: dict[str, OpenOutage], now: float) -> tuple[str, float
         return None
     length, name = max(open_)
     return name, length
+
+
+def running_per_node(tasks: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Node -> tasks running and meant to run (a task being shut down is not counted)."""
+    return dict(Counter(str(t.get("node") or "") for t in tasks
+                        if t.get("state") == "running" and t.get("desired") == "running"))
 
 
 @dataclass
@@ -275,12 +282,7 @@ class LiveState:
         return longest_open({name: e.outage for name, e in self.entries.items()}, now)
 
     def tasks_on(self) -> dict[str, int]:
-        """Running tasks (desired running) per node."""
-        out: Counter[str] = Counter()
-        for t in self.tasks.values():
-            if t["state"] == "running" and t["desired"] == "running":
-                out[str(t["node"])] += 1
-        return dict(out)
+        return running_per_node(self.tasks.values())
 
     def active_faults(self) -> list[FaultNow]:
         return [f for f in self.faults.values() if f.state != "reverted"]
