@@ -189,6 +189,12 @@ class Tally:
         self.recent = RecentRates()
         self.outages: dict[str, OpenOutage] = {}
 
+    def progress_at(self, now: float) -> RunProgress:
+        """The progress with what users felt brought up to `now`: the last second, the open outage."""
+        p = self.progress
+        p.elapsed, p.rates, p.outage = now, self.recent.at(now), longest_open(self.outages, now)
+        return p
+
     def __call__(self, r: RequestRecord) -> None:
         self.writer.request(r)
         if not r.was_sent:
@@ -688,15 +694,12 @@ async def _until_converged(spec: ExperimentSpec, prep: Prepared, clock: Callable
 
 async def _tick(clock: Callable[[], float], observer: Observer, tally: Tally,
                 on_progress: Callable[[RunProgress], None] | None) -> None:
-    progress = tally.progress
     while on_progress is not None:
         v = observer.snapshot()
-        progress.elapsed = now = clock()
+        progress = tally.progress_at(clock())
         progress.nodes = {n: row["state"] for n, row in v.nodes.items()}
         progress.leader = v.leader
         progress.control_plane = v.control_plane
-        progress.rates = tally.recent.at(now)
-        progress.outage = longest_open(tally.outages, now)
         progress.tasks = running_per_node(v.tasks.values())
         on_progress(progress)
         await asyncio.sleep(0.5)

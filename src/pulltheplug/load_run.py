@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from pulltheplug.errors import SpecError
 from pulltheplug.experiment import OnResults, RunProgress, Tally, named_entries, run_folder
-from pulltheplug.live.state import longest_open
 from pulltheplug.load import LoadStats, run_load
 from pulltheplug.record import Event, Meta, RunWriter
 from pulltheplug.results import write_results
@@ -94,11 +93,7 @@ async def _load(entries: dict[str, str], rate: float, duration: float, timeout: 
     start = clock()
     load = asyncio.create_task(run_load(entries, rate, timeout, t0, start + duration - 0.5 / rate, tally))
     await asyncio.sleep(0)  # the load takes its start now, before any progress is drawn
-    progress = tally.progress
     while on_progress is not None and not load.done():
-        progress.elapsed = now = clock()
-        progress.rates = tally.recent.at(now)
-        progress.outage = longest_open(tally.outages, now)
-        on_progress(progress)
+        on_progress(tally.progress_at(clock()))
         await asyncio.wait({load}, timeout=TICK)
     return await load
