@@ -33,7 +33,7 @@ from pulltheplug.record import NOT_SENT, Outcome, RequestRecord
 log = logging.getLogger(__name__)
 
 _SERVED_BY = re.compile(rb"node=(\S+) task=(\S+)")
-_UNREACHABLE = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTDOWN})
+UNREACHABLE_ERRNOS = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN, errno.EHOSTDOWN})
 _RESET = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 DNS_CACHE_TTL = 10  # seconds; entries are usually addresses anyway
 
@@ -121,7 +121,7 @@ def classify_error(exc: BaseException, connected: bool) -> tuple[Outcome, str]:
         code = exc.os_error.errno
         if code == errno.ECONNREFUSED:
             kind = "refused"
-        elif code in _UNREACHABLE:
+        elif code in UNREACHABLE_ERRNOS:
             kind = "unreachable"
         elif code == errno.ETIMEDOUT:
             kind = "connect_timeout"

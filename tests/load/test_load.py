@@ -16,10 +16,19 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from pulltheplug.fast_load import run_fast_load
 from pulltheplug.load import LoadStats, classify_error, run_load
 from pulltheplug.record import RequestRecord
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Engine = Callable[..., Awaitable[LoadStats]]
+ENGINES: dict[str, Engine] = {"aiohttp": run_load, "fast": run_fast_load}
+
+
+@pytest.fixture(params=list(ENGINES))
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Both probers keep one contract: every test here holds each of them to it."""
+    return ENGINES[request.param]
 
 
 async def answer(request: web.Request) -> web.Response:
@@ -50,18 +59,18 @@ def closed_port_url() -> str:
 
 
 async def load(
-    entries: dict[str, str], rate: float, duration: float, timeout: float = 1.0, **kw: Any
+    engine: Engine, entries: dict[str, str], rate: float, duration: float, timeout: float = 1.0, **kw: Any
 ) -> tuple[list[RequestRecord], LoadStats]:
     records: list[RequestRecord] = []
     t0 = time.monotonic()
-    stats = await run_load(entries, rate, timeout, t0, duration, records.append, **kw)
+    stats = await engine(entries, rate, timeout, t0, duration, records.append, **kw)
     return sorted(records, key=lambda r: r.k), stats
 
 
-def test_open_loop_schedule_round_robin_and_served_by() -> None:
+def test_open_loop_schedule_round_robin_and_served_by(engine: Engine) -> None:
     async def main() -> tuple[list[RequestRecord], LoadStats]:
         async with serve() as a, serve() as b:
-            return await load({"a": a, "b": b}, rate=200, duration=1.0)
+            return await load(engine, {"a": a, "b": b}, rate=200, duration=1.0)
 
     records, stats = asyncio.run(main())
     assert abs(len(records) - 200) <= 1
@@ -76,7 +85,7 @@ def test_open_loop_schedule_round_robin_and_served_by() -> None:
     assert stats.ok == len(records) and stats.max_lag < 0.25  # loose: other work may share the 2 cores
 
 
-def test_outcomes_are_classified_as_jepsen_does() -> None:
+def test_outcomes_are_classified_as_jepsen_does(engine: Engine) -> None:
     async def broken(request: web.Request) -> web.Response:
         return web.Response(status=500, text="boom")
 
@@ -93,7 +102,7 @@ def test_outcomes_are_classified_as_jepsen_does() -> None:
     async def main() -> tuple[list[RequestRecord], LoadStats]:
         async with serve(broken) as e500, serve(missing) as e404, serve(slow) as s, serve(anonymous) as anon:
             entries = {"closed": closed_port_url(), "500": e500, "404": e404, "slow": s, "anon": anon}
-            return await load(entries, rate=50, duration=0.4, timeout=0.2)
+            return await load(engine, entries, rate=50, duration=0.4, timeout=0.2)
 
     records, stats = asyncio.run(main())
     by = {r.target: r for r in records}
@@ -106,7 +115,7 @@ def test_outcomes_are_classified_as_jepsen_does() -> None:
     assert len(records) == 20 and stats.fail + stats.info + stats.ok == 20
 
 
-def test_a_connection_never_made_is_a_fail_connect_timeout() -> None:
+def test_a_connection_never_made_is_a_fail_connect_timeout(engine: Engine) -> None:
     """A listener whose accept queue is full drops SYNs: the connect times out, the request never left."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -120,14 +129,15 @@ def test_a_connection_never_made_is_a_fail_connect_timeout() -> None:
             fillers.append(c)
         time.sleep(0.05)
         try:
-            records, _ = asyncio.run(load({"full": f"http://127.0.0.1:{port}/"}, rate=10, duration=0.2, timeout=0.2))
+            url = f"http://127.0.0.1:{port}/"
+            records, _ = asyncio.run(load(engine, {"full": url}, rate=10, duration=0.2, timeout=0.2))
         finally:
             for c in fillers:
                 c.close()
     assert records and all((r.outcome, r.error) == ("fail", "connect_timeout") for r in records)
 
 
-def test_a_request_sent_then_unanswered_is_info_timeout() -> None:
+def test_a_request_sent_then_unanswered_is_info_timeout(engine: Engine) -> None:
     """The server reads the request and never answers: it may have acted on it, so the outcome is unknown."""
 
     async def main() -> list[RequestRecord]:
@@ -141,7 +151,7 @@ def test_a_request_sent_then_unanswered_is_info_timeout() -> None:
         server = await asyncio.start_server(hold, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         async with server:
-            records, _ = await load({"mute": f"http://127.0.0.1:{port}/"}, rate=10, duration=0.2, timeout=0.2)
+            records, _ = await load(engine, {"mute": f"http://127.0.0.1:{port}/"}, rate=10, duration=0.2, timeout=0.2)
             done.set()
         return records
 
@@ -149,7 +159,7 @@ def test_a_request_sent_then_unanswered_is_info_timeout() -> None:
     assert records and all((r.outcome, r.error) == ("info", "timeout") for r in records)
 
 
-def test_a_reset_after_sending_is_info_reset() -> None:
+def test_a_reset_after_sending_is_info_reset(engine: Engine) -> None:
     async def main() -> list[RequestRecord]:
         async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await reader.read(1000)
@@ -160,14 +170,14 @@ def test_a_reset_after_sending_is_info_reset() -> None:
         server = await asyncio.start_server(reset, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         async with server:
-            records, _ = await load({"rst": f"http://127.0.0.1:{port}/"}, rate=10, duration=0.2, timeout=0.5)
+            records, _ = await load(engine, {"rst": f"http://127.0.0.1:{port}/"}, rate=10, duration=0.2, timeout=0.5)
         return records
 
     records = asyncio.run(main())
     assert records and all((r.outcome, r.error) == ("info", "reset") for r in records)
 
 
-def test_a_slow_server_and_a_tiny_cap_delay_requests_but_lose_none() -> None:
+def test_a_slow_server_and_a_tiny_cap_delay_requests_but_lose_none(engine: Engine) -> None:
     """With one request in flight at a time and 20 ms each, 100/s cannot be kept: lag grows, nothing vanishes."""
 
     async def sluggish(request: web.Request) -> web.Response:
@@ -176,7 +186,7 @@ def test_a_slow_server_and_a_tiny_cap_delay_requests_but_lose_none() -> None:
 
     async def main() -> tuple[list[RequestRecord], LoadStats]:
         async with serve(sluggish) as url:
-            return await load({"a": url}, rate=100, duration=0.5, max_in_flight=1)
+            return await load(engine, {"a": url}, rate=100, duration=0.5, max_in_flight=1)
 
     records, stats = asyncio.run(main())
     assert len(records) == 50 and [r.k for r in records] == list(range(50))
@@ -187,7 +197,7 @@ def test_a_slow_server_and_a_tiny_cap_delay_requests_but_lose_none() -> None:
     assert all(r.latency >= r.sent - r.due + 0.015 for r in records)  # latency counts from due
 
 
-def test_stop_event_ends_scheduling_and_waits_for_requests_in_flight() -> None:
+def test_stop_event_ends_scheduling_and_waits_for_requests_in_flight(engine: Engine) -> None:
     async def slowish(request: web.Request) -> web.Response:
         await asyncio.sleep(0.1)
         return web.Response(text="ok")
@@ -198,7 +208,7 @@ def test_stop_event_ends_scheduling_and_waits_for_requests_in_flight() -> None:
             asyncio.get_running_loop().call_later(0.3, stop.set)
             records: list[RequestRecord] = []
             t0 = time.monotonic()
-            stats = await run_load({"a": url}, 100, 1.0, t0, stop, records.append)
+            stats = await engine({"a": url}, 100, 1.0, t0, stop, records.append)
             return records, stats, time.monotonic() - t0
 
     records, stats, took = asyncio.run(main())
@@ -207,7 +217,7 @@ def test_stop_event_ends_scheduling_and_waits_for_requests_in_flight() -> None:
     assert took >= max(r.end for r in records)
 
 
-def _cancelled_mid_load(max_in_flight: int) -> list[RequestRecord]:
+def _cancelled_mid_load(engine: Engine, max_in_flight: int) -> list[RequestRecord]:
     """100 req/s to a server that holds every request, cancelled after about 0.3 s (what Ctrl-C does to the run);
     each record says when it was due, so the count is checked against the last due time, not the wall clock."""
 
@@ -219,7 +229,7 @@ def _cancelled_mid_load(max_in_flight: int) -> list[RequestRecord]:
 
     async def main() -> None:
         async with serve(hang) as url:
-            task = asyncio.create_task(run_load({"a": url}, 100, 3.0, time.monotonic(), 10.0, records.append,
+            task = asyncio.create_task(engine({"a": url}, 100, 3.0, time.monotonic(), 10.0, records.append,
                                                 max_in_flight=max_in_flight))
             await asyncio.sleep(0.3)
             task.cancel()
@@ -230,8 +240,8 @@ def _cancelled_mid_load(max_in_flight: int) -> list[RequestRecord]:
     return sorted(records, key=lambda r: r.k)
 
 
-def test_a_cancelled_load_still_records_every_request_it_sent() -> None:
-    records = _cancelled_mid_load(max_in_flight=4000)
+def test_a_cancelled_load_still_records_every_request_it_sent(engine: Engine) -> None:
+    records = _cancelled_mid_load(engine, max_in_flight=4000)
     assert len(records) >= 20  # about 0.3 s at 100/s (a loaded machine may wake the canceller late)
     assert [r.k for r in records] == list(range(len(records)))  # none vanished
     assert [round(r.due * 100) for r in records] == list(range(len(records)))  # none skipped: one due every 10 ms
@@ -243,22 +253,22 @@ def test_a_cancelled_load_still_records_every_request_it_sent() -> None:
     assert sum(r.end - (r.sent or 0.0) > 0.05 for r in records) >= len(records) // 2
 
 
-def test_requests_cancelled_while_waiting_at_their_gate_are_recorded_as_not_sent() -> None:
+def test_requests_cancelled_while_waiting_at_their_gate_are_recorded_as_not_sent(engine: Engine) -> None:
     """One request in flight at a time, held by the server: the others wait at the gate until Ctrl-C."""
-    records = _cancelled_mid_load(max_in_flight=1)
+    records = _cancelled_mid_load(engine, max_in_flight=1)
     assert 25 <= len(records) <= 35 and [r.k for r in records] == list(range(len(records)))
     first, *waiting = records
     assert (first.outcome, first.error) == ("info", "interrupted") and first.was_sent
     assert all(not r.was_sent and r.sent is None and r.error == "not_sent" for r in waiting)
 
 
-def test_a_failing_callback_stops_the_load_and_is_raised() -> None:
+def test_a_failing_callback_stops_the_load_and_is_raised(engine: Engine) -> None:
     def explode(record: RequestRecord) -> None:
         raise RuntimeError("disk full")
 
     async def main() -> None:
         async with serve() as url:
-            await run_load({"a": url}, 100, 1.0, time.monotonic(), 5.0, explode)
+            await engine({"a": url}, 100, 1.0, time.monotonic(), 5.0, explode)
 
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="disk full"):
@@ -297,25 +307,23 @@ def test_classify_error(exc: BaseException, sent: bool, expected: tuple[str, str
     assert classify_error(exc, sent) == expected
 
 
-def test_an_error_that_is_not_the_networks_is_logged_once_with_its_traceback(
+def test_an_error_that_is_not_the_networks_is_logged_once_with_its_traceback(engine: Engine,
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """A bug on the request path must not pass for the cluster's failure unseen: it is counted (the records
     stay whole) and logged as a warning, once per kind, not once per request."""
-    import pulltheplug.load
-
     def served_by(body: bytes) -> tuple[str | None, str | None]:
         raise TypeError("served_by broke")
 
-    monkeypatch.setattr(pulltheplug.load, "served_by", served_by)
+    monkeypatch.setattr(engine.__module__ + ".served_by", served_by)
 
     async def main() -> list[RequestRecord]:
         async with serve() as url:
-            records, _ = await load({"n1": url}, rate=100, duration=0.3)
+            records, _ = await load(engine, {"n1": url}, rate=100, duration=0.3)
         return records
 
     with caplog.at_level(logging.DEBUG, logger="pulltheplug"):
         records = asyncio.run(main())
     assert len(records) == 30 and {r.error for r in records} == {"other:TypeError"}
-    (record,) = [r for r in caplog.records if r.name == "pulltheplug.load"]
+    (record,) = [r for r in caplog.records if r.name == engine.__module__]
     assert record.levelno == logging.WARNING
     assert record.exc_info is not None and isinstance(record.exc_info[1], TypeError)
