@@ -480,9 +480,13 @@ async def run_fast_load(
     keep_alive: bool = True,
     offset: int = 0,
     stride: int = 1,
+    start: float | None = None,
+    until: float | None = None,
 ) -> LoadStats:
-    """`load.run_load`'s contract (see there), plus: `keep_alive` False opens a connection per request, and
-    `offset`/`stride` send only requests offset + j * stride of the schedule (one worker's share)."""
+    """`load.run_load`'s contract (see there), plus: `keep_alive` False opens a connection per request;
+    `offset`/`stride` send only requests offset + j * stride of the schedule (one worker's share); `start` (run
+    seconds) is when request 0 is due (default: now), the one schedule every worker shares; `until` is a
+    deadline (run seconds) on top of a `stop` event."""
     if not entries:
         raise ValueError("run_fast_load needs at least one entry")
     if rate <= 0 or timeout <= 0 or max_in_flight < 1 or stride < 1 or not 0 <= offset < stride:
@@ -490,19 +494,23 @@ async def run_fast_load(
     if not can_carry(list(entries.values())):
         raise ValueError("run_fast_load speaks plain http only")
     clock = time.monotonic
-    stats = LoadStats(start=clock() - t0)
+    stats = LoadStats(start=clock() - t0 if start is None else start)
     per_entry = max(1, max_in_flight // stride // len(entries))
     prober = _Prober(entries, timeout, t0, on_record, per_entry, shape, keep_alive, stats)
     loop = prober.loop
     stop_wait = loop.create_task(stop.wait()) if isinstance(stop, asyncio.Event) else None
     deadline = float("inf") if isinstance(stop, asyncio.Event) else stop
+    if until is not None:
+        deadline = min(deadline, until)
     k = offset
     sent = 0
+    told = False  # the stop event was seen
     try:
         while not prober.errors:
             now = clock() - t0
-            if stop_wait is not None and stop_wait.done() and deadline == float("inf"):
-                deadline = now  # requests already due still go: none vanishes
+            if stop_wait is not None and stop_wait.done() and not told:
+                told = True
+                deadline = min(deadline, now)  # requests already due still go: none vanishes
             due = stats.start + k / rate
             if due >= deadline:
                 break

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,8 +18,10 @@ from urllib.parse import urlsplit
 
 from pulltheplug.errors import SpecError
 from pulltheplug.experiment import OnResults, RunProgress, Tally, named_entries, run_folder
+from pulltheplug.fast_load import can_carry, new_loop, run_fast_load
 from pulltheplug.load import LoadStats, run_load
-from pulltheplug.record import Event, Meta, RunWriter
+from pulltheplug.load_workers import run_workers
+from pulltheplug.record import Event, Meta, RequestRecord, RunWriter
 from pulltheplug.results import write_results
 from pulltheplug.spec import SloSpec
 
@@ -38,10 +41,21 @@ def check_urls(urls: list[str]) -> dict[str, str]:
     return named_entries(urls)
 
 
+def engine_for(urls: list[str], workers: int) -> str:
+    """`fast` (fast_load, on `workers` processes) for plain http; `aiohttp` (load.run_load) for https."""
+    if workers < 1:
+        raise SpecError("--workers must be at least 1")
+    if can_carry(urls):
+        return "fast"
+    if workers > 1:
+        raise SpecError("--workers above 1 needs plain http URLs (https goes through the one-process prober)")
+    return "aiohttp"
+
+
 def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_dir: Path, name: str = "load",
             on_progress: Callable[[RunProgress], None] | None = None,
             on_folder: Callable[[Path], None] | None = None, on_results: OnResults | None = None,
-            folder: Path | None = None) -> Path:
+            folder: Path | None = None, workers: int = 1, keep_alive: bool = True) -> Path:
     """Load `urls` round-robin at `rate` for `duration` s; returns the run folder (summary and report made).
 
     Ctrl-C stops the load: the requests in flight get their records, and meta.json says `interrupted`.
@@ -49,13 +63,18 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
     entries = check_urls(urls)
     if rate <= 0 or duration <= 0 or timeout <= 0:
         raise SpecError("--rate, --duration and --timeout must be positive")
+    engine = engine_for(urls, workers)
+    if engine == "aiohttp" and not keep_alive:
+        raise SpecError("--no-keep-alive needs plain http URLs: the https prober keeps its connections")
     t0 = time.monotonic()
     meta = Meta(name=name, started_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), t0_monotonic=t0,
-                cluster={"kind": "none"}, entries=entries, load={"rate": rate, "timeout": timeout},
+                cluster={"kind": "none"}, entries=entries,
+                load={"rate": rate, "timeout": timeout, "engine": engine, "workers": workers, "keep_alive": keep_alive},
                 fault={"kind": "none", "target": "none", "duration": 0.0}, slo=SloSpec().model_dump(),
                 plan={"steady": duration, "fault": 0.0, "settle": 0.0, "timeout": 0.0})
     writer = RunWriter(folder or run_folder(runs_dir, name), meta, f"# pulltheplug load {' '.join(urls)} "
-                       f"--rate {rate:g} --duration {duration:g}s --timeout {timeout:g}s\n")
+                       f"--rate {rate:g} --duration {duration:g}s --timeout {timeout:g}s --workers {workers}"
+                       f"{'' if keep_alive else ' --no-keep-alive'}\n")
     if on_folder is not None:
         on_folder(writer.folder)
     progress = RunProgress(phase="steady", target="", fault="none")
@@ -65,12 +84,23 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
         return time.monotonic() - t0
 
     writer.event(Event(clock(), "run", {"action": "start"}))
-    meta.phases["steady"] = clock()
-    writer.event(Event(clock(), "phase", {"phase": "steady"}))
-    progress.phase_until = clock() + duration
-    writer.write_meta()
+
+    def begin(start: float) -> None:
+        """The steady phase starts with the schedule (worker processes take a second or two to start)."""
+        meta.phases["steady"] = start
+        writer.event(Event(start, "phase", {"phase": "steady"}))
+        progress.phase_until = start + duration
+        writer.write_meta()
+
     try:
-        stats = asyncio.run(_load(entries, rate, duration, timeout, t0, tally, clock, on_progress))
+        if workers > 1:
+            stats = _on_workers(entries, rate, duration, timeout, t0, tally, clock, on_progress, workers, keep_alive,
+                                begin)
+        else:
+            with asyncio.Runner(loop_factory=new_loop if engine == "fast" else None) as runner:
+                begin(clock())
+                stats = runner.run(_load(entries, rate, duration, timeout, t0, tally, clock, on_progress,
+                                         engine, keep_alive))
         meta.load.update(sent=stats.sent, max_lag=round(stats.max_lag, 6), peak_in_flight=stats.peak_in_flight)
         meta.status = "complete"
     except KeyboardInterrupt:
@@ -87,13 +117,55 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
 
 
 async def _load(entries: dict[str, str], rate: float, duration: float, timeout: float, t0: float, tally: Tally,
-                clock: Callable[[], float], on_progress: Callable[[RunProgress], None] | None) -> LoadStats:
+                clock: Callable[[], float], on_progress: Callable[[RunProgress], None] | None, engine: str,
+                keep_alive: bool) -> LoadStats:
     # `duration` from the load's own start, so --rate R --duration D is R x D requests: run_load dues request k
     # at its start + k/R, microseconds after `start`, and sends none due at or after the deadline
     start = clock()
-    load = asyncio.create_task(run_load(entries, rate, timeout, t0, start + duration - 0.5 / rate, tally))
+    until = start + duration - 0.5 / rate
+    load = asyncio.create_task(
+        run_fast_load(entries, rate, timeout, t0, until, tally, keep_alive=keep_alive) if engine == "fast"
+        else run_load(entries, rate, timeout, t0, until, tally))
     await asyncio.sleep(0)  # the load takes its start now, before any progress is drawn
     while on_progress is not None and not load.done():
         on_progress(tally.progress_at(clock()))
         await asyncio.wait({load}, timeout=TICK)
     return await load
+
+
+def _on_workers(entries: dict[str, str], rate: float, duration: float, timeout: float, t0: float, tally: Tally,
+                clock: Callable[[], float], on_progress: Callable[[RunProgress], None] | None, workers: int,
+                keep_alive: bool, begin: Callable[[float], None]) -> LoadStats:
+    """The workers' records come in on a thread of their own; this one draws the progress and takes Ctrl-C."""
+    stop = threading.Event()
+    result: list[LoadStats] = []
+    failure: list[BaseException] = []
+    lock = threading.Lock()  # the tally is written there and read here
+
+    def record(r: RequestRecord) -> None:
+        with lock:
+            tally(r)
+
+    def receive() -> None:
+        try:
+            result.append(run_workers(entries, rate, timeout, t0, duration, record, workers, keep_alive, stop=stop,
+                                      on_start=begin))
+        except BaseException as exc:  # handed to the main thread, which raises it
+            failure.append(exc)
+
+    receiver = threading.Thread(target=receive, name="load-workers")
+    receiver.start()
+    try:
+        while receiver.is_alive():
+            if on_progress is not None:
+                with lock:
+                    progress = tally.progress_at(clock())
+                on_progress(progress)
+            receiver.join(TICK)
+    except KeyboardInterrupt:
+        stop.set()  # the workers finish their requests in flight and ship them
+        receiver.join()
+        raise
+    if failure:
+        raise failure[0]
+    return result[0]

@@ -57,7 +57,10 @@ def server() -> Iterator[Breakable]:
         yield s
 
 
-def test_a_service_broken_by_hand_shows_its_outage(server: Breakable, tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", [["--workers", "1"], ["--workers", "2", "--no-keep-alive"]],
+                         ids=["one-process", "two-workers-conn-per-request"])
+def test_a_service_broken_by_hand_shows_its_outage(server: Breakable, tmp_path: Path, how: list[str]) -> None:
+    """Two worker processes share one schedule: every request k once, due at start + k/rate on one clock."""
     def break_it() -> None:
         deadline = time.monotonic() + 20
         while not list(tmp_path.glob("runs/*-load/meta.json")) and time.monotonic() < deadline:
@@ -70,7 +73,7 @@ def test_a_service_broken_by_hand_shows_its_outage(server: Breakable, tmp_path: 
     hand = threading.Thread(target=break_it)
     hand.start()
     proc = cli("load", f"http://127.0.0.1:{server.port}/", "--rate", "100", "--duration", "3s", "--timeout", "1s",
-               cwd=tmp_path)
+               *how, cwd=tmp_path)
     hand.join()
     assert proc.returncode == 0, proc.stderr
     folder = next(tmp_path.glob("runs/*-load"))
@@ -78,6 +81,9 @@ def test_a_service_broken_by_hand_shows_its_outage(server: Breakable, tmp_path: 
     run = load_run(folder)
     assert run.meta.status == "complete" and run.meta.fault["kind"] == "none"
     assert sorted(r.k for r in run.requests) == list(range(300))  # every due request has its record
+    start = min(r.due for r in run.requests)
+    assert all(abs(r.due - (start + r.k / 100)) < 1e-6 for r in run.requests)
+    assert run.meta.load["workers"] == int(how[1]) and run.meta.load["engine"] == "fast"
     summary = json.loads((folder / "summary.json").read_text())["summary"]
     windows = [w for w in summary["outages"] if w["entry"] == f"127.0.0.1:{server.port}"]
     assert len(windows) == 1 and windows[0]["errors"] == {"http_5xx": windows[0]["failed"]}
@@ -89,6 +95,8 @@ def test_a_service_broken_by_hand_shows_its_outage(server: Breakable, tmp_path: 
     (["ftp://127.0.0.1/"], "is not an http(s) URL"),
     (["http://127.0.0.1:1/", "--duration", "soon"], "--duration 'soon'"),
     (["http://127.0.0.1:1/", "--rate", "0"], "must be positive"),
+    (["http://127.0.0.1:1/", "--workers", "0"], "--workers must be at least 1"),
+    (["https://127.0.0.1:1/", "--workers", "2"], "needs plain http URLs"),
 ])
 def test_bad_input_is_one_line_and_no_run_folder(tmp_path: Path, args: list[str], message: str) -> None:
     proc = cli("load", *args, cwd=tmp_path)

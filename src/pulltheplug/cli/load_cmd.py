@@ -13,6 +13,7 @@ from pulltheplug.cli.app import app
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.cli.render import render_summary
 from pulltheplug.errors import SpecError
+from pulltheplug.load_workers import default_workers
 from pulltheplug.report.html import REPORT, write_html
 from pulltheplug.spec import parse_duration
 from pulltheplug.verdict import exit_code
@@ -36,6 +37,10 @@ def load(
     timeout: str = typer.Option("2s", "--timeout", help="Each request's timeout, e.g. 500ms."),
     out: Path | None = typer.Option(None, "--out", help="The run folder to write (default: RUNS_DIR/<time>-load)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Prober processes sharing the one schedule (default: the cores here less one)."),
+    keep_alive: bool = typer.Option(
+        True, "--keep-alive/--no-keep-alive", help="Pooled keep-alive connections, or a new one per request."),
     watch: live_opts.WatchOptions | None = None,
 ) -> None:
     """Measure what users of any HTTP service feel while you break it by hand: the open-loop prober alone (no
@@ -49,7 +54,8 @@ def load(
     with live_opts.watching(watch, console) as server:
         with ProgressDisplay(console) as display:
             folder = load_run.execute(
-                urls, rate, seconds, each, runs_dir, on_progress=display.update, folder=out,
+                urls, rate, seconds, each, runs_dir, on_progress=display.update, folder=out, keep_alive=keep_alive,
+                workers=default_workers() if workers is None else workers,
                 on_folder=(lambda f: server.follow(f, "load")) if server is not None else None,
                 on_results=write_html)
         summary, slos = render_summary(console, folder)
