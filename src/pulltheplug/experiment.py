@@ -28,6 +28,7 @@ from pulltheplug.doors import Door, DoorWatcher, make_door
 from pulltheplug.doors.service_dns import ensure_network
 from pulltheplug.doors.service_dns import wait_answering as wait_in_netns
 from pulltheplug.errors import ClusterError, SpecError
+from pulltheplug.fast_load import can_carry, run_fast_load
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.base import FaultContext
 from pulltheplug.faults.targets import TargetPick, pick_target
@@ -396,7 +397,8 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
                   "mode": spec.workload.mode, "placement": spec.workload.placement,
                   "max_replicas_per_node": spec.workload.max_replicas_per_node, "entry": spec.workload.entry.kind,
                   "image": spec.workload.image},
-        load={"rate": spec.load.rate, "timeout": spec.load.timeout},
+        load={"rate": spec.load.rate, "timeout": spec.load.timeout, "client": spec.load.client,
+              "keep_alive": spec.load.keep_alive},
         fault=_fault_meta(spec, prep),
         slo=spec.slo.model_dump(),
     )
@@ -633,6 +635,10 @@ async def _phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], floa
         load = asyncio.create_task(run_load_in_netns(
             door.netns, stop, door.resolver, entries=prep.entries, rate=spec.load.rate, timeout=spec.load.timeout,
             t0=meta.t0_monotonic, on_record=tally, max_in_flight=spec.load.max_in_flight, shape=shape))
+    elif spec.load.client == "fast" and can_carry(list(prep.entries.values())):
+        load = asyncio.create_task(run_fast_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic,
+                                                 stop, tally, spec.load.max_in_flight, shape,
+                                                 keep_alive=spec.load.keep_alive))
     else:
         load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic,
                                             stop, tally, spec.load.max_in_flight, shape))

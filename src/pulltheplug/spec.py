@@ -186,6 +186,16 @@ class LoadSpec(Strict):
     rate: float = Field(200, gt=0, le=20000, description="Requests per second, open loop.")
     timeout: Duration = 1.0
     max_in_flight: int = Field(4000, ge=1, description="Cap on concurrent requests (sockets).")
+    client: Literal["fast", "aiohttp"] = Field(
+        "fast", description="fast: raw protocols and a C parser (plain http); aiohttp: aiohttp's client, always "
+        "used for https entries and for service-dns doors.")
+    keep_alive: bool = Field(True, description="Pooled keep-alive connections (false: a new one per request).")
+
+    @model_validator(mode="after")
+    def _keep_alive_off_needs_the_fast_client(self) -> LoadSpec:
+        if not self.keep_alive and self.client != "fast":
+            raise ValueError("keep_alive: false needs client: fast (aiohttp's client keeps its connections)")
+        return self
 
 
 class PartitionSpec(Strict):
