@@ -1,8 +1,10 @@
 """The history of a run, on one monotonic clock: requests, cluster events, fault events.
 
-A run folder `runs/<time>-<name>/` holds `spec.yaml`, `requests.jsonl`, `events.jsonl` and `meta.json`.
-Records are appended and flushed as they happen, so a crash keeps everything up to that moment. All
-times are seconds since the run's start (`t0`, a `time.monotonic()` reading kept in meta.json).
+A run folder `runs/<time>-<name>/` holds `spec.yaml`, `requests.arrow`, `events.jsonl` and `meta.json`.
+Events are appended and flushed as they happen; requests are flushed every second (`records_arrow`), so a
+crash keeps everything up to that moment, less at most the last second of requests. Older run folders hold
+`requests.jsonl` instead, and still open. All times are seconds since the run's start (`t0`, a
+`time.monotonic()` reading kept in meta.json).
 """
 
 from __future__ import annotations
@@ -14,16 +16,19 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from pulltheplug.errors import RunError
+
+if TYPE_CHECKING:
+    from pulltheplug.columns import RequestColumns
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["ok", "fail", "info"]
 NOT_SENT = "not_sent"  # the error of a request that never left the client (see RequestRecord)
 
-REQUESTS = "requests.jsonl"
+REQUESTS = "requests.jsonl"  # the requests of run folders made before requests.arrow, and `report --format jsonl`
 EVENTS = "events.jsonl"
 META = "meta.json"
 SPEC = "spec.yaml"
@@ -152,12 +157,18 @@ class RunWriter:
         (folder / SPEC).write_text(spec_text)
         self.meta = meta
         self.write_meta()
-        self._requests = JsonLines(folder / REQUESTS)
+        from pulltheplug.records_arrow import REQUESTS_ARROW, ArrowRequests  # it reads records: not at import
+
+        self._requests = ArrowRequests(folder / REQUESTS_ARROW)
         self._events = JsonLines(folder / EVENTS)
         self._lock = threading.Lock()  # events come from the run, the observer and fault threads
 
     def request(self, r: RequestRecord) -> None:
-        self._requests.write(request_to_dict(r))
+        self._requests.write(r)
+
+    def flush(self) -> None:
+        """Write the requests kept since the last flush now (they go every second anyway)."""
+        self._requests.flush()
 
     def event(self, e: Event) -> None:
         with self._lock:
@@ -176,16 +187,21 @@ class RunWriter:
 
 @dataclass
 class Run:
-    """A run folder read back: everything analysis and reports need, nothing more."""
+    """A run folder read back: everything analysis and reports need, nothing more.
+
+    Read with `columnar`, `requests` is empty and `columns` holds them (millions of records do not fit as
+    objects); analysis and reports take `columns` when it is there.
+    """
 
     folder: Path
     meta: Meta
     requests: list[RequestRecord]
     events: list[Event]
     spec_text: str = ""
+    columns: RequestColumns | None = None
 
 
-def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
+def read_lines(path: Path) -> Iterator[dict[str, Any]]:
     if not path.exists():
         return
     with open(path) as f:
@@ -210,14 +226,28 @@ def load_meta(folder: Path) -> Meta:
         raise RunError(f"{meta_path} is unreadable: {exc}") from exc
 
 
-def load_run(folder: Path) -> Run:
+def load_run(folder: Path, columnar: bool = False) -> Run:
+    """The run folder's records; with `columnar`, the requests as columns only (see Run)."""
+    from pulltheplug.columns import RequestColumns
+    from pulltheplug.records_arrow import REQUESTS_ARROW, read_columns
+
     meta = load_meta(folder)
-    requests = [RequestRecord(**d) for d in _read_lines(folder / REQUESTS)]
+    requests: list[RequestRecord] = []
+    columns = None
+    if (folder / REQUESTS_ARROW).exists():
+        columns = read_columns(folder / REQUESTS_ARROW)
+        if not columnar:
+            requests, columns = columns.records(), None
+    else:
+        requests = [RequestRecord(**d) for d in read_lines(folder / REQUESTS)]
+        if columnar:
+            requests, columns = [], RequestColumns.from_records(requests)
     events = []
-    for d in _read_lines(folder / EVENTS):
+    for d in read_lines(folder / EVENTS):
         t = d.pop("t")
         kind = d.pop("type")
         events.append(Event(t=t, type=kind, data=d))
     spec_path = folder / SPEC
-    log.debug("%s: %d requests, %d events", folder, len(requests), len(events))
-    return Run(folder, meta, requests, events, spec_path.read_text() if spec_path.exists() else "")
+    log.debug("%s: %d requests, %d events", folder, len(columns) if columns is not None else len(requests),
+              len(events))
+    return Run(folder, meta, requests, events, spec_path.read_text() if spec_path.exists() else "", columns)

@@ -38,7 +38,7 @@ def results_dict(summary: Summary, slos: list[SloResult]) -> dict[str, Any]:
 
 def write_results(folder: Path) -> tuple[Run, Summary, list[SloResult]]:
     """Make the results from the records and (re)write summary.json."""
-    run = load_run(folder)
+    run = load_run(folder, columnar=True)
     summary, slos = results_of(run)
     (folder / SUMMARY).write_text(json.dumps(results_dict(summary, slos), indent=2, default=str))
     return run, summary, slos
@@ -60,4 +60,4 @@ def read_results(folder: Path) -> tuple[Summary, list[SloResult]] | None:
 
 def results_of_folder(folder: Path) -> tuple[Summary, list[SloResult]]:
     """summary.json where the run wrote it, else made from the records (and not written: reading stays reading)."""
-    return read_results(folder) or results_of(load_run(folder))
+    return read_results(folder) or results_of(load_run(folder, columnar=True))

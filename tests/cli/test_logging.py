@@ -28,8 +28,8 @@ def _report(tmp_path: Path, *flags: str) -> tuple[str, bool]:
     """`pulltheplug [flags] report RUN --format json` on a synthetic run: its stderr, and whether a module of
     the package logs at DEBUG afterwards."""
     folder = write_run(tmp_path / "run", synthetic_run())
-    with (folder / "requests.jsonl").open("a") as f:
-        f.write('{"k": 6000, "due": 60.0, "se')  # a torn last line, as a killed run leaves: skipped, and said so
+    with (folder / "requests.arrow").open("ab") as f:
+        f.write(b"\xff\xff\xff\xff\x40\x01")  # a torn last stream, as a killed run leaves: skipped, and said so
     result = CliRunner().invoke(app, [*flags, "report", str(folder), "--format", "json"])
     assert result.exit_code == 1, result.output  # the synthetic run fails its max_outage SLO
     return result.stderr, logging.getLogger("pulltheplug.record").isEnabledFor(logging.DEBUG)
@@ -38,7 +38,7 @@ def _report(tmp_path: Path, *flags: str) -> tuple[str, bool]:
 def test_debug_shows_diagnostics_on_stderr(tmp_path: Path) -> None:
     stderr, debug = _report(tmp_path, "--debug")
     assert debug
-    assert "requests.jsonl" in stderr and "torn" in stderr
+    assert "requests.arrow" in stderr and "torn" in stderr
 
 
 def test_without_debug_diagnostics_stay_quiet(tmp_path: Path) -> None:

@@ -74,6 +74,7 @@ class Writing:
             if self.until < e.t <= t:
                 self.writer.event(e)
         self.until = t
+        self.writer.flush()  # a run flushes its requests every second; here each step is a second
         self.writer.meta.t0_monotonic = time.monotonic() - t
         self.writer.write_meta()
 

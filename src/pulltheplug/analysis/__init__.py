@@ -17,7 +17,7 @@ from pulltheplug.record import load_run
 
 def summarize_folder(folder: Path) -> Summary:
     """Read a run folder and summarize it."""
-    return summarize(load_run(folder))
+    return summarize(load_run(folder, columnar=True))
 
 
 __all__ = [

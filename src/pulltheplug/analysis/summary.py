@@ -5,16 +5,28 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pulltheplug.analysis.availability import Availability, availability
+import numpy as np
+
+from pulltheplug.analysis.availability import Availability
 from pulltheplug.analysis.baseline import baseline_warnings
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
 from pulltheplug.analysis.door import DoorFigures, door_figures
 from pulltheplug.analysis.intervals import FaultInterval, fault_intervals
-from pulltheplug.analysis.latency import Percentiles, client_lag, latency_tables
-from pulltheplug.analysis.outages import OutageWindow, longest_outage, outage_windows
-from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_counts
+from pulltheplug.analysis.latency import Percentiles
+from pulltheplug.analysis.outages import OutageWindow, longest_outage
+from pulltheplug.analysis.outcomes import Outcomes
 from pulltheplug.analysis.phases import Phases, phases_of
+from pulltheplug.analysis.request_figures import (
+    availability_of,
+    client_lag_of,
+    errors_of,
+    latency_of,
+    outage_windows_of,
+    outcomes_of,
+    sent_mask,
+)
 from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
+from pulltheplug.columns import RequestColumns
 from pulltheplug.record import Event, Meta, Run
 
 
@@ -72,17 +84,26 @@ def _desired_replicas(meta: Meta) -> int | None:
 
 
 def summarize(run: Run) -> Summary:
-    """Requests never sent (the run was stopped first) are only counted: the service never saw them."""
-    meta, requests, events = run.meta, run.requests, run.events
-    sent = [r for r in requests if r.was_sent]
-    phases = phases_of(meta, requests, events)
+    """Requests never sent (the run was stopped first) are only counted: the service never saw them.
+
+    The request figures come from columns (`request_figures`), as fast for ten million requests as for ten.
+    """
+    meta, events = run.meta, run.events
+    columns = run.columns if run.columns is not None else RequestColumns.from_records(run.requests)
+    is_sent = sent_mask(columns)
+    last = [columns.record(int(np.argmax(columns.end)))] if len(columns) else []
+    phases = phases_of(meta, last, events)
     start = phases.fault  # the one fault start every figure is measured from
-    windows = outage_windows(sent)
+    windows = outage_windows_of(columns, is_sent)
     duration = phases.end - phases.steady
     rate = meta.load.get("rate")
-    avail = availability(sent, phases)
-    lag = client_lag(sent)
-    latency_all, latency_ok = latency_tables(sent, phases)
+    avail = availability_of(columns, is_sent, phases)
+    lag = client_lag_of(columns, is_sent)
+    latency_all, latency_ok = latency_of(columns, is_sent, phases)
+    door = None
+    if meta.door:  # the door's figures look at requests one by one: a door run is minutes long, not millions
+        sent = [r for r in run.requests if r.was_sent] if run.requests else columns.records(is_sent)
+        door = door_figures(meta.door, meta.fault.get("node"), start, phases.revert, sent, events)
     return Summary(
         name=meta.name,
         status=run_status(meta, events),
@@ -97,9 +118,9 @@ def summarize(run: Run) -> Summary:
         phases=phases,
         duration=duration,
         rate=float(rate) if isinstance(rate, int | float) else None,
-        achieved_rate=len(requests) / duration if duration > 0 else None,
-        outcomes=outcome_counts(requests),
-        errors=errors_by_kind(sent),
+        achieved_rate=len(columns) / duration if duration > 0 else None,
+        outcomes=outcomes_of(columns, is_sent),
+        errors=errors_of(columns, is_sent),
         availability=avail,
         outages=windows,
         longest_outage=longest_outage(windows),
@@ -110,6 +131,6 @@ def summarize(run: Run) -> Summary:
         latency_ok=latency_ok,
         client_lag=lag,
         warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None),
-        door=door_figures(meta.door, meta.fault.get("node"), start, phases.revert, sent, events),
+        door=door,
         faults=fault_intervals(events, windows, phases.end),
     )

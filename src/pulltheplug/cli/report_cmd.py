@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
+import sys
 import webbrowser
 from enum import StrEnum
 from pathlib import Path
@@ -14,6 +16,8 @@ from rich.console import Console
 
 from pulltheplug.cli.app import app
 from pulltheplug.live.metrics import openmetrics_of
+from pulltheplug.record import load_meta
+from pulltheplug.records_arrow import json_lines
 from pulltheplug.report import write_html, write_junit
 from pulltheplug.results import results_dict, write_results
 from pulltheplug.verdict import exit_code
@@ -25,6 +29,7 @@ class ReportFormat(StrEnum):
     html = "html"
     json = "json"
     openmetrics = "openmetrics"
+    jsonl = "jsonl"
 
 
 def open_in_browser(path: Path) -> bool:
@@ -45,14 +50,23 @@ def report(
     run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run folder (runs/<time>-<name>/)."),
     fmt: ReportFormat = typer.Option(ReportFormat.html, "--format", help="html: write report.html; json: print "
                                      "the summary and verdict; openmetrics: the run's series with timestamps, one "
-                                     "point a second, for `promtool tsdb create-blocks-from openmetrics`."),
+                                     "point a second, for `promtool tsdb create-blocks-from openmetrics`; jsonl: "
+                                     "every request as a JSON line, for grep and jq."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Where to write (html: default "
-                                       "RUN_DIR/report.html; json, openmetrics: default stdout)."),
+                                       "RUN_DIR/report.html; others: default stdout)."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write the verdict as JUnit XML to this file."),
     open_: bool = typer.Option(False, "--open", help="Open the HTML report in a browser."),
 ) -> None:
     """Make a run's report from its records, and rewrite its summary.json. Exit 0 when every SLO holds, 1
     when one fails, 2 for a folder that is not a run."""
+    if fmt is ReportFormat.jsonl:  # the records as they are: no summary made, nothing rewritten
+        load_meta(run_dir)  # a folder that is not a run is the user's to fix
+        with open(output, "w") if output is not None else contextlib.nullcontext(sys.stdout) as out:
+            for line in json_lines(run_dir):
+                out.write(line + "\n")
+        if output is not None:
+            typer.echo(str(output))
+        return
     run, summary, slos = write_results(run_dir)  # the remake: from the records, summary.json rewritten
     if junit is not None:
         write_junit(junit, [(summary, slos)])

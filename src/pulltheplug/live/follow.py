@@ -1,7 +1,8 @@
-"""Reading a run folder while the run writes it: whole new lines of the records, and meta.json when it changes.
+"""Reading a run folder while the run writes it: new records, and meta.json when it changes.
 
-The run flushes every record as it happens (record.py), so a reader that polls sees each one within a
-poll; a line still being written waits for its newline.
+The run flushes every event as it happens and the requests every second (record.py), so a reader that
+polls sees each event within a poll and each request within a second; a line (or an Arrow stream) still
+being written waits until it is whole.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import IO, Any
 from pulltheplug.errors import RunError
 from pulltheplug.live.state import LiveState
 from pulltheplug.record import EVENTS, META, REQUESTS, load_meta
+from pulltheplug.records_arrow import REQUESTS_ARROW, read_batches
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +50,31 @@ class _Tail:
             self._f.close()
 
 
+class _ArrowTail:
+    """requests.arrow, from the end of the last whole stream read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+
+    def lines(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        batches, self._offset = read_batches(self.path, self._offset)
+        return [row for batch in batches for row in batch.to_pylist()]
+
+    def close(self) -> None:
+        pass
+
+
 class Follower:
     """Feeds a `LiveState` from a run folder; `poll` takes what was written since the last poll."""
 
     def __init__(self, folder: Path, state: LiveState | None = None) -> None:
         self.folder = folder
         self.state = state or LiveState()
-        self._requests = _Tail(folder / REQUESTS)
+        older = (folder / REQUESTS).exists()  # a run folder from before requests.arrow
+        self._requests: _Tail | _ArrowTail = _Tail(folder / REQUESTS) if older else _ArrowTail(folder / REQUESTS_ARROW)
         self._events = _Tail(folder / EVENTS)
         self._meta_stamp: float | None = None
 

@@ -17,7 +17,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as openmetr
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from pulltheplug.live.state import LATENCY_BUCKETS, OUTCOMES, LiveState
-from pulltheplug.record import NOT_SENT, Run, event_to_dict, request_to_dict
+from pulltheplug.record import NOT_SENT, RequestRecord, Run, event_to_dict, request_to_dict
 
 NODE_STATES = ("ready", "down", "unknown", "disconnected")
 PHASES = ("starting", "steady", "fault", "recovery", "end")
@@ -97,9 +97,13 @@ def registry_of(current: Callable[[], tuple[LiveState, str, float] | None]) -> C
     return registry
 
 
+def _requests(run: Run) -> list[RequestRecord]:
+    return run.columns.records() if run.columns is not None else run.requests
+
+
 def _history(run: Run) -> Iterator[tuple[float, str, dict[str, object]]]:
     """Every record at the moment it became known: a request when it ended, an event at its time."""
-    reqs = sorted(((r.end, "request", request_to_dict(r)) for r in run.requests), key=lambda x: x[0])
+    reqs = sorted(((r.end, "request", request_to_dict(r)) for r in _requests(run)), key=lambda x: x[0])
     evs = sorted(((e.t, "event", event_to_dict(e)) for e in run.events), key=lambda x: x[0])
     return heapq.merge(reqs, evs, key=lambda x: x[0])
 
@@ -107,7 +111,7 @@ def _history(run: Run) -> Iterator[tuple[float, str, dict[str, object]]]:
 def replay(run: Run, step: float = 1.0) -> Iterator[tuple[float, LiveState]]:
     """The run's state at every `step` seconds of its clock, and once at the end (the same object, updated)."""
     state = LiveState(run.meta, timeline=False)  # the export draws no timeline
-    end = max(run.meta.phases.get("end", 0.0), max((r.end for r in run.requests), default=0.0),
+    end = max(run.meta.phases.get("end", 0.0), max((r.end for r in _requests(run)), default=0.0),
               max((e.t for e in run.events), default=0.0))
     history = _history(run)
     pending = next(history, None)

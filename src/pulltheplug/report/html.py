@@ -141,6 +141,6 @@ def write_html(run: Run, summary: Summary, slos: list[SloResult], path: Path | N
 
 def render_report(folder: Path) -> Path:
     """The run folder's `report.html`, from its records alone (no cluster needed)."""
-    run = load_run(folder)
+    run = load_run(folder, columnar=True)
     summary, slos = results_of(run)
     return write_html(run, summary, slos)

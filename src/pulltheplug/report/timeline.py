@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, phases_of
+from pulltheplug.columns import FAIL, INFO, OK, RequestColumns
 from pulltheplug.naming import node_sort_key
 from pulltheplug.record import Event, Meta, RequestRecord, Run
 
@@ -250,11 +253,40 @@ def _node_names(meta: Meta, events: Sequence[Event]) -> list[tuple[str, str, str
     return sorted(known + [(n, "", "") for n in seen], key=lambda node: node_sort_key(node[0]))
 
 
+def column_bins(c: RequestColumns, end: float, width: float = BIN_WIDTH) -> Bins:
+    """`request_bins` from columns: counts by bincount, percentiles by one sort of (bin, latency)."""
+    sent = ~np.isnan(c.sent)
+    index = np.maximum(np.floor(c.due / width + _EPS), 0).astype(np.int64)
+    last = int(index.max()) if len(index) else -1
+    n = max(math.ceil(end / width - _EPS), last + 1, 0)
+    counts = [np.bincount(index[sent & (c.outcome == code)], minlength=n).tolist() for code in (OK, FAIL, INFO)]
+    ok = sent & (c.outcome == OK)
+    bins, ms = index[ok], (c.end[ok] - c.due[ok]) * 1000.0
+    order = np.lexsort((ms, bins))
+    bins, ms = bins[order], ms[order]
+    first = np.searchsorted(bins, np.arange(n), side="left")
+    size = np.searchsorted(bins, np.arange(n), side="right") - first
+    p50: list[float | None] = []
+    p99: list[float | None] = []
+    for i in range(n):
+        if size[i]:  # nearest rank, as nearest_rank
+            p50.append(float(ms[first[i] + max(math.ceil(0.5 * size[i]) - 1, 0)]))
+            p99.append(float(ms[first[i] + max(math.ceil(0.99 * size[i]) - 1, 0)]))
+        else:
+            p50.append(None)
+            p99.append(None)
+    return Bins(width, [round(i * width, 6) for i in range(n)], counts[0], counts[1], counts[2], p50, p99)
+
+
 def timeline_of(run: Run, width: float = BIN_WIDTH) -> Timeline:
-    phases = phases_of(run.meta, run.requests, run.events)
-    last_due = max((r.due for r in run.requests), default=0.0)
+    """From the columns when the run was read as columns (millions of requests), else from the records."""
+    c = run.columns
+    last = [c.record(int(np.argmax(c.end)))] if c is not None and len(c) else run.requests
+    phases = phases_of(run.meta, last, run.events)
+    last_due = float(c.due.max()) if c is not None and len(c) else max((r.due for r in run.requests), default=0.0)
     end = max(phases.end, last_due)
-    return timeline_from(run.meta, run.events, request_bins(run.requests, end, width), end)
+    bins = column_bins(c, end, width) if c is not None else request_bins(run.requests, end, width)
+    return timeline_from(run.meta, run.events, bins, end)
 
 
 def timeline_from(meta: Meta, events: Sequence[Event], bins: Bins, end: float) -> Timeline:
