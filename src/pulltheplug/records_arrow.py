@@ -72,14 +72,16 @@ class ArrowRequests:
             self._f.close()
 
 
-def stream_batches(path: Path, offset: int = 0) -> Iterator[tuple[list[pa.RecordBatch], int]]:
-    """Each whole stream from `offset` on: its batches, and the offset after it."""
+def stream_batches(path: Path, offset: int = 0, fields: list[int] | None = None
+                   ) -> Iterator[tuple[list[pa.RecordBatch], int]]:
+    """Each whole stream from `offset` on: its batches (only `fields`, when given), and the offset after it."""
+    options = pa.ipc.IpcReadOptions(included_fields=fields) if fields is not None else None
     with pa.OSFile(str(path)) as f:
         size = f.size()
         while offset < size:
             f.seek(offset)
             try:
-                got = list(pa.ipc.open_stream(f))
+                got = list(pa.ipc.open_stream(f, options=options))
             except (pa.ArrowInvalid, OSError) as exc:
                 log.debug("%s: the stream at byte %d is torn (%s): left out", path, offset, exc)
                 return
@@ -101,39 +103,52 @@ def read_batches(path: Path, offset: int = 0) -> tuple[list[pa.RecordBatch], int
     return batches, after
 
 
-def _strings(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
-    combined = column.unify_dictionaries().combine_chunks() if column.num_chunks else pa.array([], _STRING)
-    if isinstance(combined, pa.ChunkedArray):
-        combined = combined.combine_chunks()
-    codes = combined.indices.fill_null(NONE).to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    return codes, [str(x) for x in combined.dictionary.to_pylist()]
+class _Codes:
+    """One string column's codes across streams, each stream with its own dictionary: one list of names."""
 
+    def __init__(self, n: int) -> None:
+        self.names: list[str] = []
+        self._index: dict[str, int] = {}
+        self.codes: np.ndarray = np.empty(n, np.int32)
 
-def columns_of(batches: list[pa.RecordBatch]) -> RequestColumns:
-    """The batches as one set of numpy columns (codes for strings; NaN for no `sent`, NONE for no status)."""
-    table = pa.Table.from_batches(batches, SCHEMA)
-
-    def floats(name: str) -> np.ndarray:
-        return np.asarray(table.column(name).combine_chunks().fill_null(np.nan).to_numpy(zero_copy_only=False),
-                          dtype=np.float64)
-
-    outcome, outcomes = _strings(table.column("outcome"))
-    remap = np.array([OUTCOMES.index(o) for o in outcomes] or [0], dtype=np.int8)
-    target, targets = _strings(table.column("target"))
-    error, errors = _strings(table.column("error"))
-    node, nodes = _strings(table.column("node"))
-    task, tasks = _strings(table.column("task"))
-    return RequestColumns(
-        k=table.column("k").combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64, copy=False),
-        due=floats("due"), sent=floats("sent"), end=floats("end"), target=target, targets=targets,
-        outcome=remap[outcome] if len(outcome) else np.zeros(0, np.int8),
-        status=table.column("status").combine_chunks().fill_null(NONE).to_numpy(zero_copy_only=False)
-        .astype(np.int32, copy=False),
-        error=error, errors=errors, node=node, nodes=nodes, task=task, tasks=tasks)
+    def put(self, at: int, column: pa.Array) -> None:
+        local = [str(x) for x in column.dictionary.to_pylist()]
+        lookup = np.array([self._index.setdefault(x, len(self._index)) for x in local] + [NONE], dtype=np.int32)
+        self.names = list(self._index)
+        indices = column.indices.fill_null(len(local)).to_numpy(zero_copy_only=False)
+        self.codes[at:at + len(indices)] = lookup[indices]
 
 
 def read_columns(path: Path) -> RequestColumns:
-    return columns_of(read_batches(path)[0])
+    """The file's requests as numpy columns, filled a stream at a time: ten million requests in about 0.6 GB.
+
+    A first pass reads only `k` to count the rows, so every column is made once at its full size.
+    """
+    n = sum(b.num_rows for batches, _ in stream_batches(path, fields=[0]) for b in batches)
+    numbers = {"k": np.empty(n, np.int64), "due": np.empty(n, np.float64), "sent": np.empty(n, np.float64),
+               "end": np.empty(n, np.float64), "status": np.empty(n, np.int32)}
+    strings = {name: _Codes(n) for name in ("target", "outcome", "error", "node", "task")}
+    at = 0
+    for batches, _ in stream_batches(path):
+        for batch in batches:
+            rows = min(batch.num_rows, n - at)  # a stream that became whole between the passes waits
+            for name, out in numbers.items():
+                column = batch.column(name).slice(0, rows)
+                fill = NONE if name == "status" else np.nan
+                out[at:at + rows] = (column.fill_null(fill) if column.null_count else column).to_numpy(
+                    zero_copy_only=False)
+            for name, codes in strings.items():
+                codes.put(at, batch.column(name).slice(0, rows))
+            at += rows
+    outcome = strings["outcome"]
+    remap = np.array([OUTCOMES.index(o) for o in outcome.names] + [0], dtype=np.int8)
+    return RequestColumns(
+        k=numbers["k"][:at], due=numbers["due"][:at], sent=numbers["sent"][:at], end=numbers["end"][:at],
+        target=strings["target"].codes[:at], targets=strings["target"].names,
+        outcome=remap[outcome.codes[:at]], status=numbers["status"][:at],
+        error=strings["error"].codes[:at], errors=strings["error"].names,
+        node=strings["node"].codes[:at], nodes=strings["node"].names,
+        task=strings["task"].codes[:at], tasks=strings["task"].names)
 
 
 def json_lines(folder: Path) -> Iterator[str]:

@@ -65,12 +65,11 @@ def errors_of(c: RequestColumns, sent: Mask) -> dict[str, int]:
 
 
 def availability_of(c: RequestColumns, sent: Mask, phases: Phases) -> Availability:
-    target = c.target[sent].astype(np.int64)
-    phase = phase_codes(c.due[sent], phases).astype(np.int64)
-    ok = c.outcome[sent] == OK
     n = len(c.targets)
-    due = np.bincount(target * 3 + phase, minlength=n * 3).reshape(n, 3)
-    good = np.bincount(target * 3 + phase, weights=ok, minlength=n * 3).reshape(n, 3)
+    key = c.target * np.int32(3) + phase_codes(c.due, phases)  # entry x phase, one int32 a request
+    due = np.bincount(key[sent], minlength=n * 3).reshape(n, 3)
+    good = np.bincount(key[sent & (c.outcome == OK)], minlength=n * 3).reshape(n, 3)
+    del key
 
     def ratio(g: float, d: float) -> float | None:
         return float(g / d) if d else None
@@ -87,10 +86,14 @@ def availability_of(c: RequestColumns, sent: Mask, phases: Phases) -> Availabili
     )
 
 
-def _values(seconds: npt.NDArray[np.float64], timeouts: int = 0) -> _Values:
-    us, counts = np.unique(np.round(seconds * 1e6).astype(np.int64), return_counts=True)
-    return _Values(Counter(dict(zip(us.tolist(), counts.tolist(), strict=True))), len(seconds),
-                   float(seconds.max()) if len(seconds) else 0.0, timeouts)
+def _values(seconds: npt.NDArray[np.float64], timeouts: int = 0, max_s: float | None = None) -> _Values:
+    """latency._Values of `seconds`, or of whole microseconds already (`max_s` given: the exact maximum)."""
+    if max_s is None:
+        max_s = float(seconds.max()) if len(seconds) else 0.0
+        seconds = np.round(seconds * 1e6)
+    us, counts = np.unique(seconds, return_counts=True)
+    return _Values(Counter(dict(zip(us.astype(np.int64).tolist(), counts.tolist(), strict=True))), len(seconds),
+                   max_s, timeouts)
 
 
 def latency_of(c: RequestColumns, sent: Mask, phases: Phases) -> tuple[Latency, Latency]:
@@ -98,38 +101,51 @@ def latency_of(c: RequestColumns, sent: Mask, phases: Phases) -> tuple[Latency, 
     interrupted = c.errors.index(INTERRUPTED) if INTERRUPTED in c.errors else NONE - 1
     timeout_codes = [i for i, e in enumerate(c.errors) if e in TIMEOUT_ERRORS]
     ended = sent & (c.error != interrupted)
-    latency = c.end - c.due
     phase = phase_codes(c.due, phases)
     timed_out = np.isin(c.error, timeout_codes) & (c.outcome != OK)
+    is_ok = c.outcome == OK
+    latency = c.end - c.due
+    maxima = {}
+    for j in range(len(PHASES)):  # the exact maxima, in seconds, before the values become whole microseconds
+        here = ended & (phase == j)
+        maxima[j] = (float(latency[here].max()) if here.any() else 0.0,
+                     float(latency[here & is_ok].max()) if (here & is_ok).any() else 0.0)
+    latency *= 1e6
+    np.round(latency, out=latency)  # microseconds, as latency._Values counts them, in place: no second copy
     every, ok = {}, {}
     for j, p in enumerate(PHASES):
         here = ended & (phase == j)
-        every[p] = _values(latency[here], int((here & timed_out).sum()))
-        ok[p] = _values(latency[here & (c.outcome == OK)])
+        every[p] = _values(latency[here], int((here & timed_out).sum()), maxima[j][0])
+        ok[p] = _values(latency[here & is_ok], max_s=maxima[j][1])
     return _table(every), _table(ok)
 
 
 def client_lag_of(c: RequestColumns, sent: Mask) -> Percentiles | None:
-    lag = np.maximum(c.sent[sent] - c.due[sent], 0.0)
+    lag = c.sent - c.due
+    lag = lag[sent]
+    np.maximum(lag, 0.0, out=lag)
     return _values(lag).percentiles()
 
 
 def _spacing(due: npt.NDArray[np.float64]) -> float:
-    """outages.request_spacing: the median gap between distinct due times."""
-    distinct = np.unique(due)
-    return float(np.median(np.diff(distinct))) if len(distinct) > 1 else 0.0
+    """outages.request_spacing: the median gap between distinct due times (`due` sorted)."""
+    gaps = np.diff(due)
+    gaps = gaps[gaps != 0]  # the gaps between distinct due times
+    return float(np.median(gaps, overwrite_input=True)) if len(gaps) else 0.0
 
 
-def _runs(c: RequestColumns, idx: npt.NDArray[np.int64], entry: str, need_all: int = 0) -> list[OutageWindow]:
+def _runs(c: RequestColumns, idx: npt.NDArray[np.int64], entry: str, kinds: npt.NDArray[np.int32], names: list[str],
+          need_all: int = 0) -> list[OutageWindow]:
     """Windows of the stream `idx` (indices in due order): maximal runs of non-ok requests; with `need_all`,
-    only the runs in which that many entries failed."""
+    only the runs in which that many entries failed. `kinds`: error kind codes (`_kind_codes`)."""
     if not len(idx):
         return []
-    spacing = _spacing(c.due[idx])
+    spacing = _spacing(c.due[idx])  # idx is in due order; the copy is freed on return
     bad = c.outcome[idx] != OK
-    edges = np.diff(np.concatenate(([0], bad.astype(np.int8), [0])))
+    edges = np.diff(bad.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    del bad
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
-    kinds, names = _kind_codes(c)
+    del edges
     windows = []
     for i, j in zip(starts.tolist(), ends.tolist(), strict=True):
         members = idx[i:j + 1]
@@ -148,12 +164,17 @@ def _runs(c: RequestColumns, idx: npt.NDArray[np.int64], entry: str, need_all: i
 
 def outage_windows_of(c: RequestColumns, sent: Mask) -> list[OutageWindow]:
     """outages.outage_windows over the requests sent: per entry (natural order), then "all"."""
-    order = np.lexsort((c.k, c.due))  # by due, then k
+    # by due, then k: one schedule dues request k at start + k/rate, so k order is due order; a history
+    # that breaks it gets the full sort (each step frees the last: ten million requests stay under 1 GB)
+    order = np.argsort(c.k, kind="stable")
     order = order[sent[order]]
+    if len(order) > 1 and not (np.diff(c.due[order]) >= 0).all():
+        order = np.flatnonzero(sent)[np.lexsort((c.k[sent], c.due[sent]))]
     present = np.unique(c.target[order])
     entries = sorted_nodes(c.targets[i] for i in present)
+    kinds, names = _kind_codes(c)
     windows = []
     for e in entries:
         code = c.targets.index(e)
-        windows += _runs(c, order[c.target[order] == code], e)
-    return windows + _runs(c, order, ALL, need_all=len(present))
+        windows += _runs(c, order[c.target[order] == code], e, kinds, names)
+    return windows + _runs(c, order, ALL, kinds, names, need_all=len(present))
