@@ -1,8 +1,10 @@
-"""Bench the open-loop prober on loopback: its ceiling beside hey and wrk, schedule skew, outage edges.
+"""Bench the open-loop probers on loopback: their ceilings beside hey and wrk, schedule skew, outage edges.
 
-Run `python bench/prober.py` (about a minute and a half). Everything talks to 127.0.0.1 only, every
-load is bounded in time, and every server started here is stopped here. The prober runs in this
-process pinned to core 0; servers run in child processes pinned to core 1.
+Run `python bench/prober.py` (about four minutes). Everything talks to 127.0.0.1 only, every load is
+bounded in time, and every server started here is stopped here. One prober process runs pinned to core 0;
+servers run in child processes pinned to core 1. Two workers get cores 0 and 1, the server's core too: this
+machine has two cores, so that row shows what the second worker adds on a machine with no core to spare.
+Old and new side by side: `aiohttp` is load.run_load, `fast` is fast_load.run_fast_load on uvloop.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from pulltheplug.fast_load import new_loop, run_fast_load
 from pulltheplug.load import run_load
+from pulltheplug.load_workers import run_workers
 from pulltheplug.record import RequestRecord
 
 HOST = "127.0.0.1"
@@ -202,26 +206,56 @@ def quantile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def probe(url: str, rate: float, seconds: float, t0: float | None = None) -> list[RequestRecord]:
+@dataclass(frozen=True)
+class Prober:
+    engine: str = "aiohttp"  # aiohttp | fast
+    keep_alive: bool = True
+    workers: int = 1
+
+    @property
+    def label(self) -> str:
+        conn = "keep-alive" if self.keep_alive else "conn per request"
+        return f"{self.engine}{f' x{self.workers} workers' if self.workers > 1 else ''}, {conn}"
+
+
+AIOHTTP = Prober()
+
+
+def probe(url: str, rate: float, seconds: float, t0: float | None = None, how: Prober = AIOHTTP
+          ) -> list[RequestRecord]:
     """Load one entry until `seconds` after t0 (default: now); the records in k order."""
     records: list[RequestRecord] = []
+    start = time.monotonic() if t0 is None else t0
+    if how.workers > 1:
+        os.sched_setaffinity(0, {CLIENT_CORE, SERVER_CORE})  # the workers inherit it
+        try:
+            run_workers({"e": url}, rate, 1.0, start, seconds - (time.monotonic() - start), records.append,
+                        how.workers, how.keep_alive)
+        finally:
+            pin(CLIENT_CORE)
+        return sorted(records, key=lambda r: r.k)
 
     async def go() -> None:
-        start = time.monotonic() if t0 is None else t0
-        await run_load({"e": url}, rate, 1.0, start, seconds, records.append)
+        if how.engine == "fast":
+            await run_fast_load({"e": url}, rate, 1.0, start, seconds, records.append, keep_alive=how.keep_alive)
+        else:
+            await run_load({"e": url}, rate, 1.0, start, seconds, records.append)
 
-    asyncio.run(go())
+    with asyncio.Runner(loop_factory=new_loop if how.engine == "fast" else None) as runner:
+        runner.run(go())
     return sorted(records, key=lambda r: r.k)
 
 
 def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)  # this process only: servers and tools are children
-    return usage.ru_utime + usage.ru_stime
+    """This process and its finished workers: servers and tools are children still running when it is read."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime + workers.ru_utime + workers.ru_stime
 
 
-def step(url: str, rate: float, seconds: float = STEP_SECONDS) -> Step:
+def step(url: str, rate: float, how: Prober, seconds: float = STEP_SECONDS) -> Step:
     before = cpu_seconds()
-    records = probe(url, rate, seconds)
+    records = probe(url, rate, seconds, how=how)
     cpu = (cpu_seconds() - before) / len(records)
     lags = [r.sent - r.due for r in records if r.sent is not None]
     errors = sum(r.outcome != "ok" for r in records)
@@ -231,14 +265,14 @@ def step(url: str, rate: float, seconds: float = STEP_SECONDS) -> Step:
     return Step(rate, len(records), errors, late, quantile(lags, 0.5), quantile(lags, 0.99), cpu, named)
 
 
-def ceiling(url: str, rates: Sequence[float]) -> tuple[Step | None, list[Step]]:
+def ceiling(url: str, rates: Sequence[float], how: Prober) -> tuple[Step | None, list[Step]]:
     steps: list[Step] = []
     best = None
     for rate in rates:
-        s = step(url, rate)
+        s = step(url, rate, how)
         if not s.sustained:  # once more: other work on this machine may have stalled one step
             steps.append(s)
-            s = step(url, rate)
+            s = step(url, rate, how)
         steps.append(s)
         if not s.sustained:
             break
@@ -294,13 +328,13 @@ class Edges:
     start_not_ok: float  # the same with info counted too: requests in flight at the edge fail early
 
 
-def edge(rate: float, outage: float = 2.0) -> Edges:
+def edge(rate: float, outage: float = 2.0, how: Prober = AIOHTTP) -> Edges:
     """The measured outage against the server's true edges (taken by the server on the same clock)."""
     port = free_port()
     t0 = time.monotonic()
     down_at = t0 + 1.5  # leaves time for the server to start
     with static_server(port, down_at, outage) as proc:
-        records = probe(f"http://{HOST}:{port}/", rate, down_at + outage + 1.0 - t0, t0)
+        records = probe(f"http://{HOST}:{port}/", rate, down_at + outage + 1.0 - t0, t0, how)
         assert proc.stdout is not None
         truth = json.loads(proc.stdout.readline())
     down, up = truth["down"] - t0, truth["up"] - t0
@@ -321,75 +355,89 @@ def main() -> None:
     print("load average at start: {:.2f} {:.2f} {:.2f} (other work here shares the cores)".format(*os.getloadavg()))
     print(f"sustained = errors <= {MAX_ERRORS:.1%} and <= {MAX_LATE:.0%} sent more than {LATE * 1e3:.0f} ms late")
     print()
-    print("(a) ceiling, open loop, one core, steps of", f"{STEP_SECONDS:.0f} s")
+    print("(a) ceiling, open loop, steps of", f"{STEP_SECONDS:.0f} s; wrk and hey on one core (GOMAXPROCS=1)")
     header = (
-        f"{'target':<34}{'prober req/s':>13}{'CPU us/req':>11}{'1 core/CPU':>11}"
+        f"{'target':<24}{'prober':<34}{'req/s':>8}{'CPU us/req':>11}{'1 core/CPU':>11}"
         f"{'wrk req/s':>11}{'hey req/s':>11}{'vs wrk':>8}{'vs hey':>8}"
     )
     rows: list[str] = []
     details: list[str] = []
+    fast_ka, fast_close = Prober("fast"), Prober("fast", keep_alive=False)
     targets = [
-        ("static keep-alive (asyncio)", "static", [1000, 2000, 3000, 4000, 5000, 6000, 8000]),
-        ("static conn per request (asyncio)", "close", [1000, 2000, 3000, 4000, 5000]),
-        ("busybox httpd (the lab's probe)", "busybox", [500, 1000, 2000, 3000]),
+        ("static keep-alive", "static", [
+            (AIOHTTP, [2000, 4000, 5000, 6000, 8000]),
+            (fast_ka, [10000, 15000, 20000, 23000, 25000, 28000, 32000]),
+            (Prober("fast", workers=2), [20000, 25000, 30000, 35000, 40000]),
+        ]),
+        ("static conn per request", "close", [
+            (AIOHTTP, [1000, 2000, 3000, 4000]),
+            (fast_close, [3000, 4000, 5000, 6000, 7000]),
+            (Prober("fast", keep_alive=False, workers=2), [5000, 6000, 7000, 8000, 10000]),
+        ]),
+        ("busybox httpd (lab probe)", "busybox", [(AIOHTTP, [500, 1000, 2000, 3000]), (fast_ka, [1000, 2000, 3000])]),
     ]
-    for label, kind, rates in targets:
+    for label, kind, probers in targets:
         port = free_port()
         url = f"http://{HOST}:{port}/"
         server = busybox_server(port) if kind == "busybox" else static_server(port, close=kind == "close")
         with server:
-            best, steps = ceiling(url, rates)
             wrk = closed_loop("wrk", url)
             hey = closed_loop("hey", url)
-        top = best.rate if best else 0.0
-        cpu = (best or steps[0]).cpu
-        rows.append(
-            f"{label:<34}{top:>13.0f}{cpu * 1e6:>11.0f}{1 / cpu:>11.0f}"
-            f"{wrk:>11.0f}{hey:>11.0f}{top / wrk:>8.2f}{top / hey:>8.2f}"
-        )
-        details.append(
-            f"  {label}: "
-            + ", ".join(
-                f"{s.rate:.0f}/s {'ok' if s.sustained else 'NO'} (err {s.errors}{' ' + s.kinds if s.kinds else ''}, "
-                f"late {s.late:.1%}, p99 lag {s.p99 * 1e3:.1f} ms)"
-                for s in steps
-            )
-        )
+            for how, rates in probers:
+                best, steps = ceiling(url, rates, how)
+                top = best.rate if best else 0.0
+                cpu = (best or steps[0]).cpu
+                rows.append(
+                    f"{label:<24}{how.label:<34}{top:>8.0f}{cpu * 1e6:>11.1f}{1 / cpu:>11.0f}"
+                    f"{wrk:>11.0f}{hey:>11.0f}{top / wrk:>8.2f}{top / hey:>8.2f}"
+                )
+                details.append(
+                    f"  {label}, {how.label}: "
+                    + ", ".join(
+                        f"{s.rate:.0f}/s {'ok' if s.sustained else 'NO'} (err {s.errors}"
+                        f"{' ' + s.kinds if s.kinds else ''}, late {s.late:.1%}, p99 lag {s.p99 * 1e3:.1f} ms)"
+                        for s in steps
+                    )
+                )
     print(header)
     print("\n".join(rows))
     print("steps:")
     print("\n".join(details))
-    print("  1 core/CPU: the rate one whole core would sustain, from the CPU the prober spent per request.")
+    print("  1 core/CPU: the rate one whole core would sustain, from the CPU the prober spent per request")
+    print("  (for two workers: their CPU together, so it stays the per-core figure).")
+    print("  aiohttp, conn per request: aiohttp keeps its connections; the server closes each one.")
     print("  busybox httpd listens with a backlog of 9: a burst of connects beyond it drops SYNs, which")
     print("  then retry after 1 s: connect_timeout. wrk and hey keep 16 connections, never a burst.")
 
-    print()
-    print("(b) schedule skew, sent - due, static keep-alive server")
-    print(f"{'rate':>8}{'requests':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
-    port = free_port()
-    with static_server(port):
-        for rate in (200.0, 1000.0):
-            records = probe(f"http://{HOST}:{port}/", rate, 3.0)
-            lags = [r.sent - r.due for r in records if r.sent is not None]
-            print(
-                f"{rate:>8.0f}{len(lags):>10}{statistics.median(lags) * 1e3:>9.3f}"
-                f"{quantile(lags, 0.99) * 1e3:>9.3f}{max(lags) * 1e3:>9.3f}"
-            )
+    for how in (AIOHTTP, fast_ka):
+        print()
+        print(f"(b) schedule skew, sent - due, static keep-alive server, {how.label}")
+        print(f"{'rate':>8}{'requests':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+        port = free_port()
+        with static_server(port):
+            for rate in (200.0, 1000.0):
+                records = probe(f"http://{HOST}:{port}/", rate, 3.0, how=how)
+                lags = [r.sent - r.due for r in records if r.sent is not None]
+                print(
+                    f"{rate:>8.0f}{len(lags):>10}{statistics.median(lags) * 1e3:>9.3f}"
+                    f"{quantile(lags, 0.99) * 1e3:>9.3f}{max(lags) * 1e3:>9.3f}"
+                )
 
-    print()
-    print("(c) outage edges: the server refuses for 2.000 s; measured = longest run of `fail` requests")
-    print(
-        f"{'rate':>8}{'spacing ms':>12}{'truth s':>10}{'start err ms':>14}{'end err ms':>12}"
-        f"{'within 2 spacings':>19}{'start err, info too':>21}"
-    )
-    for rate in (200.0, 1000.0):
-        e = edge(rate)
-        spacing = 1.0 / rate
-        ok = abs(e.start) <= 2 * spacing and abs(e.end) <= 2 * spacing
+    for how in (AIOHTTP, fast_ka):
+        print()
+        print(f"(c) outage edges, {how.label}: the server refuses for 2.000 s; measured = longest run of `fail`")
         print(
-            f"{rate:>8.0f}{spacing * 1e3:>12.1f}{e.truth:>10.4f}{e.start * 1e3:>14.2f}{e.end * 1e3:>12.2f}"
-            f"{'yes' if ok else 'NO':>19}{e.start_not_ok * 1e3:>21.2f}"
+            f"{'rate':>8}{'spacing ms':>12}{'truth s':>10}{'start err ms':>14}{'end err ms':>12}"
+            f"{'within 2 spacings':>19}{'start err, info too':>21}"
         )
+        for rate in (200.0, 1000.0):
+            e = edge(rate, how=how)
+            spacing = 1.0 / rate
+            ok = abs(e.start) <= 2 * spacing and abs(e.end) <= 2 * spacing
+            print(
+                f"{rate:>8.0f}{spacing * 1e3:>12.1f}{e.truth:>10.4f}{e.start * 1e3:>14.2f}{e.end * 1e3:>12.2f}"
+                f"{'yes' if ok else 'NO':>19}{e.start_not_ok * 1e3:>21.2f}"
+            )
     print()
     print(f"bench took {time.monotonic() - began:.0f} s; load average at end: {os.getloadavg()[0]:.2f}")
 

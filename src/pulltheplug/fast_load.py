@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import errno
+import gc
 import ipaddress
 import logging
 import socket
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 _DOOR = SERVER_HEADER.lower().encode()
 CONNECTS = 64  # connects in progress at once, an entry (see _Prober.acquire)
+YOUNG_GC_EVERY = 0.1  # s between two collections of the young generations, while automatic collection is off
 SWEEP = 0.005  # s between two looks for requests past their timeout (a timeout ends up to this late)
 TICK = 0.001  # s: the shortest wait of the schedule; requests due within it go together, up to 1 ms late
 _RETRIED = frozenset({"GET", "HEAD", "OPTIONS"})  # idempotent: safe to send again after a stale connection
@@ -505,9 +507,19 @@ async def run_fast_load(
     k = offset
     sent = 0
     told = False  # the stop event was seen
+    # The collector's full passes stall the loop for 15 ms and more once a run holds many objects (measured:
+    # 48 requests sent >10 ms late at 3,000/s, none with it off). So it is off while the load runs, the young
+    # generations (where connections and their cycles die) are collected here every YOUNG_GC_EVERY s, and
+    # the full pass comes back when the load ends.
+    collecting = gc.isenabled()
+    gc.disable()
+    young_at = clock()
     try:
         while not prober.errors:
             now = clock() - t0
+            if now + t0 - young_at >= YOUNG_GC_EVERY:
+                gc.collect(1)
+                young_at = now + t0
             if stop_wait is not None and stop_wait.done() and not told:
                 told = True
                 deadline = min(deadline, now)  # requests already due still go: none vanishes
@@ -534,6 +546,8 @@ async def run_fast_load(
         prober.abandon()
         raise
     finally:
+        if collecting:
+            gc.enable()
         if stop_wait is not None:
             stop_wait.cancel()
     if prober.errors:

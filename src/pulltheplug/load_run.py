@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pulltheplug.calibration import HEADROOM, per_core_rate
 from pulltheplug.errors import SpecError
 from pulltheplug.experiment import OnResults, RunProgress, Tally, named_entries, run_folder
 from pulltheplug.fast_load import can_carry, new_loop, run_fast_load
@@ -66,10 +67,19 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
     engine = engine_for(urls, workers)
     if engine == "aiohttp" and not keep_alive:
         raise SpecError("--no-keep-alive needs plain http URLs: the https prober keeps its connections")
+    capacity = None
+    if engine == "fast":
+        per_core = per_core_rate(keep_alive)
+        capacity = per_core * workers * HEADROOM if per_core is not None else None
+        if capacity is not None and rate > capacity:
+            log.warning("--rate %g is above what %d worker(s) can send here (about %.0f req/s by a calibration on "
+                        "loopback): add --workers or lower --rate; the summary will flag the run", rate, workers,
+                        capacity)
     t0 = time.monotonic()
     meta = Meta(name=name, started_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), t0_monotonic=t0,
                 cluster={"kind": "none"}, entries=entries,
-                load={"rate": rate, "timeout": timeout, "engine": engine, "workers": workers, "keep_alive": keep_alive},
+                load={"rate": rate, "timeout": timeout, "engine": engine, "workers": workers, "keep_alive": keep_alive,
+                      **({"capacity": round(capacity)} if capacity is not None else {})},
                 fault={"kind": "none", "target": "none", "duration": 0.0}, slo=SloSpec().model_dump(),
                 plan={"steady": duration, "fault": 0.0, "settle": 0.0, "timeout": 0.0})
     writer = RunWriter(folder or run_folder(runs_dir, name), meta, f"# pulltheplug load {' '.join(urls)} "

@@ -97,6 +97,10 @@ def test_a_saturated_steady_state_is_flagged() -> None:
     assert len(sick) == 2
     assert "9.58% ok" in sick[0] and "1500 req/s" in sick[0]
     assert "1200 ms late" in sick[1]
+    healthy = Percentiles(100, 1.0, 2.0, 3.0, 4.0)
+    assert baseline_warnings(avail(1.0), healthy, 20000, capacity=20000) == []  # at the edge: still sound
+    (over,) = baseline_warnings(avail(1.0), healthy, 20001, capacity=20000)
+    assert "20001 req/s" in over and "about 20000 req/s" in over and "--workers" in over
 
 
 def _not_sent(k: int, due: float, target: str, given_up: float) -> RequestRecord:

@@ -14,9 +14,15 @@ MIN_STEADY_AVAILABILITY = 0.99
 MAX_LAG_P99_MS = 50.0
 
 
-def baseline_warnings(avail: Availability, lag: Percentiles | None, rate: float | None) -> list[str]:
-    """One line per reason to distrust the run; empty when the baseline is healthy."""
+def baseline_warnings(avail: Availability, lag: Percentiles | None, rate: float | None,
+                      capacity: float | None = None) -> list[str]:
+    """One line per reason to distrust the run; empty when the baseline is healthy. `capacity`: the requests a
+    second the client's workers could send, by the calibration at start (see calibration.py)."""
     out = []
+    if rate and capacity and rate > capacity:
+        out.append(f"the rate ({rate:g} req/s) is above what the client could send here (about {capacity:.0f} "
+                   "req/s by its calibration at start): add workers (--workers) or lower the rate, or the figures "
+                   "measure the client")
     steady = avail.by_phase.get("steady")
     if steady is not None and steady < MIN_STEADY_AVAILABILITY:
         out.append(f"the steady state before the fault was not healthy ({100 * steady:.2f}% ok): the service or "

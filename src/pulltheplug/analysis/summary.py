@@ -78,6 +78,10 @@ def run_status(meta: Meta, events: list[Event]) -> str:
     return "interrupted"
 
 
+def _number(x: object) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
 def _desired_replicas(meta: Meta) -> int | None:
     replicas = meta.workload.get("replicas")
     return int(replicas) if isinstance(replicas, int | float) and not isinstance(replicas, bool) else None
@@ -130,7 +134,8 @@ def summarize(run: Run) -> Summary:
         latency_all=latency_all,
         latency_ok=latency_ok,
         client_lag=lag,
-        warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None),
+        warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None,
+                                   _number(meta.load.get("capacity"))),
         door=door,
         faults=fault_intervals(events, windows, phases.end),
     )
