@@ -85,7 +85,8 @@ def test_a_service_broken_by_hand_shows_its_outage(server: Breakable, tmp_path: 
     assert all(abs(r.due - (start + r.k / 100)) < 1e-6 for r in run.requests)
     assert run.meta.load["workers"] == int(how[1]) and run.meta.load["engine"] == "fast"
     summary = json.loads((folder / "summary.json").read_text())["summary"]
-    assert run.meta.load["capacity"] > 1000 and summary["warnings"] == []  # calibrated at start; 100/s is sound
+    assert run.meta.load["capacity"] > 1000  # calibrated at start, and 100/s is well within it:
+    assert not any("calibration" in w for w in summary["warnings"])
     windows = [w for w in summary["outages"] if w["entry"] == f"127.0.0.1:{server.port}"]
     assert len(windows) == 1 and windows[0]["errors"] == {"http_5xx": windows[0]["failed"]}
     # the test broke it for 1 s (its own sleeps, so give a loaded machine 0.25 s)
