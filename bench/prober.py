@@ -366,12 +366,12 @@ def main() -> None:
     targets = [
         ("static keep-alive", "static", [
             (AIOHTTP, [2000, 4000, 5000, 6000, 8000]),
-            (fast_ka, [10000, 15000, 20000, 23000, 25000, 28000, 32000]),
-            (Prober("fast", workers=2), [20000, 25000, 30000, 35000, 40000]),
+            (fast_ka, [15000, 20000, 25000, 30000, 35000, 40000, 45000]),
+            (Prober("fast", workers=2), [20000, 25000, 30000, 35000, 40000, 45000]),
         ]),
         ("static conn per request", "close", [
             (AIOHTTP, [1000, 2000, 3000, 4000]),
-            (fast_close, [3000, 4000, 5000, 6000, 7000]),
+            (fast_close, [4000, 5000, 6000, 7000, 8000, 9000, 10000]),
             (Prober("fast", keep_alive=False, workers=2), [5000, 6000, 7000, 8000, 10000]),
         ]),
         ("busybox httpd (lab probe)", "busybox", [(AIOHTTP, [500, 1000, 2000, 3000]), (fast_ka, [1000, 2000, 3000])]),

@@ -12,6 +12,7 @@ per request, so the server's work is not counted. Bounded: CALIBRATION_RATE x CA
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import resource
 import threading
@@ -64,7 +65,7 @@ def per_core_rate(keep_alive: bool = True) -> float | None:
     def serve() -> None:
         loop = new_loop()
         asyncio.set_event_loop(loop)
-        server = loop.run_until_complete(loop.create_server(_Static, "127.0.0.1", 0))
+        server = loop.run_until_complete(loop.create_server(_Static, "127.0.0.1", 0, backlog=4096))
         box["port"], box["loop"] = server.sockets[0].getsockname()[1], loop
         ready.set()
         loop.run_forever()
@@ -89,6 +90,7 @@ def per_core_rate(keep_alive: bool = True) -> float | None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
     ok = sum(r.outcome == "ok" for r in records)
+    log.debug("calibration errors: %s", collections.Counter(r.error for r in records if r.error))
     if ok < len(records) * 0.9 or cpu <= 0:
         log.debug("calibration not usable: %d of %d ok, %.3f s CPU", ok, len(records), cpu)
         return None
