@@ -104,9 +104,10 @@ def measure(folder: Path) -> dict[str, float]:
         "from pulltheplug.record import load_run; from pulltheplug.analysis import summarize\n"
         "from pulltheplug.report.html import write_html; from pulltheplug.results import results_of\n"
         "f = Path(sys.argv[1]); t = time.perf_counter(); run = load_run(f, columnar=True); t1 = time.perf_counter()\n"
-        "summary, slos = results_of(run); t2 = time.perf_counter(); write_html(run, summary, slos)\n"
-        "t3 = time.perf_counter()\n"
-        "print(json.dumps({'load': t1 - t, 'summarize': t2 - t1, 'report': t3 - t2,\n"
+        "summary, slos = results_of(run); t2 = time.perf_counter()\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "write_html(run, summary, slos); t3 = time.perf_counter()\n"
+        "print(json.dumps({'load': t1 - t, 'summarize': t2 - t1, 'report': t3 - t2, 'summary_mib': peak,\n"
         "  'rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, check=True)
@@ -119,8 +120,8 @@ def main() -> None:
     parser.add_argument("--jsonl-sizes", type=int, nargs="*", default=[1_200_000])
     args = parser.parse_args()
     table = Table(title="analysis of a run folder (synthetic records, one child process each)")
-    for col in ("requests", "as", "records", "file MiB", "load_run s", "summarize s", "report.html s", "report MiB",
-                "peak RSS MiB"):
+    for col in ("requests", "as", "records", "file MiB", "load_run s", "summarize s", "peak MiB (summary)",
+                "report.html s", "report MiB", "peak MiB (report)"):
         table.add_column(col, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
         for kind, sizes in (("jsonl", args.jsonl_sizes), ("arrow", args.sizes)):
@@ -132,7 +133,7 @@ def main() -> None:
                 records = folder / ("requests.jsonl" if kind == "jsonl" else REQUESTS_ARROW)
                 table.add_row(f"{n:,}", f"{n / rate / 60:.0f} min at {rate:,.0f}/s", kind,
                               f"{records.stat().st_size / 2**20:.0f}", f"{m['load']:.2f}",
-                              f"{m['summarize']:.2f}", f"{m['report']:.2f}",
+                              f"{m['summarize']:.2f}", f"{m['summary_mib']:.0f}", f"{m['report']:.2f}",
                               f"{(folder / 'report.html').stat().st_size / 2**20:.1f}", f"{m['rss_mib']:.0f}")
                 Console().print(table.rows and f"{kind} {n:,}: load {m['load']:.2f} s, summarize "
                                 f"{m['summarize']:.2f} s, report {m['report']:.2f} s, peak {m['rss_mib']:.0f} MiB")

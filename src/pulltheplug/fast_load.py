@@ -44,6 +44,7 @@ from pulltheplug.load import (
     LoadStats,
     RequestShape,
     classify_answer,
+    follow_schedule,
     served_by,
 )
 from pulltheplug.record import NOT_SENT, Outcome, RequestRecord
@@ -500,44 +501,23 @@ async def run_fast_load(
     per_entry = max(1, max_in_flight // stride // len(entries))
     prober = _Prober(entries, timeout, t0, on_record, per_entry, shape, keep_alive, stats)
     loop = prober.loop
-    stop_wait = loop.create_task(stop.wait()) if isinstance(stop, asyncio.Event) else None
-    deadline = float("inf") if isinstance(stop, asyncio.Event) else stop
-    if until is not None:
-        deadline = min(deadline, until)
-    k = offset
-    sent = 0
-    told = False  # the stop event was seen
     # The collector's full passes stall the loop for 15 ms and more once a run holds many objects (measured:
     # 48 requests sent >10 ms late at 3,000/s, none with it off). So it is off while the load runs, the young
-    # generations (where connections and their cycles die) are collected here every YOUNG_GC_EVERY s, and
-    # the full pass comes back when the load ends.
+    # generations (where connections and their cycles die) are collected every YOUNG_GC_EVERY s, and the full
+    # pass comes back when the load ends.
     collecting = gc.isenabled()
     gc.disable()
-    young_at = clock()
+    young_at = [0.0]
+
+    def young(now: float) -> None:
+        if now - young_at[0] >= YOUNG_GC_EVERY:
+            gc.collect(1)
+            young_at[0] = now
+
     try:
-        while not prober.errors:
-            now = clock() - t0
-            if now + t0 - young_at >= YOUNG_GC_EVERY:
-                gc.collect(1)
-                young_at = now + t0
-            if stop_wait is not None and stop_wait.done() and not told:
-                told = True
-                deadline = min(deadline, now)  # requests already due still go: none vanishes
-            due = stats.start + k / rate
-            if due >= deadline:
-                break
-            if due > now:  # ahead of schedule; when late, launch every overdue request at once
-                wait = max(due - now, TICK)  # the loop's timers have 1 ms steps: a shorter wait would spin
-                if stop_wait is None:
-                    await asyncio.sleep(wait)
-                else:
-                    await asyncio.wait((stop_wait,), timeout=wait)
-                continue
-            prober.launch(k, due)
-            k += stride
-            sent += 1
-        stats.stopped = clock() - t0
-        stats.sent = sent
+        stats.sent, stats.stopped = await follow_schedule(
+            stats.start, rate, t0, stop, prober.launch, lambda: not prober.errors, first=offset, stride=stride,
+            min_wait=TICK, until=until, each_pass=young)
         if prober.in_flight or any(e.waiting for e in prober.entries):
             prober.drained = loop.create_future()
             await prober.drained
@@ -548,8 +528,6 @@ async def run_fast_load(
     finally:
         if collecting:
             gc.enable()
-        if stop_wait is not None:
-            stop_wait.cancel()
     if prober.errors:
         raise prober.errors[0]
     return stats

@@ -175,6 +175,51 @@ def _session(urls: list[URL], per_entry: int, timeout: float,
     )
 
 
+async def follow_schedule(start: float, rate: float, t0: float, stop: asyncio.Event | float,
+                          launch: Callable[[int, float], None], going: Callable[[], bool], first: int = 0,
+                          stride: int = 1, min_wait: float = 0.0, until: float | None = None,
+                          each_pass: Callable[[float], None] | None = None) -> tuple[int, float]:
+    """The open-loop schedule, shared by both probers: `launch(k, due)` for k = first, first + stride, ... at
+    due = start + k/rate, late ones at once, until `stop` (an event, or a deadline in run seconds; `until` is
+    a deadline on top), or until `going()` says no. Requests already due when the event comes still go: none
+    vanishes. Returns how many were launched and when the schedule stopped (run seconds). `min_wait`: the
+    loop's timer step (a shorter wait would spin); `each_pass(now)` runs on every pass.
+    """
+    loop = asyncio.get_running_loop()
+    clock = time.monotonic
+    stop_wait = loop.create_task(stop.wait()) if isinstance(stop, asyncio.Event) else None
+    deadline = float("inf") if isinstance(stop, asyncio.Event) else stop
+    if until is not None:
+        deadline = min(deadline, until)
+    told = False  # the stop event was seen
+    k, launched = first, 0
+    try:
+        while going():
+            now = clock() - t0
+            if each_pass is not None:
+                each_pass(now)
+            if stop_wait is not None and stop_wait.done() and not told:
+                told = True
+                deadline = min(deadline, now)
+            due = start + k / rate
+            if due >= deadline:
+                break
+            if due > now:  # ahead of schedule; when late, launch every overdue request at once
+                wait = max(due - now, min_wait)
+                if stop_wait is None:
+                    await asyncio.sleep(wait)
+                else:
+                    await asyncio.wait((stop_wait,), timeout=wait)
+                continue
+            launch(k, due)
+            k += stride
+            launched += 1
+    finally:
+        if stop_wait is not None:
+            stop_wait.cancel()
+    return launched, clock() - t0
+
+
 async def run_load(
     entries: dict[str, str],
     rate: float,
@@ -271,35 +316,18 @@ async def run_load(
             log.debug("recording request %d failed", k, exc_info=True)
             errors.append(exc)
 
-    deadline = float("inf") if isinstance(stop, asyncio.Event) else stop
-    k = 0
     async with _session(urls, per_entry, timeout, resolver) as session:
-        stop_wait = loop.create_task(stop.wait()) if isinstance(stop, asyncio.Event) else None
+
+        def launch(k: int, due: float) -> None:
+            launched = loop.create_task(one(session, k, due))
+            tasks.add(launched)
+            launched.add_done_callback(tasks.discard)
+
         try:
-            while not errors:
-                now = clock() - t0
-                if stop_wait is not None and stop_wait.done() and deadline == float("inf"):
-                    deadline = now  # requests already due still go: none vanishes
-                due = stats.start + k / rate
-                if due >= deadline:
-                    break
-                if due > now:  # ahead of schedule; when late, launch every overdue request at once
-                    if stop_wait is None:
-                        await asyncio.sleep(due - now)
-                    else:
-                        await asyncio.wait((stop_wait,), timeout=due - now)
-                    continue
-                launched = loop.create_task(one(session, k, due))
-                tasks.add(launched)
-                launched.add_done_callback(tasks.discard)
-                k += 1
-            stats.stopped = clock() - t0
-            stats.sent = k
+            stats.sent, stats.stopped = await follow_schedule(stats.start, rate, t0, stop, launch, lambda: not errors)
             while tasks:
                 await asyncio.wait(tasks)
         finally:
-            if stop_wait is not None:
-                stop_wait.cancel()
             for t in tasks:  # left only on cancellation: the normal path awaited them all
                 t.cancel()
             if tasks:
