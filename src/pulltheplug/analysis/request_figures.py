@@ -128,19 +128,29 @@ def client_lag_of(c: RequestColumns, sent: Mask) -> Percentiles | None:
 
 
 def _spacing(due: npt.NDArray[np.float64]) -> float:
-    """outages.request_spacing: the median gap between distinct due times (`due` sorted)."""
+    """outages.request_spacing: the median gap between distinct due times (`due` sorted), found by partitioning
+    the gaps in place: the zero gaps (repeated due times) sort first and are skipped, with no second copy."""
     gaps = np.diff(due)
-    gaps = gaps[gaps != 0]  # the gaps between distinct due times
-    return float(np.median(gaps, overwrite_input=True)) if len(gaps) else 0.0
+    zeros = len(gaps) - int(np.count_nonzero(gaps))
+    m = len(gaps) - zeros
+    if not m:
+        return 0.0
+    middle = zeros + m // 2
+    if m % 2:
+        gaps.partition(middle)
+        return float(gaps[middle])
+    gaps.partition([middle - 1, middle])
+    return float((gaps[middle - 1] + gaps[middle]) / 2)
 
 
 def _runs(c: RequestColumns, idx: npt.NDArray[np.int64], entry: str, kinds: npt.NDArray[np.int32], names: list[str],
-          need_all: int = 0) -> list[OutageWindow]:
+          need_all: int = 0, due: npt.NDArray[np.float64] | None = None) -> list[OutageWindow]:
     """Windows of the stream `idx` (indices in due order): maximal runs of non-ok requests; with `need_all`,
-    only the runs in which that many entries failed. `kinds`: error kind codes (`_kind_codes`)."""
+    only the runs in which that many entries failed. `kinds`: error kind codes (`_kind_codes`); `due`: c.due[idx],
+    when the caller has it already."""
     if not len(idx):
         return []
-    spacing = _spacing(c.due[idx])  # idx is in due order; the copy is freed on return
+    spacing = _spacing(c.due[idx] if due is None else due)  # idx is in due order
     bad = c.outcome[idx] != OK
     edges = np.diff(bad.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
     del bad
@@ -168,8 +178,10 @@ def outage_windows_of(c: RequestColumns, sent: Mask) -> list[OutageWindow]:
     # that breaks it gets the full sort (each step frees the last: ten million requests stay under 1 GB)
     order = np.argsort(c.k, kind="stable")
     order = order[sent[order]]
-    if len(order) > 1 and not (np.diff(c.due[order]) >= 0).all():
+    due = c.due[order]
+    if not (due[1:] >= due[:-1]).all():
         order = np.flatnonzero(sent)[np.lexsort((c.k[sent], c.due[sent]))]
+        due = c.due[order]
     present = np.unique(c.target[order])
     entries = sorted_nodes(c.targets[i] for i in present)
     kinds, names = _kind_codes(c)
@@ -177,4 +189,4 @@ def outage_windows_of(c: RequestColumns, sent: Mask) -> list[OutageWindow]:
     for e in entries:
         code = c.targets.index(e)
         windows += _runs(c, order[c.target[order] == code], e, kinds, names)
-    return windows + _runs(c, order, ALL, kinds, names, need_all=len(present))
+    return windows + _runs(c, order, ALL, kinds, names, need_all=len(present), due=due)
