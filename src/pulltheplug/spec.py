@@ -300,6 +300,10 @@ class ObserveSpec(Strict):
     request_timeout: Duration = Field(2.0, description="One observer call to a manager.")
 
 
+FindingRule = Literal["aftershock", "collateral", "never-detected", "slow-detection", "slow-recovery", "not-restored",
+                      "split-view", "flapping", "unsound-measurement"]  # see analysis/findings.py
+
+
 class SloSpec(Strict):
     availability: float | None = Field(None, ge=0, le=1, description="Minimal ok/due over the whole run.")
     max_outage: Duration | None = None
@@ -307,6 +311,8 @@ class SloSpec(Strict):
     p99_latency: Duration | None = Field(None, description="Longest p99 latency from due time, overall.")
     p99_latency_of: Literal["all", "ok"] = Field(
         "all", description="Which requests p99_latency checks: all that ended (a timeout at its timeout), or ok only.")
+    no_findings: list[FindingRule] = Field(default_factory=list, description="Findings that fail the run when found "
+                                           "(e.g. [aftershock, collateral]).")
 
 
 class ExperimentSpec(Strict):

@@ -83,6 +83,17 @@ CHECKS: dict[str, Callable[[Summary, float], SloResult]] = {
 RUN_COMPLETED = "run_completed"
 
 
+def _no_finding(s: Summary, rule: str) -> SloResult:
+    """A rule the spec says must not fire: fails when it was found (an unknown answer passes: nothing was seen)."""
+    name = f"no_findings[{rule}]"
+    hit = next((f for f in s.findings if f.rule == rule), None)
+    if hit is None:
+        return SloResult(name, 0.0, None, False, f"{name}: no such finding in this summary (made before it?)")
+    if hit.found:
+        return SloResult(name, 0.0, 1.0, False, f"{rule} found: {hit.text}")
+    return SloResult(name, 0.0, 0.0, True, f"{rule} {hit.verdict}: {hit.text}")
+
+
 def _run_completed(s: Summary) -> SloResult:
     """The failing result of a run that did not complete: interrupted (with where it stopped) or failed (why)."""
     if s.status == "failed":
@@ -102,6 +113,7 @@ def check_slos(summary: Summary, slo: Mapping[str, Any]) -> list[SloResult]:
         **CHECKS, "p99_latency": partial(_p99_latency, of=slo.get("p99_latency_of") or "all")}
     results = [_run_completed(summary)] if summary.status != "complete" else []
     results += [check(summary, float(slo[name])) for name, check in checks.items() if slo.get(name) is not None]
+    results += [_no_finding(summary, str(rule)) for rule in slo.get("no_findings") or []]
     if summary.status == "complete" and summary.fault.start is not None and summary.phases.converged is None:
         results.append(SloResult("converged", 0.0, None, False,
                                  "converged: the cluster did not converge before the observation timeout"))

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from pulltheplug.analysis import Summary, summarize
+from pulltheplug.analysis.findings import Finding
 from pulltheplug.spec import SloSpec
 from pulltheplug.verdict import check_slos, exit_code
 from tests.analysis.history import failing, run, stream
@@ -131,3 +132,16 @@ def test_p99_latency_of_is_all_or_ok() -> None:
     assert SloSpec().p99_latency_of == "all"
     with pytest.raises(ValidationError):
         SloSpec(p99_latency_of="fast")  # type: ignore[arg-type]
+
+
+def test_no_findings_fails_only_for_a_rule_found(outage: Summary) -> None:
+    slo = SloSpec(no_findings=["unsound-measurement", "collateral"]).model_dump()
+    results = {r.name: r for r in check_slos(outage, slo)}
+    assert set(results) == {"no_findings[unsound-measurement]", "no_findings[collateral]"}
+    assert all(r.passed for r in results.values())  # a healthy baseline; only node3 suffered
+    found = Finding("unsound-measurement", "found", "high", "the client fell behind its schedule")
+    sick = dataclasses.replace(outage, findings=[found])
+    (result,) = check_slos(sick, {"no_findings": ["unsound-measurement"]})
+    assert not result.passed and result.message == "unsound-measurement found: the client fell behind its schedule"
+    with pytest.raises(ValidationError, match="aftershocks"):
+        SloSpec(no_findings=["aftershocks"])

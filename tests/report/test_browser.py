@@ -116,3 +116,41 @@ def test_a_schedule_draws_a_band_and_a_lane_stripe_per_fault(tmp_path: Path) -> 
     assert sorted({(round(a, 2), round(b, 2)) for a, b in bands}) == [(20.0, 40.0), (30.0, 45.0)]  # each on every row
     assert {"fault:node3", "fault:node1"} <= set(traces)
     assert rows == 3  # the header and one row per fault
+
+
+def test_a_finding_links_to_its_span_on_the_timeline(tmp_path: Path) -> None:
+    """node3 lost a second time for one fault (flapping, 16.0-44.0 s): its link zooms the timeline there and
+    shades the span."""
+    import dataclasses
+
+    from pulltheplug.record import Event
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base = synthetic_run()
+    again = [Event(44.0, "node", {"node": "node3", "state": "down", "availability": "active", "role": "manager",
+                                  "manager": "unreachable"}),
+             Event(46.0, "node", {"node": "node3", "state": "ready", "availability": "active", "role": "manager",
+                                  "manager": "reachable"})]
+    folder = write_run(tmp_path / "run", dataclasses.replace(base, events=[*base.events, *again]))
+    run = load_run(folder)
+    summary, slos = results_of(run)
+    (flap,) = [f for f in summary.findings if f.found]
+    assert flap.rule == "flapping" and flap.end == 44.0
+    report = write_html(run, summary, slos)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(report.as_uri())
+            page.wait_for_selector("#timeline .main-svg")
+            assert "went Down and back 2 times" in page.locator("#findings").inner_text()
+            page.locator("#findings a.span-link").click()
+            page.wait_for_function("document.getElementById('timeline').layout.xaxis.range[1] < 50")
+            shown: list[float] = page.evaluate("document.getElementById('timeline').layout.xaxis.range")
+            shaded: list[list[float]] = page.evaluate(
+                "document.getElementById('timeline').layout.shapes.filter(s => s.name === 'finding')"
+                ".map(s => [s.x0, s.x1])")
+        finally:
+            browser.close()
+    assert [round(x, 1) for x in shown] == [flap.start - 2, 46.0]
+    assert shaded == [[flap.start, 44.0]]

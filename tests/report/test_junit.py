@@ -64,3 +64,27 @@ def test_without_slos_the_run_is_judged_on_completing() -> None:
     failure = suites[1].find("testcase/failure")
     assert failure is not None and (failure.get("message") or "").startswith("run interrupted")
     assert root.get("failures") == "1"
+
+
+def test_findings_are_properties_and_a_forbidden_one_is_a_failing_case() -> None:
+    """The synthetic run's node3 is lost twice for one fault (a second loss appended here): flapping."""
+    import dataclasses
+
+    from pulltheplug.analysis import summarize
+    from pulltheplug.record import Event
+    from pulltheplug.verdict import check_slos
+
+    run = synthetic_run()
+    run.events += [Event(44.0, "node", {"node": "node3", "state": "down", "availability": "active", "role": "manager",
+                                        "manager": "unreachable"}),
+                   Event(46.0, "node", {"node": "node3", "state": "ready", "availability": "active",
+                                        "role": "manager", "manager": "reachable"})]
+    summary = summarize(run)
+    slos = check_slos(summary, {"no_findings": ["flapping", "aftershock"]})
+    (suite,) = _parse(junit_xml([(summary, slos)])).findall("testsuite")
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["finding.flapping"] == "node3 went Down and back 2 times for one fault"
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    flap, after = cases["no_findings[flapping]"], cases["no_findings[aftershock]"]
+    assert flap.find("failure") is not None and after.find("failure") is None
+    assert dataclasses.replace(summary, findings=[]).findings == []  # the field is plain data

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -11,6 +11,7 @@ from pulltheplug.analysis.availability import Availability
 from pulltheplug.analysis.baseline import baseline_warnings
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
 from pulltheplug.analysis.door import DoorFigures, door_figures
+from pulltheplug.analysis.findings import Finding, History, findings
 from pulltheplug.analysis.intervals import FaultInterval, fault_intervals
 from pulltheplug.analysis.latency import Percentiles
 from pulltheplug.analysis.outages import OutageWindow, longest_outage
@@ -65,6 +66,7 @@ class Summary:
     warnings: list[str]  # reasons to distrust the measurement itself (see analysis.baseline)
     door: DoorFigures | None = None  # the front door's figures (None: requests went straight to the nodes)
     faults: list[FaultInterval] = field(default_factory=list)  # every fault's interval, with its outages
+    findings: list[Finding] = field(default_factory=list)  # every rule's answer (analysis.findings), RULES order
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,7 +110,7 @@ def summarize(run: Run) -> Summary:
     if meta.door:  # the door's figures look at requests one by one: a door run is minutes long, not millions
         sent = [r for r in run.requests if r.was_sent] if run.requests else columns.records(is_sent)
         door = door_figures(meta.door, meta.fault.get("node"), start, phases.revert, sent, events)
-    return Summary(
+    summary = Summary(
         name=meta.name,
         status=run_status(meta, events),
         error=meta.error,
@@ -139,3 +141,6 @@ def summarize(run: Run) -> Summary:
         door=door,
         faults=fault_intervals(events, windows, phases.end),
     )
+    history = History(meta, events, start, phases.revert, phases.end, summary.outages, summary.control_plane,
+                      summary.detect, summary.recover, summary.warnings)
+    return replace(summary, findings=findings(history))

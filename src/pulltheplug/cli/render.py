@@ -57,6 +57,21 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     if s.errors:
         head.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(s.errors.items(), key=lambda kv: -kv[1])))
     tables = [head]
+    found = [f for f in s.findings if f.verdict == "found"]
+    unknown = sum(f.verdict == "unknown" for f in s.findings)
+    if found:
+        what = Table(title=f"findings ({len(found)} of {len(s.findings)} rules; {unknown} could not tell)")
+        for col in ("rule", "severity", "when (s)", "nodes", ""):
+            what.add_column(col)
+        colour = {"high": "red", "warning": "yellow", "info": "cyan"}
+        for finding in found:
+            start, end = finding.start, finding.end
+            when = "" if start is None else f"{start:.1f}" + ("" if end in (None, start) else f"-{end:.1f}")
+            what.add_row(finding.rule, f"[{colour[finding.severity]}]{finding.severity}[/]", when,
+                         ", ".join(finding.nodes), finding.text)
+        tables.append(what)
+    elif s.findings:
+        head.add_row("findings", f"none of {len(s.findings)} rules found anything ({unknown} could not tell)")
 
     entries = Table(title="availability per entry point")
     phases = list(s.availability.by_phase)

@@ -1,7 +1,7 @@
 """The verdict as JUnit XML, so a CI system shows each SLO as a test that passed or failed.
 
 One testsuite per run: a `run_completed` testcase (failing when the run was interrupted or failed),
-then one testcase per SLO.
+then one testcase per SLO (`slo.no_findings` gives one per rule); each finding found is a property.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ def run_testsuite(summary: Summary, slos: list[SloResult]) -> ET.Element:
     for key, value in (("status", summary.status), ("fault", summary.fault.kind), ("node", summary.fault.node),
                        ("target", summary.fault.target)):
         ET.SubElement(props, "property", name=key, value="" if value is None else str(value))
+    for finding in summary.findings:
+        if finding.found:
+            ET.SubElement(props, "property", name=f"finding.{finding.rule}", value=finding.text)
     completed = next((r for r in slos if r.name == RUN_COMPLETED), None)  # check_slos adds it when not complete
     failure = None if summary.status == "complete" else completed.message if completed else f"run {summary.status}"
     _case(suite, classname, RUN_COMPLETED, failure)

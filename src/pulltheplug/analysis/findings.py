@@ -1,0 +1,302 @@
+"""Findings: what went wrong in a run, said in words with the records it rests on, the way a reviewer would.
+
+Each rule is a small checker in Jepsen's sense: a pure function of the history (here, the summary's figures
+and the events) that says found, not found or unknown (the records cannot tell), with its evidence: the
+times on the run clock, the nodes, the request ranges (first and last k of a window) and the event ids
+(line numbers of events.jsonl). Rules never guess: where the history lacks what a rule needs, it is unknown.
+
+The cluster's own clock for detection comes from swarmkit: a node that misses its heartbeats is marked Down
+after about GRACE heartbeat periods (5 s by default; a run's `swarm.dispatcher_heartbeat` changes it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from pulltheplug.analysis.control_plane import ControlPlaneWindow
+from pulltheplug.analysis.outages import ALL, OutageWindow
+from pulltheplug.analysis.timings import NODE_LOST, Detection, Recovery
+from pulltheplug.record import Event, Meta
+from pulltheplug.spec import FindingRule
+
+Verdict = Literal["found", "not found", "unknown"]
+Severity = Literal["high", "warning", "info"]
+
+DEFAULT_HEARTBEAT = 5.0  # s: swarmkit's dispatcher heartbeat period
+GRACE = 3  # heartbeat periods a node may miss before the managers mark it Down
+JITTER = 1  # one more period: a node's heartbeats are spread over the period
+DETECTABLE = frozenset({"nic-down", "power-loss", "reboot", "freeze", "engine-crash", "partition"})
+RECONNECTS = frozenset({"nic-down", "freeze", "partition"})  # the node comes back without a boot
+_CLAIM = re.compile(r"(\S+) \(says leader (\S+)\)")
+RULES: tuple[str, ...] = get_args(FindingRule)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    verdict: Verdict
+    severity: Severity
+    text: str  # one sentence
+    start: float | None = None  # run seconds
+    end: float | None = None
+    nodes: list[str] = field(default_factory=list)
+    requests: list[list[int]] = field(default_factory=list)  # [first k, last k] of each window it rests on
+    events: list[int] = field(default_factory=list)  # line numbers in events.jsonl
+
+    @property
+    def found(self) -> bool:
+        return self.verdict == "found"
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What the rules read: the run's meta and events (in file order) and the summary's figures."""
+
+    meta: Meta
+    events: Sequence[Event]
+    fault_start: float | None
+    revert: float | None
+    end: float
+    outages: Sequence[OutageWindow]
+    control_plane: Sequence[ControlPlaneWindow]
+    detect: Detection
+    recover: Recovery
+    warnings: Sequence[str]
+
+    @property
+    def node(self) -> str | None:
+        node = self.meta.fault.get("node")
+        return str(node) if node else None
+
+    @property
+    def kind(self) -> str | None:
+        kind = self.meta.fault.get("kind")
+        return str(kind) if kind else None
+
+    @property
+    def heartbeat(self) -> float:
+        applied = self.meta.cluster.get("swarm_settings") or {}
+        beat = applied.get("dispatcher_heartbeat") if isinstance(applied, dict) else None
+        return float(beat) if isinstance(beat, int | float) and beat > 0 else DEFAULT_HEARTBEAT
+
+    def numbered(self, kind: str) -> list[tuple[int, Event]]:
+        """Events of one type with their line numbers, by time."""
+        return sorted(((i + 1, e) for i, e in enumerate(self.events) if e.type == kind), key=lambda x: x[1].t)
+
+
+def _not(rule: str, severity: Severity, text: str) -> Finding:
+    return Finding(rule, "not found", severity, text)
+
+
+def _unknown(rule: str, severity: Severity, text: str) -> Finding:
+    return Finding(rule, "unknown", severity, text)
+
+
+def _nodes_of(windows: Sequence[OutageWindow]) -> list[str]:
+    return sorted({w.entry for w in windows if w.entry != ALL})
+
+
+def aftershock(h: History) -> Finding:
+    """An outage, a control-plane window, a leader change or a new task that starts after the revert."""
+    rule = "aftershock"
+    sev: Severity = "warning"
+    if h.revert is None:
+        return _unknown(rule, sev, "the fault was never reverted, so nothing can come after its revert")
+    revert = h.revert
+    windows = [w for w in h.outages if w.start > revert]
+    planes = [w for w in h.control_plane if w.start > revert]
+    leaders = [(i, e) for i, e in h.numbered("leader")
+               if e.t > revert and e.data.get("node") and e.data.get("previous")
+               and e.data.get("node") != e.data.get("previous")]
+    ran_before = {e.data.get("task") for _, e in h.numbered("task") if e.t <= revert}
+    tasks = [(i, e) for i, e in h.numbered("task")
+             if e.t > revert and e.data.get("state") == "running" and e.data.get("task") not in ran_before]
+    if not (windows or planes or leaders or tasks):
+        return _not(rule, sev, "nothing was disturbed after the revert")
+    starts = [w.start for w in windows] + [w.start for w in planes] + [e.t for _, e in leaders + tasks]
+    ends = [w.end for w in windows] + [w.end for w in planes] + [e.t for _, e in leaders + tasks]
+    what = [f"{len(windows)} outage window(s)" if windows else "", f"{len(planes)} control-plane window(s)"
+            if planes else "", f"{len(leaders)} leader change(s)" if leaders else "",
+            f"{len(tasks)} new task(s)" if tasks else ""]
+    nodes = sorted(set(_nodes_of(windows)) | {str(e.data.get("node")) for _, e in leaders + tasks})
+    first = min(starts)
+    return Finding(rule, "found", sev,
+                   f"the node's return disturbed the cluster again: {', '.join(x for x in what if x)}, the first "
+                   f"{first - revert:.1f} s after the revert", first, max(ends), nodes,
+                   [[w.first_k, w.last_k] for w in windows], [i for i, _ in leaders + tasks])
+
+
+def collateral(h: History) -> Finding:
+    """Failures on an entry point of a node the fault did not touch, or tasks that stopped on such a node."""
+    rule = "collateral"
+    sev: Severity = "high"
+    node, start = h.node, h.fault_start
+    if node is None or start is None:
+        return _unknown(rule, sev, "no fault on one node: nothing to call collateral")
+    names = {str(n.get("name")) for n in h.meta.cluster.get("nodes", []) if isinstance(n, dict)}
+    touched = {node} | {str(e.data["node"]) for e in h.events if e.type == "fault" and e.data.get("node")}
+    if not names or not set(h.meta.entries) <= names:
+        return _unknown(rule, sev, "the entry points are not named for nodes (a front door), so a failure "
+                        "cannot be put on a node")
+    windows = [w for w in h.outages if w.entry in names - touched and w.end > start]
+    stopped = [(i, e) for i, e in h.numbered("task")
+               if e.t >= start and e.data.get("node") in names - touched
+               and e.data.get("state") in ("shutdown", "failed", "rejected", "orphaned", "complete")
+               and e.data.get("desired") != "running"]
+    if not windows and not stopped:
+        return _not(rule, sev, f"only {', '.join(sorted(touched))} suffered")
+    nodes = sorted(set(_nodes_of(windows)) | {str(e.data.get("node")) for _, e in stopped})
+    times = [w.start for w in windows] + [e.t for _, e in stopped]
+    return Finding(rule, "found", sev,
+                   f"nodes the fault did not touch suffered: {', '.join(nodes)} ({len(windows)} outage window(s), "
+                   f"{len(stopped)} task(s) stopped)", min(times),
+                   max([w.end for w in windows] + [e.t for _, e in stopped]), nodes,
+                   [[w.first_k, w.last_k] for w in windows], [i for i, _ in stopped])
+
+
+def _expected_detection(h: History) -> float:
+    return h.heartbeat * (GRACE + JITTER)
+
+
+def never_detected(h: History) -> Finding:
+    rule = "never-detected"
+    sev: Severity = "warning"
+    if h.kind not in DETECTABLE or h.node is None or h.fault_start is None:
+        return _unknown(rule, sev, f"a {h.kind or 'no'} fault need not make the managers lose a node")
+    lasted = (h.revert if h.revert is not None else h.end) - h.fault_start
+    bound = _expected_detection(h)
+    if h.detect.node_lost_after_fault_start is not None:
+        return _not(rule, sev, f"{h.node} was seen lost {h.detect.node_lost_after_fault_start:.1f} s after the "
+                    "fault start")
+    if lasted < bound:
+        return _not(rule, sev, f"the fault lasted {lasted:.1f} s, less than the {bound:.0f} s the managers may "
+                    f"take (heartbeat {h.heartbeat:g} s x {GRACE + JITTER}): not seeing it is expected")
+    return Finding(rule, "found", sev,
+                   f"{h.node} was never marked Down though the fault lasted {lasted:.1f} s, past the {bound:.0f} s "
+                   f"the managers take (heartbeat {h.heartbeat:g} s x {GRACE} missed, plus one of jitter)",
+                   h.fault_start, h.fault_start + lasted, [h.node])
+
+
+def slow_detection(h: History) -> Finding:
+    rule = "slow-detection"
+    sev: Severity = "warning"
+    lost = h.detect.node_lost_after_fault_start
+    if h.kind not in DETECTABLE or h.node is None or h.fault_start is None or lost is None:
+        return _unknown(rule, sev, "no detection to time")
+    bound = _expected_detection(h)
+    if lost <= bound:
+        return _not(rule, sev, f"{h.node} was seen lost after {lost:.1f} s, within {bound:.0f} s (heartbeat "
+                    f"{h.heartbeat:g} s x {GRACE + JITTER})")
+    numbered = [i for i, e in h.numbered("node") if e.data.get("node") == h.node
+                and e.data.get("state") in NODE_LOST and abs(e.t - (h.fault_start + lost)) < 1e-6]
+    return Finding(rule, "found", sev,
+                   f"{h.node} was seen lost {lost:.1f} s after the fault start, later than the {bound:.0f} s its "
+                   f"heartbeat implies (heartbeat {h.heartbeat:g} s x {GRACE} missed, plus one of jitter)",
+                   h.fault_start, h.fault_start + lost, [h.node], [], numbered[:1])
+
+
+def slow_recovery(h: History) -> Finding:
+    """The node Ready later than a reconnect needs: one heartbeat to report, one of jitter (no boot involved)."""
+    rule = "slow-recovery"
+    sev: Severity = "warning"
+    ready = h.recover.node_ready_after_revert
+    if h.kind not in RECONNECTS or h.node is None or h.revert is None or ready is None:
+        return _unknown(rule, sev, "no reconnect without a boot to time")
+    bound = h.heartbeat * 2
+    if ready <= bound:
+        return _not(rule, sev, f"{h.node} was Ready {ready:.1f} s after the revert, within {bound:.0f} s")
+    return Finding(rule, "found", sev,
+                   f"{h.node} was Ready only {ready:.1f} s after the revert, where one heartbeat ({h.heartbeat:g} s) "
+                   f"and one of jitter ({bound:.0f} s) should do", h.revert, h.revert + ready, [h.node])
+
+
+def not_restored(h: History) -> Finding:
+    """Replicas below the desired count at the end, or tasks still pending."""
+    rule = "not-restored"
+    sev: Severity = "high"
+    tasks = h.numbered("task")
+    if not tasks:
+        return _unknown(rule, sev, "no task was observed")
+    last: dict[str, tuple[int, Event]] = {}
+    for i, e in tasks:
+        last[str(e.data.get("task"))] = (i, e)
+    running = [(i, e) for i, e in last.values() if e.data.get("state") == "running"]
+    pending = [(i, e) for i, e in last.values() if e.data.get("state") in ("pending", "assigned", "accepted",
+                                                                             "preparing", "starting")
+               and e.data.get("desired") == "running"]
+    replicas = h.meta.workload.get("replicas")
+    short = isinstance(replicas, int) and not isinstance(replicas, bool) and len(running) < replicas
+    if not short and not pending:
+        return _not(rule, sev, f"{len(running)} task(s) running at the end, none pending")
+    said = [f"{len(running)} of {replicas} replicas running" if short else "",
+            f"{len(pending)} task(s) still pending" if pending else ""]
+    return Finding(rule, "found", sev, f"the service was not whole at the end: {', '.join(x for x in said if x)}",
+                   h.end, h.end, sorted({str(e.data.get("node")) for _, e in pending if e.data.get("node")}), [],
+                   [i for i, _ in pending] or [max(i for i, _ in tasks)])
+
+
+def split_view(h: History) -> Finding:
+    """Two managers naming different leaders at the same time: the observer asks every manager on its own and,
+    while no majority agrees, the control_plane event says who claims whom ("m1 (says leader n1), ...")."""
+    rule = "split-view"
+    sev: Severity = "high"
+    split: list[tuple[int, Event, set[str]]] = []
+    for i, e in h.numbered("control_plane"):
+        claims = {leader for _, leader in _CLAIM.findall(str(e.data.get("error", ""))) if leader != "None"}
+        if not e.data.get("available") and len(claims) > 1:
+            split.append((i, e, claims))
+    if not split:
+        return _not(rule, sev, "no two managers named different leaders at once")
+    leaders = sorted(set().union(*(c for _, _, c in split)))
+    return Finding(rule, "found", sev, f"managers named different leaders at the same time: {', '.join(leaders)}",
+                   split[0][1].t, split[-1][1].t, leaders, [], [i for i, _, _ in split])
+
+
+def flapping(h: History) -> Finding:
+    """The faulted node lost more than once for one fault (a flap fault does that on purpose: info)."""
+    rule = "flapping"
+    sev: Severity = "info" if h.kind == "flap" else "warning"
+    if h.node is None or h.fault_start is None:
+        return _unknown(rule, sev, "no fault on one node")
+    losses: list[tuple[int, Event]] = []
+    lost = False
+    for i, e in h.numbered("node"):
+        if e.data.get("node") != h.node or e.t < h.fault_start:
+            continue
+        now_lost = e.data.get("state") in NODE_LOST
+        if now_lost and not lost:
+            losses.append((i, e))
+        lost = now_lost
+    if len(losses) <= 1:
+        return _not(rule, sev, f"{h.node} was lost {len(losses)} time(s)")
+    return Finding(rule, "found", sev, f"{h.node} went Down and back {len(losses)} times for one fault",
+                   losses[0][1].t, losses[-1][1].t, [h.node], [], [i for i, _ in losses])
+
+
+def unsound(h: History) -> Finding:
+    rule = "unsound-measurement"
+    sev: Severity = "high"
+    if not h.warnings:
+        return _not(rule, sev, "the baseline was healthy and the client kept its schedule")
+    return Finding(rule, "found", sev, "; ".join(h.warnings))
+
+
+CHECKERS = (aftershock, collateral, never_detected, slow_detection, slow_recovery, not_restored, split_view,
+            flapping, unsound)
+
+
+def findings(h: History) -> list[Finding]:
+    """Every rule's answer, in RULES order."""
+    return [check(h) for check in CHECKERS]
+
+
+def found(fs: Sequence[Finding]) -> list[Finding]:
+    return [f for f in fs if f.found]
+
+
+def as_dict(f: Finding) -> dict[str, Any]:
+    return {"rule": f.rule, "verdict": f.verdict, "severity": f.severity, "text": f.text, "start": f.start,
+            "end": f.end, "nodes": f.nodes, "requests": f.requests, "events": f.events}

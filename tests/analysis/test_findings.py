@@ -1,0 +1,151 @@
+"""Each finding rule on synthetic histories: found just past its edge, not found just inside it, unknown where
+the records cannot tell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pulltheplug.analysis.control_plane import ControlPlaneWindow
+from pulltheplug.analysis.findings import (
+    History,
+    aftershock,
+    collateral,
+    findings,
+    flapping,
+    never_detected,
+    not_restored,
+    slow_detection,
+    slow_recovery,
+    split_view,
+    unsound,
+)
+from pulltheplug.analysis.outages import OutageWindow
+from pulltheplug.analysis.timings import Detection, Recovery
+from pulltheplug.record import Event, Meta
+
+NODES = ["node1", "node2", "node3"]
+FAULT, REVERT, END = 10.0, 30.0, 60.0
+
+
+def meta(kind: str = "nic-down", node: str | None = "node3", heartbeat: float | None = None,
+         entries: list[str] | None = None, replicas: int = 3) -> Meta:
+    cluster: dict[str, Any] = {"nodes": [{"name": n, "role": "manager"} for n in NODES]}
+    if heartbeat is not None:
+        cluster["swarm_settings"] = {"dispatcher_heartbeat": heartbeat}
+    return Meta(name="t", started_at="2026-01-01T00:00:00+00:00", t0_monotonic=0.0, status="complete",
+                cluster=cluster, entries={e: f"http://{e}/" for e in (entries or NODES)},
+                fault={"kind": kind, "node": node}, workload={"replicas": replicas})
+
+
+def window(entry: str, start: float, end: float, first_k: int = 100, last_k: int = 200) -> OutageWindow:
+    return OutageWindow(entry, start, end, end - start, last_k - first_k + 1, first_k, last_k, {"refused": 1}, False)
+
+
+def history(m: Meta | None = None, events: list[Event] | None = None, outages: list[OutageWindow] | None = None,
+            planes: list[ControlPlaneWindow] | None = None, lost: float | None = 6.0, ready: float | None = 3.0,
+            revert: float | None = REVERT, warnings: list[str] | None = None) -> History:
+    return History(m or meta(), events or [], FAULT, revert, END, outages or [], planes or [], Detection(lost, None),
+                   Recovery(ready, None, True, 5.0), warnings or [])
+
+
+def node(t: float, name: str, state: str) -> Event:
+    return Event(t, "node", {"node": name, "state": state})
+
+
+def task(t: float, tid: str, on: str, state: str, desired: str = "running") -> Event:
+    return Event(t, "task", {"task": tid, "node": on, "state": state, "desired": desired})
+
+
+def test_aftershock_is_what_starts_after_the_revert_and_only_that() -> None:
+    during = window("node3", FAULT + 0.5, REVERT + 0.2)  # began before the revert: the fault's own outage
+    assert aftershock(history(outages=[during])).verdict == "not found"
+    after = window("node1", REVERT + 0.1, REVERT + 2.0, 5000, 5100)
+    f = aftershock(history(outages=[during, after]))
+    assert f.found and f.start == after.start and f.requests == [[5000, 5100]] and "0.1 s after" in f.text
+    leader = Event(REVERT + 3.0, "leader", {"node": "node2", "previous": "node1"})
+    moved = task(REVERT + 4.0, "t9", "node3", "running")
+    f = aftershock(history(events=[task(1.0, "t1", "node1", "running"), leader, moved]))
+    assert f.found and f.events == [2, 3] and f.nodes == ["node2", "node3"]
+    plane = ControlPlaneWindow(REVERT + 1.0, REVERT + 2.0, 1.0, "node1", "x", False)
+    assert aftershock(history(planes=[plane])).found
+    assert aftershock(history(revert=None)).verdict == "unknown"
+
+
+def test_collateral_is_suffering_on_nodes_the_fault_did_not_touch() -> None:
+    assert collateral(history(outages=[window("node3", 11, 20), window("all", 12, 13)])).verdict == "not found"
+    assert collateral(history(outages=[window("node1", 5, 9)])).verdict == "not found"  # ended before the fault
+    f = collateral(history(outages=[window("node1", 12, 14, 40, 60)]))
+    assert f.found and f.nodes == ["node1"] and f.requests == [[40, 60]]
+    stopped = task(15.0, "t2", "node2", "shutdown", desired="shutdown")
+    assert collateral(history(events=[stopped])).nodes == ["node2"]
+    assert collateral(history(m=meta(entries=["haproxy"]))).verdict == "unknown"  # behind a door: no node to name
+    assert collateral(history(m=meta(node=None))).verdict == "unknown"
+
+
+@pytest.mark.parametrize(("heartbeat", "bound"), [(None, 20.0), (1.0, 4.0)])
+def test_never_detected_says_the_heartbeat_arithmetic(heartbeat: float | None, bound: float) -> None:
+    m = meta(heartbeat=heartbeat)
+    short = history(m=m, lost=None, revert=FAULT + bound - 0.1)
+    assert never_detected(short).verdict == "not found" and f"{bound:.0f} s" in never_detected(short).text
+    f = never_detected(history(m=m, lost=None, revert=FAULT + bound + 0.1))
+    assert f.found and f"heartbeat {heartbeat or 5:g} s x 3 missed" in f.text and f.nodes == ["node3"]
+    assert never_detected(history(m=m, lost=3.0)).verdict == "not found"
+    assert never_detected(history(m=meta(kind="task-kill"), lost=None)).verdict == "unknown"
+
+
+def test_slow_detection_is_past_four_heartbeats() -> None:
+    assert slow_detection(history(lost=20.0)).verdict == "not found"
+    f = slow_detection(history(lost=20.5, events=[node(FAULT + 20.5, "node3", "down")]))
+    assert f.found and f.events == [1] and f.end == FAULT + 20.5
+    assert slow_detection(history(m=meta(heartbeat=1.0), lost=4.5)).found
+    assert slow_detection(history(lost=None)).verdict == "unknown"
+
+
+def test_slow_recovery_is_past_two_heartbeats_for_a_node_that_needs_no_boot() -> None:
+    assert slow_recovery(history(ready=10.0)).verdict == "not found"
+    assert slow_recovery(history(ready=10.5)).found
+    booted = history(m=meta(kind="power-loss"), ready=60.0)
+    assert slow_recovery(booted).verdict == "unknown"  # a boot takes its own time
+
+
+def test_not_restored_reads_the_last_state_of_every_task() -> None:
+    whole = [task(1, "t1", "node1", "running"), task(1, "t2", "node2", "running"), task(1, "t3", "node3", "running")]
+    assert not_restored(history(events=whole)).verdict == "not found"
+    moved = [*whole, task(12, "t3", "node3", "shutdown", "shutdown"), task(13, "t4", "node1", "pending")]
+    f = not_restored(history(events=moved))
+    assert f.found and "2 of 3 replicas running" in f.text and "1 task(s) still pending" in f.text and f.events == [5]
+    back = [*moved, task(14, "t4", "node1", "running")]
+    assert not_restored(history(events=back)).verdict == "not found"
+    assert not_restored(history()).verdict == "unknown"
+
+
+def test_split_view_is_two_managers_naming_different_leaders() -> None:
+    agree = Event(12, "control_plane", {"available": False, "error": "2 of 3 managers answer: node1 (says leader "
+                                        "node1), node2 (says leader node1); no majority names the same leader"})
+    assert split_view(history(events=[agree])).verdict == "not found"
+    split = Event(13, "control_plane", {"available": False, "error": "3 of 3 managers answer: node1 (says leader "
+                                        "node1), node2 (says leader node2), node3 (says leader None)"})
+    f = split_view(history(events=[agree, split]))
+    assert f.found and f.nodes == ["node1", "node2"] and f.events == [2]
+
+
+def test_flapping_counts_losses_of_the_faulted_node() -> None:
+    once = [node(5, "node3", "ready"), node(16, "node3", "down"), node(33, "node3", "ready")]
+    assert flapping(history(events=once)).verdict == "not found"
+    twice = [*once, node(40, "node3", "unknown"), node(41, "node3", "down"), node(45, "node3", "ready")]
+    f = flapping(history(events=twice))
+    assert f.found and f.severity == "warning" and f.events == [2, 4] and (f.start, f.end) == (16, 40)
+    assert flapping(history(m=meta(kind="flap"), events=twice)).severity == "info"  # a flap fault does it on purpose
+
+
+def test_unsound_measurement_carries_the_baseline_warnings() -> None:
+    assert unsound(history()).verdict == "not found"
+    assert unsound(history(warnings=["the client fell behind"])).text == "the client fell behind"
+
+
+def test_every_rule_answers_once_in_order() -> None:
+    names = [f.rule for f in findings(history())]
+    assert names == ["aftershock", "collateral", "never-detected", "slow-detection", "slow-recovery",
+                     "not-restored", "split-view", "flapping", "unsound-measurement"]
