@@ -9,6 +9,7 @@ import pytest
 
 from pulltheplug.analysis.control_plane import ControlPlaneWindow
 from pulltheplug.analysis.findings import (
+    RULES,
     History,
     aftershock,
     collateral,
@@ -149,3 +150,21 @@ def test_every_rule_answers_once_in_order() -> None:
     names = [f.rule for f in findings(history())]
     assert names == ["aftershock", "collateral", "never-detected", "slow-detection", "slow-recovery",
                      "not-restored", "split-view", "flapping", "unsound-measurement"]
+
+
+def test_a_campaign_counts_each_rule_per_scenario_with_its_median_length() -> None:
+    from pulltheplug.analysis.findings import Finding, finding_counts
+
+    def hit(rule: str, length: float) -> Finding:
+        return Finding(rule, "found", "warning", "x", 10.0, 10.0 + length)
+
+    runs = [("nic-down@leader", [hit("aftershock", 2.0), Finding("split-view", "unknown", "high", "?")]),
+            ("nic-down@leader", [hit("aftershock", 4.0)]),
+            ("nic-down@leader", [hit("aftershock", 9.0), hit("flapping", 1.0)]),
+            ("reboot@worker", [Finding("aftershock", "not found", "warning", "calm")])]
+    counts = finding_counts(runs)
+    assert list(counts) == ["nic-down@leader", "reboot@worker"] and list(counts["reboot@worker"]) == list(RULES)
+    assert counts["nic-down@leader"]["aftershock"].words() == "3/3, median 4.0 s"
+    assert counts["nic-down@leader"]["split-view"].unknown == 1
+    assert counts["nic-down@leader"]["flapping"].words() == "1/3, median 1.0 s"
+    assert counts["reboot@worker"]["aftershock"].words() == "0/1"

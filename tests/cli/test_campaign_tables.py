@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pulltheplug.analysis.compare import compare
+from pulltheplug.analysis.findings import finding_counts
 from pulltheplug.campaign_plan import CampaignEntry, demo_spec, plan_runs
 from pulltheplug.cli import campaign_cmd
 from pulltheplug.cli.campaign_cmd import comparison_table, verdict_table
@@ -41,7 +42,8 @@ def _demo_results(quick: bool, repetitions: int = 1) -> CampaignResults:
                               f"run-{planned.number}", history.meta.status, not interrupted, False)
         runs.append(CampaignRun(entry, summary, slos, entry.folder))
     counted = [(r.entry.scenario, r.summary) for r in runs if r.counted and r.summary is not None]
-    return CampaignResults(Path("/nonexistent"), spec, runs, compare(counted), {})
+    counts = finding_counts((scenario, summary.findings) for scenario, summary in counted)
+    return CampaignResults(Path("/nonexistent"), spec, runs, compare(counted), counts, {})
 
 
 def _render(table: Table, width: int = 80) -> str:

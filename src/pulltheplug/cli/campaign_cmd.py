@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pulltheplug.analysis.compare import Metric
+from pulltheplug.analysis.findings import RULES
 from pulltheplug.backends import open_cluster
 from pulltheplug.campaign import run_campaign
 from pulltheplug.campaign_plan import DEMO_LAB, PlannedRun, demo_spec, read_index
@@ -65,6 +66,21 @@ def comparison_table(res: CampaignResults) -> Table:
         table.add_row(sc.replace("@", "\n@", 1).replace(" via ", "\nvia "), str(len(runs)),
                       *[_two_lines(mean_ci(m, c.stats[m.key][sc])) for m in metrics],
                       f"[green]{held}/{len(runs)}[/]" if held == len(runs) else f"[red]{held}/{len(runs)}[/]")
+    return table
+
+
+def findings_table(res: CampaignResults) -> Table | None:
+    """Scenario x the rules some run found: found/runs and the median length; None when no run found any."""
+    rules = [rule for rule in RULES if any(c[rule].found for c in res.findings.values())]
+    if not rules:
+        return None
+    table = _narrow_table(f"{res.spec.name}: findings, runs that found each")
+    table.add_column("scenario", no_wrap=True)
+    for rule in rules:
+        table.add_column(rule.replace("-", "-\n", 1), justify="right")
+    for scenario, counts in res.findings.items():
+        table.add_row(scenario.replace("@", "\n@", 1).replace(" via ", "\nvia "),
+                      *[counts[rule].words().replace(", ", "\n", 1) for rule in rules])
     return table
 
 
@@ -150,6 +166,8 @@ def _report_partial(folder: Path) -> None:
         console.print(f"[yellow]note: no comparison report: {exc}[/]")
         return
     console.print(comparison_table(res))
+    if (found := findings_table(res)) is not None:
+        console.print(found)
     console.print(f"comparison report: {folder / 'report.html'}")
 
 
@@ -182,6 +200,8 @@ def campaign(
     with live_opts.watching(watch, console) as server:
         folder, res = execute_campaign(spec, runs_dir, server)
         console.print(comparison_table(res))
+        if (found := findings_table(res)) is not None:
+            console.print(found)
         console.print(f"comparison report: {folder / 'report.html'}")
         interrupted = _interrupted(folder)
         live_opts.finish(server, watch, folder / "report.html", "interrupted" if interrupted else "complete", console)

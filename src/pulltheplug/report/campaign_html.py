@@ -18,6 +18,7 @@ from plotly.offline import get_plotlyjs
 
 from pulltheplug.analysis import Summary
 from pulltheplug.analysis.compare import Comparison, Metric, Stats, compare
+from pulltheplug.analysis.findings import RULES, FindingCount, finding_counts
 from pulltheplug.campaign_plan import CAMPAIGN, CampaignEntry, plan_runs, read_index
 from pulltheplug.errors import PulltheplugError, RunError
 from pulltheplug.record import load_meta
@@ -56,6 +57,7 @@ class CampaignResults:
     spec: CampaignSpec
     runs: list[CampaignRun]
     comparison: Comparison  # over the counted runs
+    findings: dict[str, dict[str, FindingCount]]  # scenario -> rule -> how many of its counted runs found it
     cluster: dict[str, Any]  # the first run's Meta.cluster: the lab as it really was
 
     @property
@@ -92,7 +94,8 @@ def campaign_results(folder: Path) -> CampaignResults:
         runs.append(run)
         cluster = cluster or meta_cluster
     counted = [(r.entry.scenario, r.summary) for r in runs if r.counted and r.summary is not None]
-    return CampaignResults(folder, spec, runs, compare(counted), cluster)
+    counts = finding_counts((scenario, summary.findings) for scenario, summary in counted)
+    return CampaignResults(folder, spec, runs, compare(counted), counts, cluster)
 
 
 def _plot(metric: Metric, scenarios: tuple[str, ...], stats: dict[str, Stats]) -> str:
@@ -179,6 +182,8 @@ def render_html(res: CampaignResults) -> str:
         counted=sum(r.counted for r in res.runs),
         metrics=res.comparison.metrics,
         overview=_overview(res.comparison),
+        rules=RULES,
+        findings=res.findings,
         sections=_sections(res.comparison),
         runs=_run_rows(res),
         plotlyjs=get_plotlyjs(),
