@@ -237,7 +237,8 @@ def probe(url: str, rate: float, seconds: float, t0: float | None = None, how: P
 
     async def go() -> None:
         if how.engine == "fast":
-            await run_fast_load({"e": url}, rate, 1.0, start, seconds, records.append, keep_alive=how.keep_alive)
+            await run_fast_load({"e": url}, rate, 1.0, start, seconds, records.append, keep_alive=how.keep_alive,
+                                hold_gc=True)
         else:
             await run_load({"e": url}, rate, 1.0, start, seconds, records.append)
 

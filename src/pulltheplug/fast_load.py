@@ -485,11 +485,13 @@ async def run_fast_load(
     stride: int = 1,
     start: float | None = None,
     until: float | None = None,
+    hold_gc: bool = False,
 ) -> LoadStats:
     """`load.run_load`'s contract (see there), plus: `keep_alive` False opens a connection per request;
     `offset`/`stride` send only requests offset + j * stride of the schedule (one worker's share); `start` (run
     seconds) is when request 0 is due (default: now), the one schedule every worker shares; `until` is a
-    deadline (run seconds) on top of a `stop` event."""
+    deadline (run seconds) on top of a `stop` event; `hold_gc` holds the collector's full passes off while the
+    load runs (process-wide: only for a process that does little else, as `pulltheplug load` and its workers)."""
     if not entries:
         raise ValueError("run_fast_load needs at least one entry")
     if rate <= 0 or timeout <= 0 or max_in_flight < 1 or stride < 1 or not 0 <= offset < stride:
@@ -504,13 +506,15 @@ async def run_fast_load(
     # The collector's full passes stall the loop for 15 ms and more once a run holds many objects (measured:
     # 48 requests sent >10 ms late at 3,000/s, none with it off). So it is off while the load runs, the young
     # generations (where connections and their cycles die) are collected every YOUNG_GC_EVERY s, and the full
-    # pass comes back when the load ends.
-    collecting = gc.isenabled()
-    gc.disable()
+    # pass comes back when the load ends. Process-wide, so only where asked (`hold_gc`): a run's controller
+    # keeps its collector for the observer's and the faults' objects.
+    collecting = hold_gc and gc.isenabled()
+    if collecting:
+        gc.disable()
     young_at = [0.0]
 
     def young(now: float) -> None:
-        if now - young_at[0] >= YOUNG_GC_EVERY:
+        if collecting and now - young_at[0] >= YOUNG_GC_EVERY:
             gc.collect(1)
             young_at[0] = now
 

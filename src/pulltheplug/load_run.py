@@ -134,7 +134,7 @@ async def _load(entries: dict[str, str], rate: float, duration: float, timeout: 
     start = clock()
     until = start + duration - 0.5 / rate
     load = asyncio.create_task(
-        run_fast_load(entries, rate, timeout, t0, until, tally, keep_alive=keep_alive) if engine == "fast"
+        run_fast_load(entries, rate, timeout, t0, until, tally, keep_alive=keep_alive, hold_gc=True) if engine == "fast"
         else run_load(entries, rate, timeout, t0, until, tally))
     await asyncio.sleep(0)  # the load takes its start now, before any progress is drawn
     while on_progress is not None and not load.done():

@@ -72,7 +72,7 @@ def _worker(w: int, n: int, load: dict[str, Any], pipe: multiprocessing.connecti
         shipping = loop.create_task(shipper())
         try:
             return await run_fast_load(stop=stop, on_record=batch.append, offset=w, stride=n, start=start,
-                                       until=until, **load)
+                                       until=until, hold_gc=True, **load)
         finally:
             shipping.cancel()
             if not stop.is_set():
