@@ -101,9 +101,9 @@ def _requests(run: Run) -> list[RequestRecord]:
     return run.columns.records() if run.columns is not None else run.requests
 
 
-def _history(run: Run) -> Iterator[tuple[float, str, dict[str, object]]]:
+def _history(run: Run, requests: list[RequestRecord]) -> Iterator[tuple[float, str, dict[str, object]]]:
     """Every record at the moment it became known: a request when it ended, an event at its time."""
-    reqs = sorted(((r.end, "request", request_to_dict(r)) for r in _requests(run)), key=lambda x: x[0])
+    reqs = sorted(((r.end, "request", request_to_dict(r)) for r in requests), key=lambda x: x[0])
     evs = sorted(((e.t, "event", event_to_dict(e)) for e in run.events), key=lambda x: x[0])
     return heapq.merge(reqs, evs, key=lambda x: x[0])
 
@@ -111,9 +111,10 @@ def _history(run: Run) -> Iterator[tuple[float, str, dict[str, object]]]:
 def replay(run: Run, step: float = 1.0) -> Iterator[tuple[float, LiveState]]:
     """The run's state at every `step` seconds of its clock, and once at the end (the same object, updated)."""
     state = LiveState(run.meta, timeline=False)  # the export draws no timeline
-    end = max(run.meta.phases.get("end", 0.0), max((r.end for r in _requests(run)), default=0.0),
+    requests = _requests(run)  # made once: from columns, each is a new object
+    end = max(run.meta.phases.get("end", 0.0), max((r.end for r in requests), default=0.0),
               max((e.t for e in run.events), default=0.0))
-    history = _history(run)
+    history = _history(run, requests)
     pending = next(history, None)
     t = 0.0
     while True:
