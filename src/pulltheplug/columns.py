@@ -86,6 +86,10 @@ class RequestColumns:
                              None if status == NONE else status, name(self.error, self.errors),
                              name(self.node, self.nodes), name(self.task, self.tasks))
 
+    def latest(self) -> list[RequestRecord]:
+        """The request that ended last, alone (what `phases_of` dates a run's end by); none for no request."""
+        return [self.record(int(np.argmax(self.end)))] if len(self) else []
+
     def records(self, where: npt.NDArray[np.bool_] | None = None) -> list[RequestRecord]:
         idx = range(len(self)) if where is None else np.flatnonzero(where)
         return [self.record(int(i)) for i in idx]

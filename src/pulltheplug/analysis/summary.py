@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
 from pulltheplug.analysis.availability import Availability
 from pulltheplug.analysis.baseline import baseline_warnings
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
@@ -97,8 +95,7 @@ def summarize(run: Run) -> Summary:
     meta, events = run.meta, run.events
     columns = run.columns if run.columns is not None else RequestColumns.from_records(run.requests)
     is_sent = sent_mask(columns)
-    last = [columns.record(int(np.argmax(columns.end)))] if len(columns) else []
-    phases = phases_of(meta, last, events)
+    phases = phases_of(meta, columns.latest(), events)
     start = phases.fault  # the one fault start every figure is measured from
     windows = outage_windows_of(columns, is_sent)
     duration = phases.end - phases.steady

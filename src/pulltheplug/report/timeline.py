@@ -281,8 +281,7 @@ def column_bins(c: RequestColumns, end: float, width: float = BIN_WIDTH) -> Bins
 def timeline_of(run: Run, width: float = BIN_WIDTH) -> Timeline:
     """From the columns when the run was read as columns (millions of requests), else from the records."""
     c = run.columns
-    last = [c.record(int(np.argmax(c.end)))] if c is not None and len(c) else run.requests
-    phases = phases_of(run.meta, last, run.events)
+    phases = phases_of(run.meta, c.latest() if c is not None else run.requests, run.events)
     last_due = float(c.due.max()) if c is not None and len(c) else max((r.due for r in run.requests), default=0.0)
     end = max(phases.end, last_due)
     bins = column_bins(c, end, width) if c is not None else request_bins(run.requests, end, width)
