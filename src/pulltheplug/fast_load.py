@@ -135,7 +135,7 @@ class _Entry:
 class _Conn(asyncio.Protocol):
     """One connection and httptools' parser of its answers; it tells the prober what happened."""
 
-    __slots__ = ("answered_any", "body", "door", "entry", "framed", "headers_done", "parser", "prober", "req",
+    __slots__ = ("body", "door", "entry", "framed", "headers_done", "parser", "prober", "req",
                  "started", "transport")
 
     def __init__(self, prober: _Prober, entry: _Entry) -> None:
@@ -149,7 +149,6 @@ class _Conn(asyncio.Protocol):
         self.started = False  # some byte of the current answer came
         self.headers_done = False
         self.framed = False  # the answer says its length (or is chunked): else it ends when the server closes
-        self.answered_any = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
@@ -321,7 +320,6 @@ class _Prober:
                 conn.transport.abort()
             return
         conn.req = None
-        conn.answered_any = True
         status = conn.parser.get_status_code()
         body = b"".join(conn.body)
         node = task = None
