@@ -162,6 +162,11 @@ def _expected_detection(h: History) -> float:
     return h.heartbeat * (GRACE + JITTER)
 
 
+def _arithmetic(h: History) -> str:
+    """How `_expected_detection` is reckoned, in the words a finding gives."""
+    return f"heartbeat {h.heartbeat:g} s x {GRACE} missed, plus one of jitter"
+
+
 def never_detected(h: History) -> Finding:
     rule = "never-detected"
     sev: Severity = "warning"
@@ -177,7 +182,7 @@ def never_detected(h: History) -> Finding:
                     f"take (heartbeat {h.heartbeat:g} s x {GRACE + JITTER}): not seeing it is expected")
     return Finding(rule, "found", sev,
                    f"{h.node} was never marked Down though the fault lasted {lasted:.1f} s, past the {bound:.0f} s "
-                   f"the managers take (heartbeat {h.heartbeat:g} s x {GRACE} missed, plus one of jitter)",
+                   f"the managers take ({_arithmetic(h)})",
                    h.fault_start, h.fault_start + lasted, [h.node])
 
 
@@ -195,7 +200,7 @@ def slow_detection(h: History) -> Finding:
                 and e.data.get("state") in NODE_LOST and abs(e.t - (h.fault_start + lost)) < 1e-6]
     return Finding(rule, "found", sev,
                    f"{h.node} was seen lost {lost:.1f} s after the fault start, later than the {bound:.0f} s its "
-                   f"heartbeat implies (heartbeat {h.heartbeat:g} s x {GRACE} missed, plus one of jitter)",
+                   f"heartbeat implies ({_arithmetic(h)})",
                    h.fault_start, h.fault_start + lost, [h.node], [], numbered[:1])
 
 
