@@ -65,13 +65,39 @@ def test_aftershock_is_what_starts_after_the_revert_and_only_that() -> None:
     after = window("node1", REVERT + 0.1, REVERT + 2.0, 5000, 5100)
     f = aftershock(history(outages=[during, after]))
     assert f.found and f.start == after.start and f.requests == [[5000, 5100]] and "0.1 s after" in f.text
-    leader = Event(REVERT + 3.0, "leader", {"node": "node2", "previous": "node1"})
-    moved = task(REVERT + 4.0, "t9", "node3", "running")
-    f = aftershock(history(events=[task(1.0, "t1", "node1", "running"), leader, moved]))
-    assert f.found and f.events == [2, 3] and f.nodes == ["node2", "node3"]
     plane = ControlPlaneWindow(REVERT + 1.0, REVERT + 2.0, 1.0, "node1", "x", False)
     assert aftershock(history(planes=[plane])).found
     assert aftershock(history(revert=None)).verdict == "unknown"
+
+
+def test_a_leader_change_after_the_revert_is_an_aftershock_unless_it_ends_a_leaderless_window() -> None:
+    leader = Event(REVERT + 3.0, "leader", {"node": "node2", "previous": "node1"})
+    f = aftershock(history(events=[leader]))
+    assert f.found and f.events == [1] and f.nodes == ["node2"] and "1 leader change(s)" in f.text
+    # no leader from the fault until REVERT + 2.5: the election that ends it is the recovery (1 s of poll skew)
+    leaderless = ControlPlaneWindow(FAULT + 1.0, REVERT + 2.5, REVERT + 1.5 - FAULT, None, "x", False)
+    assert aftershock(history(events=[leader], planes=[leaderless])).verdict == "not found"
+    late = Event(REVERT + 3.6, "leader", {"node": "node2", "previous": "node1"})
+    assert aftershock(history(events=[late], planes=[leaderless])).found
+
+
+def test_a_task_move_after_the_revert_is_an_aftershock_but_the_faulted_nodes_own_restart_is_not() -> None:
+    before = [task(1.0, "t1", "node1", "running"), task(1.0, "t3", "node3", "running")]
+    # a new task on the faulted node replaces what the fault took
+    assert aftershock(history(events=[*before, task(REVERT + 4.0, "t9", "node3", "running")])).verdict == "not found"
+    f = aftershock(history(events=[*before, task(REVERT + 4.0, "t9", "node2", "running")]))
+    assert f.found and f.events == [3] and f.nodes == ["node2"] and "1 task(s) started or stopped" in f.text
+    # the task that outlived a NIC cut, shut down once the node is back (Swarm had replaced it): a second outage
+    stop = task(REVERT + 4.0, "t3", "node3", "shutdown", desired="shutdown")
+    assert aftershock(history(events=[*before, stop])).found
+    # the same report after a power loss is the task the fault killed
+    assert aftershock(history(m=meta(kind="power-loss"), events=[*before, stop])).verdict == "not found"
+    other = task(REVERT + 4.0, "t1", "node1", "shutdown", desired="shutdown")
+    assert aftershock(history(m=meta(kind="power-loss"), events=[*before, other])).found
+    # a quorum loss touches every node its fault event names
+    quorum = [Event(FAULT, "fault", {"action": "inject", "node": "node3", "nodes": ["node3", "node2"]}), *before,
+              task(REVERT + 4.0, "t9", "node2", "running")]
+    assert aftershock(history(m=meta(kind="quorum-loss"), events=quorum)).verdict == "not found"
 
 
 def test_collateral_is_suffering_on_nodes_the_fault_did_not_touch() -> None:
@@ -81,6 +107,8 @@ def test_collateral_is_suffering_on_nodes_the_fault_did_not_touch() -> None:
     assert f.found and f.nodes == ["node1"] and f.requests == [[40, 60]]
     stopped = task(15.0, "t2", "node2", "shutdown", desired="shutdown")
     assert collateral(history(events=[stopped])).nodes == ["node2"]
+    quorum = Event(FAULT, "fault", {"action": "inject", "node": "node3", "nodes": ["node3", "node2"]})
+    assert collateral(history(events=[quorum, stopped])).verdict == "not found"  # node2 lost power too
     assert collateral(history(m=meta(entries=["haproxy"]))).verdict == "unknown"  # behind a door: no node to name
     assert collateral(history(m=meta(node=None))).verdict == "unknown"
 
@@ -135,9 +163,12 @@ def test_split_view_is_two_managers_naming_different_leaders() -> None:
 def test_flapping_counts_losses_of_the_faulted_node() -> None:
     once = [node(5, "node3", "ready"), node(16, "node3", "down"), node(33, "node3", "ready")]
     assert flapping(history(events=once)).verdict == "not found"
+    # a new leader reports every node Unknown until it hears from it: no loss, no return
+    elected = [*once, node(40, "node3", "unknown"), node(42, "node3", "ready")]
+    assert flapping(history(events=elected)).verdict == "not found"
     twice = [*once, node(40, "node3", "unknown"), node(41, "node3", "down"), node(45, "node3", "ready")]
     f = flapping(history(events=twice))
-    assert f.found and f.severity == "warning" and f.events == [2, 4] and (f.start, f.end) == (16, 40)
+    assert f.found and f.severity == "warning" and f.events == [2, 5] and (f.start, f.end) == (16, 41)
     assert flapping(history(m=meta(kind="flap"), events=twice)).severity == "info"  # a flap fault does it on purpose
 
 

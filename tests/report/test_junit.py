@@ -80,11 +80,11 @@ def test_findings_are_properties_and_a_forbidden_one_is_a_failing_case() -> None
                    Event(46.0, "node", {"node": "node3", "state": "ready", "availability": "active",
                                         "role": "manager", "manager": "reachable"})]
     summary = summarize(run)
-    slos = check_slos(summary, {"no_findings": ["flapping", "aftershock"]})
+    slos = check_slos(summary, {"no_findings": ["flapping", "split-view"]})
     (suite,) = _parse(junit_xml([(summary, slos)])).findall("testsuite")
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
     assert props["finding.flapping"] == "node3 went Down and back 2 times for one fault"
     cases = {c.get("name"): c for c in suite.findall("testcase")}
-    flap, after = cases["no_findings[flapping]"], cases["no_findings[aftershock]"]
+    flap, after = cases["no_findings[flapping]"], cases["no_findings[split-view]"]
     assert flap.find("failure") is not None and after.find("failure") is None
     assert dataclasses.replace(summary, findings=[]).findings == []  # the field is plain data

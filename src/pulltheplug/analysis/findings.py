@@ -31,6 +31,9 @@ GRACE = 3  # heartbeat periods a node may miss before the managers mark it Down
 JITTER = 1  # one more period: a node's heartbeats are spread over the period
 DETECTABLE = frozenset({"nic-down", "power-loss", "reboot", "freeze", "engine-crash", "partition"})
 RECONNECTS = frozenset({"nic-down", "freeze", "partition"})  # the node comes back without a boot
+STOPPED = frozenset({"shutdown", "failed", "rejected", "orphaned", "complete"})  # task states of a task that ended
+UNKNOWN = "unknown"  # a node state that tells neither loss nor return
+POLL_SKEW = 1.0  # s: the observer reads the leader and the control plane's availability in separate polls
 _CLAIM = re.compile(r"(\S+) \(says leader (\S+)\)")
 RULES: tuple[str, ...] = get_args(FindingRule)
 
@@ -100,34 +103,69 @@ def _nodes_of(windows: Sequence[OutageWindow]) -> list[str]:
     return sorted({w.entry for w in windows if w.entry != ALL})
 
 
+def _touched(h: History) -> set[str]:
+    """The nodes the faults acted on: the target and every node a fault event names (a quorum loss, a
+    partition and a schedule act on several)."""
+    touched = {h.node} if h.node else set()
+    for e in h.events:
+        if e.type == "fault":
+            touched |= {str(n) for n in [e.data.get("node"), *(e.data.get("nodes") or [])] if n}
+    return touched
+
+
+def _leader_at_revert_until(h: History, revert: float) -> float:
+    """Until when a leader change is the control plane's recovery, not a new disturbance: the end (plus the
+    skew between the observer's two polls) of a window without a leader that was open at the revert."""
+    open_then = [w.end for w in h.control_plane if w.start <= revert <= w.end]
+    return max(open_then) + POLL_SKEW if open_then else revert
+
+
 def aftershock(h: History) -> Finding:
-    """An outage, a control-plane window, a leader change or a new task that starts after the revert."""
+    """An outage, a control-plane window, a leader change or a task move that starts after the revert.
+
+    The cluster's recovery from the fault itself is not an aftershock: the leader elected to end a window
+    without one that was open at the revert, a task started on a faulted node (it replaces what the fault
+    took), and a task the fault killed (a power loss, a reboot) that the returning node reports as failed."""
     rule = "aftershock"
     sev: Severity = "warning"
     if h.revert is None:
         return _unknown(rule, sev, "the fault was never reverted, so nothing can come after its revert")
     revert = h.revert
+    touched = _touched(h)
     windows = [w for w in h.outages if w.start > revert]
     planes = [w for w in h.control_plane if w.start > revert]
+    recovered = _leader_at_revert_until(h, revert)
     leaders = [(i, e) for i, e in h.numbered("leader")
-               if e.t > revert and e.data.get("node") and e.data.get("previous")
+               if e.t > recovered and e.data.get("node") and e.data.get("previous")
                and e.data.get("node") != e.data.get("previous")]
-    ran_before = {e.data.get("task") for _, e in h.numbered("task") if e.t <= revert}
-    tasks = [(i, e) for i, e in h.numbered("task")
-             if e.t > revert and e.data.get("state") == "running" and e.data.get("task") not in ran_before]
-    if not (windows or planes or leaders or tasks):
+    tasks = h.numbered("task")
+    ran_before = {e.data.get("task") for _, e in tasks if e.t <= revert and e.data.get("state") == "running"}
+    survived = h.kind in RECONNECTS  # the containers of a node that only lost touch still run
+
+    def move(e: Event) -> bool:
+        if e.t <= revert:
+            return False
+        on_touched = e.data.get("node") in touched
+        if e.data.get("state") == "running":
+            return e.data.get("task") not in ran_before and not on_touched
+        return (e.data.get("state") in STOPPED and e.data.get("desired") != "running"
+                and e.data.get("task") in ran_before and (survived or not on_touched))
+
+    moves = [(i, e) for i, e in tasks if move(e)]
+    if not (windows or planes or leaders or moves):
         return _not(rule, sev, "nothing was disturbed after the revert")
-    starts = [w.start for w in windows] + [w.start for w in planes] + [e.t for _, e in leaders + tasks]
-    ends = [w.end for w in windows] + [w.end for w in planes] + [e.t for _, e in leaders + tasks]
+    marks = leaders + moves
+    starts = [w.start for w in windows] + [w.start for w in planes] + [e.t for _, e in marks]
+    ends = [w.end for w in windows] + [w.end for w in planes] + [e.t for _, e in marks]
     what = [f"{len(windows)} outage window(s)" if windows else "", f"{len(planes)} control-plane window(s)"
             if planes else "", f"{len(leaders)} leader change(s)" if leaders else "",
-            f"{len(tasks)} new task(s)" if tasks else ""]
-    nodes = sorted(set(_nodes_of(windows)) | {str(e.data.get("node")) for _, e in leaders + tasks})
+            f"{len(moves)} task(s) started or stopped" if moves else ""]
+    nodes = sorted(set(_nodes_of(windows)) | {str(e.data.get("node")) for _, e in marks})
     first = min(starts)
     return Finding(rule, "found", sev,
                    f"the node's return disturbed the cluster again: {', '.join(x for x in what if x)}, the first "
                    f"{first - revert:.1f} s after the revert", first, max(ends), nodes,
-                   [[w.first_k, w.last_k] for w in windows], [i for i, _ in leaders + tasks])
+                   [[w.first_k, w.last_k] for w in windows], sorted(i for i, _ in marks))
 
 
 def collateral(h: History) -> Finding:
@@ -138,15 +176,14 @@ def collateral(h: History) -> Finding:
     if node is None or start is None:
         return _unknown(rule, sev, "no fault on one node: nothing to call collateral")
     names = {str(n.get("name")) for n in h.meta.cluster.get("nodes", []) if isinstance(n, dict)}
-    touched = {node} | {str(e.data["node"]) for e in h.events if e.type == "fault" and e.data.get("node")}
+    touched = _touched(h)
     if not names or not set(h.meta.entries) <= names:
         return _unknown(rule, sev, "the entry points are not named for nodes (a front door), so a failure "
                         "cannot be put on a node")
     windows = [w for w in h.outages if w.entry in names - touched and w.end > start]
     stopped = [(i, e) for i, e in h.numbered("task")
                if e.t >= start and e.data.get("node") in names - touched
-               and e.data.get("state") in ("shutdown", "failed", "rejected", "orphaned", "complete")
-               and e.data.get("desired") != "running"]
+               and e.data.get("state") in STOPPED and e.data.get("desired") != "running"]
     if not windows and not stopped:
         return _not(rule, sev, f"only {', '.join(sorted(touched))} suffered")
     nodes = sorted(set(_nodes_of(windows)) | {str(e.data.get("node")) for _, e in stopped})
@@ -262,7 +299,10 @@ def split_view(h: History) -> Finding:
 
 
 def flapping(h: History) -> Finding:
-    """The faulted node lost more than once for one fault (a flap fault does that on purpose: info)."""
+    """The faulted node lost more than once for one fault (a flap fault does that on purpose: info).
+
+    Unknown is no loss and no return: a newly elected leader reports every node Unknown until it hears
+    from it, so it says nothing of the node."""
     rule = "flapping"
     sev: Severity = "info" if h.kind == "flap" else "warning"
     if h.node is None or h.fault_start is None:
@@ -272,7 +312,10 @@ def flapping(h: History) -> Finding:
     for i, e in h.numbered("node"):
         if e.data.get("node") != h.node or e.t < h.fault_start:
             continue
-        now_lost = e.data.get("state") in NODE_LOST
+        state = e.data.get("state")
+        if state == UNKNOWN:
+            continue
+        now_lost = state in NODE_LOST
         if now_lost and not lost:
             losses.append((i, e))
         lost = now_lost
