@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import subprocess
@@ -56,6 +57,52 @@ def test_nic_down_of_a_worker(lab: labmod.Lab, tmp_path: Path) -> None:
     ks = sorted(q.k for q in r.requests)
     assert ks == list(range(len(ks)))
     assert (folder / "summary.json").exists()
+    _the_return_is_an_aftershock(lab, folder, revert)
+
+
+def _wall(stamp: str) -> dt.datetime:
+    """An RFC 3339 time from the Engine API (nanoseconds, "Z") or the run's meta."""
+    head, _, frac = stamp.replace("Z", "+00:00").partition(".")
+    if not frac:
+        return dt.datetime.fromisoformat(head)
+    digits = frac[:len(frac) - len(frac.lstrip("0123456789"))]
+    return dt.datetime.fromisoformat(f"{head}.{digits[:6]:0<6}{frac[len(digits):]}")
+
+
+def _the_return_is_an_aftershock(lab: labmod.Lab, folder: Path, revert: float) -> None:
+    """The finding this lab gives every time a worker's NIC is down past its detection.
+
+    Swarm marked node4 Down (about 11 s into the cut) and gave its task a replacement, Pending: every other
+    node's host port is taken. The old container outlived the cut, so node4 answered again once its NIC was
+    back; then Swarm stopped that container and started the replacement: a second outage of node4's share, a
+    few seconds after the revert (2.2 to 4.7 s in the nic-down runs of a worker and a follower here, never in
+    a power loss or a reboot, where the node's own restart is its recovery). That is an aftershock. It is held
+    against node4's own dockerd: the old container's exit and the new one's start, on the run's clock.
+    """
+    summary = json.loads((folder / "summary.json").read_text())["summary"]
+    (shock,) = [f for f in summary["findings"] if f["rule"] == "aftershock"]
+    assert shock["verdict"] == "found", shock["text"]
+    assert shock["nodes"] == ["node4"] and shock["start"] > revert
+    (second,) = [w for w in summary["outages"] if w["start"] > revert]
+    assert second["entry"] == "node4" and [second["first_k"], second["last_k"]] in shock["requests"]
+    sock = lab.plan.node("node4").docker_host
+    ids = subprocess.run(["docker", "-H", sock, "ps", "-aq", "--filter", "label=com.docker.swarm.service.name="
+                          "e2e-probe"], capture_output=True, text=True, check=True).stdout.split()
+    states = [c["State"] for c in json.loads(subprocess.run(["docker", "-H", sock, "inspect", *ids],
+                                                            capture_output=True, text=True, check=True).stdout)]
+    t0 = _wall(load_run(folder).meta.started_at)
+
+    def clock(stamp: str) -> float:
+        return (_wall(stamp) - t0).total_seconds()
+
+    fault_start = load_run(folder).meta.phases["fault"]
+    (old,) = [s for s in states if clock(s["StartedAt"]) < fault_start and clock(s["FinishedAt"]) > revert]
+    (new,) = [s for s in states if clock(s["StartedAt"]) > revert]
+    stopped, started = clock(old["FinishedAt"]), clock(new["StartedAt"])
+    print(f"aftershock: outage {second['start']:.2f}-{second['end']:.2f} s; old container exited at {stopped:.2f} s, "
+          f"the replacement started at {started:.2f} s")
+    assert abs(second["start"] - stopped) < 0.5  # node4's share fails from the old container's exit...
+    assert second["start"] < started < second["end"] + 0.5  # ...until the replacement answers
 
 
 def test_power_loss_leaves_no_process_then_boots(lab: labmod.Lab, tmp_path: Path) -> None:

@@ -152,3 +152,27 @@ def test_an_interrupted_run_whose_slos_hold_has_not_passed(campaign: Path) -> No
     last = campaign_results(campaign).runs[-1]
     assert last.summary is not None and last.summary.longest_outage < 4.5  # max_outage itself holds
     assert last.passed is False and not last.counted
+
+
+def test_report_on_a_campaign_folder_remakes_every_run_then_the_comparison(campaign: Path) -> None:
+    """What a user does after upgrading pulltheplug: the records stay, the summaries (and their findings) are
+    made again from them."""
+    from tests.cli.test_errors import cli
+    from tests.test_results import doctored
+
+    first = campaign / "20260101-000001-001-nic-down-leader-r1"
+    doctored(first)  # a summary.json an older pulltheplug wrote, with another outage and no findings
+    proc = cli("report", str(campaign), cwd=campaign)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == str(campaign / "report.html")
+    written = json.loads((first / "summary.json").read_text())["summary"]
+    made = summarize_folder(first)
+    assert written["longest_outage"] == pytest.approx(made.longest_outage) != 99.0
+    assert [f["rule"] for f in written["findings"]] == [f.rule for f in made.findings]
+    assert all((campaign / e / "report.html").exists() for e in ("cut", *(d.name for d in campaign.glob("2026*"))))
+    assert "campaign small" in proc.stdout  # the comparison table
+    assert 99.0 not in campaign_results(campaign).comparison.stats["outage"]["nic-down@leader"].values
+
+    proc = cli("report", str(campaign), "--format", "json", cwd=campaign)
+    assert proc.returncode == 2 and "is a campaign folder" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
