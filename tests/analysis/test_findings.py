@@ -46,9 +46,13 @@ def window(entry: str, start: float, end: float, first_k: int = 100, last_k: int
 
 def history(m: Meta | None = None, events: list[Event] | None = None, outages: list[OutageWindow] | None = None,
             planes: list[ControlPlaneWindow] | None = None, lost: float | None = 6.0, ready: float | None = 3.0,
-            revert: float | None = REVERT, warnings: list[str] | None = None) -> History:
-    return History(m or meta(), events or [], FAULT, revert, END, outages or [], planes or [], Detection(lost, None),
-                   Recovery(ready, None, True, 5.0), warnings or [])
+            revert: float | None = REVERT, warnings: list[str] | None = None,
+            answered: dict[int, float] | None = None) -> History:
+    """`answered` None: every outage window's entry had answered again before it."""
+    windows = outages or []
+    back = answered if answered is not None else {i: w.start - 1.0 for i, w in enumerate(windows)}
+    return History(m or meta(), events or [], FAULT, revert, END, windows, planes or [], Detection(lost, None),
+                   Recovery(ready, None, True, 5.0), warnings or [], back)
 
 
 def node(t: float, name: str, state: str) -> Event:
@@ -68,6 +72,30 @@ def test_aftershock_is_what_starts_after_the_revert_and_only_that() -> None:
     plane = ControlPlaneWindow(REVERT + 1.0, REVERT + 2.0, 1.0, "node1", "x", False)
     assert aftershock(history(planes=[plane])).found
     assert aftershock(history(revert=None)).verdict == "unknown"
+    # an entry that had not answered since its last window: the same outage, split by answers that came late
+    assert aftershock(history(outages=[during, after], answered={})).verdict == "not found"
+
+
+@pytest.mark.parametrize(("late", "found"), [(True, False), (False, True)])
+def test_an_outage_is_new_only_once_its_entry_has_answered_again(late: bool, found: bool) -> None:
+    """node3 refuses until 20.5 s (the revert at 20 s), then its restarting task holds the connections of the
+    requests due until 21 s and answers them at 21.6 s, and those due until 21.5 s time out: one outage as
+    users felt it, in two windows. Answered at once instead, the second window is a new outage."""
+    import dataclasses
+
+    from pulltheplug.analysis.summary import summarize
+    from tests.analysis.history import failing, run, stream
+
+    fail = failing("node3", 10.0, 20.5)
+    records = stream(100.0, 30.0, fail=lambda e, due: fail(e, due) or (
+        "timeout" if e == "node3" and 21.0 <= due < 21.5 else None))
+    if late:
+        records = [dataclasses.replace(r, end=21.6) if r.target == "node3" and 20.5 <= r.due < 21.0 else r
+                   for r in records]
+    s = summarize(run(records, [Event(10.0, "fault", {"action": "inject", "node": "node3"})]))
+    assert [(w.entry, round(w.start, 2)) for w in s.outages] == [("node3", 10.01), ("node3", 21.02)]
+    (shock,) = [f for f in s.findings if f.rule == "aftershock"]
+    assert shock.found is found and (not found or shock.start == pytest.approx(21.02))
 
 
 def test_a_leader_change_after_the_revert_is_an_aftershock_unless_it_ends_a_leaderless_window() -> None:

@@ -12,7 +12,7 @@ after about GRACE heartbeat periods (5 s by default; a run's `swarm.dispatcher_h
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Any, Literal, get_args
@@ -69,6 +69,9 @@ class History:
     detect: Detection
     recover: Recovery
     warnings: Sequence[str]
+    # outage window index -> when its entry answered again before it (request_figures.answered_before): only
+    # a window whose entry was back first is a new outage rather than the tail of the last one
+    answered: Mapping[int, float]
 
     @property
     def node(self) -> str | None:
@@ -123,16 +126,18 @@ def _leader_at_revert_until(h: History, revert: float) -> float:
 def aftershock(h: History) -> Finding:
     """An outage, a control-plane window, a leader change or a task move that starts after the revert.
 
-    The cluster's recovery from the fault itself is not an aftershock: the leader elected to end a window
-    without one that was open at the revert, a task started on a faulted node (it replaces what the fault
-    took), and a task the fault killed (a power loss, a reboot) that the returning node reports as failed."""
+    The cluster's recovery from the fault itself is not an aftershock: an outage window of an entry that had
+    not answered again since its last one (a restarting task holds its first connections and answers some of
+    them late, which splits one outage in two), the leader elected to end a window without one that was open
+    at the revert, a task started on a faulted node (it replaces what the fault took), and a task the fault
+    killed (a power loss, a reboot) that the returning node reports as failed."""
     rule = "aftershock"
     sev: Severity = "warning"
     if h.revert is None:
         return _unknown(rule, sev, "the fault was never reverted, so nothing can come after its revert")
     revert = h.revert
     touched = _touched(h)
-    windows = [w for w in h.outages if w.start > revert]
+    windows = [w for i, w in enumerate(h.outages) if w.start > revert and i in h.answered]
     planes = [w for w in h.control_plane if w.start > revert]
     recovered = _leader_at_revert_until(h, revert)
     leaders = [(i, e) for i, e in h.numbered("leader")

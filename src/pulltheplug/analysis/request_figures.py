@@ -190,3 +190,26 @@ def outage_windows_of(c: RequestColumns, sent: Mask) -> list[OutageWindow]:
         code = c.targets.index(e)
         windows += _runs(c, order[c.target[order] == code], e, kinds, names)
     return windows + _runs(c, order, ALL, kinds, names, need_all=len(present), due=due)
+
+
+def answered_before(c: RequestColumns, sent: Mask, windows: list[OutageWindow], after: float) -> dict[int, float]:
+    """For each window (by its index) that starts after `after`: when its entry last came back before it, the
+    end of the first ok answer on that entry (any entry, for "all") due since its previous window, if that
+    answer ended before the window's first failure was due. A window missing here continued an outage as
+    users felt it: the requests between the two were answered only once the second had begun (a task starting
+    holds its first connections, then answers them late)."""
+    found: dict[int, float] = {}
+    ok = sent & (c.outcome == OK)
+    previous: dict[str, float] = {}
+    for i, w in enumerate(windows):
+        since = previous.get(w.entry, -np.inf)
+        previous[w.entry] = w.start
+        if w.start <= after:
+            continue
+        mask = ok & (c.due > since) & (c.due < w.start)
+        if w.entry != ALL and w.entry in c.targets:
+            mask &= c.target == c.targets.index(w.entry)
+        ends = c.end[mask]
+        if len(ends) and (first := float(ends.min())) < w.start:
+            found[i] = first
+    return found

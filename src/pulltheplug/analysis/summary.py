@@ -16,6 +16,7 @@ from pulltheplug.analysis.outages import OutageWindow, longest_outage
 from pulltheplug.analysis.outcomes import Outcomes
 from pulltheplug.analysis.phases import Phases, phases_of
 from pulltheplug.analysis.request_figures import (
+    answered_before,
     availability_of,
     client_lag_of,
     errors_of,
@@ -138,6 +139,7 @@ def summarize(run: Run) -> Summary:
         door=door,
         faults=fault_intervals(events, windows, phases.end),
     )
+    answered = answered_before(columns, is_sent, windows, phases.revert) if phases.revert is not None else {}
     history = History(meta, events, start, phases.revert, phases.end, summary.outages, summary.control_plane,
-                      summary.detect, summary.recover, summary.warnings)
+                      summary.detect, summary.recover, summary.warnings, answered)
     return replace(summary, findings=findings(history))
