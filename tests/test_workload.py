@@ -1,3 +1,11 @@
+import http.server
+import json
+import socket
+import socketserver
+import threading
+import time
+from pathlib import Path
+
 import pytest
 
 from pulltheplug.errors import SpecError
@@ -27,3 +35,49 @@ def test_global_mode_takes_no_replica_count() -> None:
     for bad in ({"mode": "global", "replicas": 2}, {"mode": "global", "max_replicas_per_node": 1}):
         with pytest.raises(ValueError, match="mode global runs one task per node"):
             WorkloadSpec.model_validate(bad)
+
+
+def test_waiting_for_tasks_outlasts_a_manager_that_does_not_answer(tmp_path: Path) -> None:
+    """A manager without a leader (a follower just back from a NIC cut: 11 to 29 s here) holds API calls
+    past the client's timeout; the wait asks again until its own deadline instead of failing the run. Served
+    by a real HTTP server on a unix socket, to a real docker-py client."""
+    import docker
+
+    from pulltheplug.workload import wait_running
+
+    asked: list[float] = []
+
+    class Manager(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(time.monotonic())
+            if "/tasks" in self.path and len(asked) == 1:
+                time.sleep(1.5)  # past the client's 1 s
+            body = json.dumps([{"ID": f"t{i}", "NodeID": f"n{i}", "Status": {"State": "running"},
+                                "DesiredState": "running"} for i in range(2)]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+        def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+            conn, _ = self.socket.accept()
+            return conn, ("local", 0)  # http.server wants a (host, port) client address
+
+    sock = tmp_path / "docker.sock"
+    server = Server(str(sock), Manager)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = docker.DockerClient(base_url=f"unix://{sock}", version="1.41", timeout=1)
+    try:
+        wait_running(client, "web", 2, timeout=10)
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+    assert len(asked) >= 2  # asked again after the call that timed out

@@ -7,6 +7,7 @@ node's address, which is what lets a request be traced to the node that served i
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +21,9 @@ from docker.types import EndpointSpec, ServiceMode
 from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.probe import SCRIPT
 from pulltheplug.spec import PROBE_IMAGE
-from pulltheplug.swarm_api import task_row
+from pulltheplug.swarm_api import API_ERRORS, task_row
+
+log = logging.getLogger(__name__)
 
 
 def deploy_probe(
@@ -84,7 +87,9 @@ def is_settled(states: list[str], replicas: int) -> bool:
 
 def wait_running(client: docker.DockerClient, name: str, replicas: int, timeout: float = 60) -> None:
     """Until the service is settled: a swarm healing from a fault may still move tasks after its nodes
-    are all Ready (seen here: a leader back from a NIC fault rescheduled a task of a node never faulted)."""
+    are all Ready (seen here: a leader back from a NIC fault rescheduled a task of a node never faulted), and
+    its managers may have no leader for a while (a follower back from a NIC cut: 11 to 29 s here), when the
+    API answers an error or nothing in 10 s."""
     deadline = time.monotonic() + timeout
     states: list[str] = []
     while time.monotonic() < deadline:
@@ -92,8 +97,8 @@ def wait_running(client: docker.DockerClient, name: str, replicas: int, timeout:
             states = task_states(client, name)
             if is_settled(states, replicas):
                 return
-        except docker.errors.APIError:
-            pass
+        except API_ERRORS as exc:  # managers without a leader answer late or not at all: keep asking
+            log.debug("tasks of %s not read: %s: %s", name, type(exc).__name__, exc)
         time.sleep(0.25)
     raise ClusterError(f"service {name} did not get {replicas} running tasks within {timeout:.0f}s "
                        f"(tasks: {', '.join(states) or 'none'})")
