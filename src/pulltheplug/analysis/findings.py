@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 from pulltheplug.analysis.control_plane import ControlPlaneWindow
 from pulltheplug.analysis.outages import ALL, OutageWindow
@@ -345,15 +345,6 @@ CHECKERS = (aftershock, collateral, never_detected, slow_detection, slow_recover
 def findings(h: History) -> list[Finding]:
     """Every rule's answer, in RULES order."""
     return [check(h) for check in CHECKERS]
-
-
-def found(fs: Sequence[Finding]) -> list[Finding]:
-    return [f for f in fs if f.found]
-
-
-def as_dict(f: Finding) -> dict[str, Any]:
-    return {"rule": f.rule, "verdict": f.verdict, "severity": f.severity, "text": f.text, "start": f.start,
-            "end": f.end, "nodes": f.nodes, "requests": f.requests, "events": f.events}
 
 
 @dataclass(frozen=True, slots=True)
