@@ -106,6 +106,11 @@ def _nodes_of(windows: Sequence[OutageWindow]) -> list[str]:
     return sorted({w.entry for w in windows if w.entry != ALL})
 
 
+def _ended(e: Event) -> bool:
+    """A task event saying Swarm ended the task (it is not to run again)."""
+    return e.data.get("state") in STOPPED and e.data.get("desired") != "running"
+
+
 def _touched(h: History) -> set[str]:
     """The nodes the faults acted on: the target and every node a fault event names (a quorum loss, a
     partition and a schedule act on several)."""
@@ -153,8 +158,7 @@ def aftershock(h: History) -> Finding:
         on_touched = e.data.get("node") in touched
         if e.data.get("state") == "running":
             return e.data.get("task") not in ran_before and not on_touched
-        return (e.data.get("state") in STOPPED and e.data.get("desired") != "running"
-                and e.data.get("task") in ran_before and (survived or not on_touched))
+        return _ended(e) and e.data.get("task") in ran_before and (survived or not on_touched)
 
     moves = [(i, e) for i, e in tasks if move(e)]
     if not (windows or planes or leaders or moves):
@@ -187,8 +191,7 @@ def collateral(h: History) -> Finding:
                         "cannot be put on a node")
     windows = [w for w in h.outages if w.entry in names - touched and w.end > start]
     stopped = [(i, e) for i, e in h.numbered("task")
-               if e.t >= start and e.data.get("node") in names - touched
-               and e.data.get("state") in STOPPED and e.data.get("desired") != "running"]
+               if e.t >= start and e.data.get("node") in names - touched and _ended(e)]
     if not windows and not stopped:
         return _not(rule, sev, f"only {', '.join(sorted(touched))} suffered")
     nodes = sorted(set(_nodes_of(windows)) | {str(e.data.get("node")) for _, e in stopped})
@@ -209,6 +212,11 @@ def _arithmetic(h: History) -> str:
     return f"heartbeat {h.heartbeat:g} s x {GRACE} missed, plus one of jitter"
 
 
+def _beats(h: History) -> str:
+    """`_arithmetic` in short, as a rule that found nothing says it."""
+    return f"heartbeat {h.heartbeat:g} s x {GRACE + JITTER}"
+
+
 def never_detected(h: History) -> Finding:
     rule = "never-detected"
     sev: Severity = "warning"
@@ -221,7 +229,7 @@ def never_detected(h: History) -> Finding:
                     "fault start")
     if lasted < bound:
         return _not(rule, sev, f"the fault lasted {lasted:.1f} s, less than the {bound:.0f} s the managers may "
-                    f"take (heartbeat {h.heartbeat:g} s x {GRACE + JITTER}): not seeing it is expected")
+                    f"take ({_beats(h)}): not seeing it is expected")
     return Finding(rule, "found", sev,
                    f"{h.node} was never marked Down though the fault lasted {lasted:.1f} s, past the {bound:.0f} s "
                    f"the managers take ({_arithmetic(h)})",
@@ -236,8 +244,7 @@ def slow_detection(h: History) -> Finding:
         return _unknown(rule, sev, "no detection to time")
     bound = _expected_detection(h)
     if lost <= bound:
-        return _not(rule, sev, f"{h.node} was seen lost after {lost:.1f} s, within {bound:.0f} s (heartbeat "
-                    f"{h.heartbeat:g} s x {GRACE + JITTER})")
+        return _not(rule, sev, f"{h.node} was seen lost after {lost:.1f} s, within {bound:.0f} s ({_beats(h)})")
     numbered = [i for i, e in h.numbered("node") if e.data.get("node") == h.node
                 and e.data.get("state") in NODE_LOST and abs(e.t - (h.fault_start + lost)) < 1e-6]
     return Finding(rule, "found", sev,
