@@ -84,6 +84,13 @@ def findings_table(res: CampaignResults) -> Table | None:
     return table
 
 
+def print_tables(res: CampaignResults, to: Console) -> None:
+    """The comparison, then the findings when some run found one: what every campaign command ends with."""
+    to.print(comparison_table(res))
+    if (found := findings_table(res)) is not None:
+        to.print(found)
+
+
 def verdict_table(res: CampaignResults) -> Table:
     """One row per run: what it hit, what users felt, and the SLO verdict."""
     c = res.comparison
@@ -165,9 +172,7 @@ def _report_partial(folder: Path) -> None:
             log.error("no comparison report, on a bug in pulltheplug", exc_info=True)
         console.print(f"[yellow]note: no comparison report: {exc}[/]")
         return
-    console.print(comparison_table(res))
-    if (found := findings_table(res)) is not None:
-        console.print(found)
+    print_tables(res, console)
     console.print(f"comparison report: {folder / 'report.html'}")
 
 
@@ -199,9 +204,7 @@ def campaign(
     assert watch is not None  # given by with_watch_options
     with live_opts.watching(watch, console) as server:
         folder, res = execute_campaign(spec, runs_dir, server)
-        console.print(comparison_table(res))
-        if (found := findings_table(res)) is not None:
-            console.print(found)
+        print_tables(res, console)
         console.print(f"comparison report: {folder / 'report.html'}")
         interrupted = _interrupted(folder)
         live_opts.finish(server, watch, folder / "report.html", "interrupted" if interrupted else "complete", console)

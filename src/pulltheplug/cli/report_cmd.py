@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pulltheplug.campaign_plan import CAMPAIGN, read_index
 from pulltheplug.cli.app import app
-from pulltheplug.cli.campaign_cmd import comparison_table, findings_table
+from pulltheplug.cli.campaign_cmd import print_tables
 from pulltheplug.errors import PulltheplugError, RunError
 from pulltheplug.live.metrics import openmetrics_of
 from pulltheplug.record import load_meta
@@ -69,9 +69,7 @@ def remake_campaign(folder: Path) -> Path:
             progress.advance(task)
     res = campaign_results(folder)
     path = write_campaign_report(res)
-    out.print(comparison_table(res))
-    if (found := findings_table(res)) is not None:
-        out.print(found)
+    print_tables(res, out)
     return path
 
 
