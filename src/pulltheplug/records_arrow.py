@@ -9,6 +9,7 @@ Run folders written before it hold `requests.jsonl`, which `record.load_run` sti
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -46,13 +47,19 @@ def _stream(rows: list[list[object]]) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
+@functools.cache
+def _warm() -> None:
+    """pyarrow loads its kernels and the zstd codec on first use, once a process: ~0.1 s that a run's first
+    flush would spend on the prober's event loop, a second into the load. One row encoded and thrown away
+    when the first writer opens, instead."""
+    _stream([[0], [0.0], [0.0], [0.0], ["x"], ["ok"], [200], [None], [None], [None]])
+
+
 class ArrowRequests:
     """The run's request records as they come: kept in lists, written as one IPC stream each second."""
 
     def __init__(self, path: Path, every: float = FLUSH_EVERY) -> None:
-        # pyarrow loads its kernels and the zstd codec on first use: ~0.1 s that the first flush would spend
-        # on the prober's event loop, a second into the load; one row encoded here and thrown away instead
-        _stream([[0], [0.0], [0.0], [0.0], ["x"], ["ok"], [200], [None], [None], [None]])
+        _warm()
         self._f: IO[bytes] = open(path, "ab")  # noqa: SIM115 - closed in close()
         self._every = every
         self._last = time.monotonic()
