@@ -14,7 +14,7 @@ import pytest
 
 from pulltheplug import experiment
 from pulltheplug.lab import lab as labmod
-from pulltheplug.record import load_run
+from pulltheplug.record import Run, load_run
 from pulltheplug.spec import parse_spec
 
 pytestmark = pytest.mark.lab
@@ -57,7 +57,7 @@ def test_nic_down_of_a_worker(lab: labmod.Lab, tmp_path: Path) -> None:
     ks = sorted(q.k for q in r.requests)
     assert ks == list(range(len(ks)))
     assert (folder / "summary.json").exists()
-    _the_return_is_an_aftershock(lab, folder, revert)
+    _the_return_is_an_aftershock(lab, r, revert)
 
 
 def _wall(stamp: str) -> dt.datetime:
@@ -69,7 +69,7 @@ def _wall(stamp: str) -> dt.datetime:
     return dt.datetime.fromisoformat(f"{head}.{digits[:6]:0<6}{frac[len(digits):]}")
 
 
-def _the_return_is_an_aftershock(lab: labmod.Lab, folder: Path, revert: float) -> None:
+def _the_return_is_an_aftershock(lab: labmod.Lab, r: Run, revert: float) -> None:
     """The finding this lab gives every time a worker's NIC is down past its detection.
 
     Swarm marked node4 Down (about 11 s into the cut) and gave its task a replacement, Pending: every other
@@ -79,7 +79,7 @@ def _the_return_is_an_aftershock(lab: labmod.Lab, folder: Path, revert: float) -
     a power loss or a reboot, where the node's own restart is its recovery). That is an aftershock. It is held
     against node4's own dockerd: the old container's exit and the new one's start, on the run's clock.
     """
-    summary = json.loads((folder / "summary.json").read_text())["summary"]
+    summary = json.loads((r.folder / "summary.json").read_text())["summary"]
     (shock,) = [f for f in summary["findings"] if f["rule"] == "aftershock"]
     assert shock["verdict"] == "found", shock["text"]
     assert shock["nodes"] == ["node4"] and shock["start"] > revert
@@ -90,12 +90,12 @@ def _the_return_is_an_aftershock(lab: labmod.Lab, folder: Path, revert: float) -
                           "e2e-probe"], capture_output=True, text=True, check=True).stdout.split()
     states = [c["State"] for c in json.loads(subprocess.run(["docker", "-H", sock, "inspect", *ids],
                                                             capture_output=True, text=True, check=True).stdout)]
-    t0 = _wall(load_run(folder).meta.started_at)
+    t0 = _wall(r.meta.started_at)
 
     def clock(stamp: str) -> float:
         return (_wall(stamp) - t0).total_seconds()
 
-    fault_start = load_run(folder).meta.phases["fault"]
+    fault_start = r.meta.phases["fault"]
     (old,) = [s for s in states if clock(s["StartedAt"]) < fault_start and clock(s["FinishedAt"]) > revert]
     (new,) = [s for s in states if clock(s["StartedAt"]) > revert]
     stopped, started = clock(old["FinishedAt"]), clock(new["StartedAt"])
