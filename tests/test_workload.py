@@ -81,3 +81,41 @@ def test_waiting_for_tasks_outlasts_a_manager_that_does_not_answer(tmp_path: Pat
         server.shutdown()
         server.server_close()
     assert len(asked) >= 2  # asked again after the call that timed out
+
+
+def test_entries_that_do_not_answer_are_each_named_with_what_they_did() -> None:
+    """A refused run says which entries were silent and how (a closed port, a 503), not only the first."""
+    from pulltheplug.errors import ClusterError
+    from pulltheplug.workload import wait_answering
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.server.server_address[1] == good.server_address[1] else 503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    good = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    busy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    with socket.socket() as closed:  # a port nobody listens on: bound, never listening
+        closed.bind(("127.0.0.1", 0))
+        for srv in (good, busy):
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            entries = {"node1": f"http://127.0.0.1:{closed.getsockname()[1]}/",
+                       "node2": f"http://127.0.0.1:{good.server_address[1]}/",
+                       "node3": f"http://127.0.0.1:{busy.server_address[1]}/"}
+            with pytest.raises(ClusterError) as caught:
+                wait_answering(entries, 0.5)
+            message = str(caught.value)
+            assert message.startswith("2 of 3 entries do not answer within 0.5s: ")
+            assert f"node1 ({entries['node1']}): connection refused" in message
+            assert f"node3 ({entries['node3']}): HTTP 503" in message and "node2" not in message
+            wait_answering({"node2": entries["node2"]}, 0.5)
+            wait_answering({"node3": entries["node3"]}, 0.5, expect_status=503)
+        finally:
+            for srv in (good, busy):
+                srv.shutdown()
+                srv.server_close()

@@ -134,21 +134,39 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedire
 
 def wait_answering(entries: dict[str, str], timeout: float, method: str = "GET", body: bytes | None = None,
                    expect_status: int | None = None) -> None:
-    """Until every entry gives a good answer to the run's own request (any 2xx, or the expected status)."""
+    """Until every entry gives a good answer to the run's own request (any 2xx, or the expected status).
+    A refusal names every entry still silent, with what it last did: one dead port among many is then plain."""
     deadline = time.monotonic() + timeout
-    for name, url in entries.items():
-        while True:
+    waiting = dict(entries)
+    last: dict[str, str] = {}
+    while waiting:
+        for name, url in list(waiting.items()):
             status = None
             try:
                 with _DIRECT.open(urllib.request.Request(url, data=body, method=method), timeout=1) as resp:
                     status = resp.status
             except urllib.error.HTTPError as exc:  # an answer all the same: 4xx/5xx
                 status = exc.code
-            except (urllib.error.URLError, OSError):
-                pass
+            except (urllib.error.URLError, OSError) as exc:
+                last[name] = _why(exc)
             if status is not None and ((200 <= status < 300) if expect_status is None else status == expect_status):
-                break
-            if time.monotonic() > deadline:
-                raise ClusterError(f"entry {name} ({url}) does not answer within {timeout:.0f}s: "
-                                   "the service is not serving there")
-            time.sleep(0.2)
+                del waiting[name]
+            elif status is not None:
+                last[name] = f"HTTP {status}"
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            silent = "; ".join(f"{name} ({url}): {last.get(name, 'no answer')}" for name, url in waiting.items())
+            raise ClusterError(f"{len(waiting)} of {len(entries)} entries do not answer within {timeout:g}s: "
+                               f"{silent}: the service is not serving there")
+        time.sleep(0.2)
+
+
+def _why(exc: BaseException) -> str:
+    """What a failed request met, in the words a user checks next (the port closed, or nobody answering)."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    return f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)
