@@ -1,7 +1,7 @@
 """The lab's dead-man: a process outside the controller that heals the lab when a fault outlives its run.
 
-Armed before a fault's clock starts, it sleeps for the fault's duration plus a margin, then heals the lab
-(`Lab.heal`: links up, filters gone, nodes thawed and booted) if the fault is still noted in the lab's
+Armed before a fault's clock starts, it sleeps (a shell's sleep) for the fault's duration plus a margin, then
+heals the lab (`Lab.heal`: links up, filters gone, nodes thawed and booted) if the fault is still noted in the lab's
 fault file, i.e. no run reverted it. So a controller killed with SIGKILL mid-fault still leaves a whole
 lab. It lives in the lab's own cgroup (`lab down` ends it) but not in a node's (a power cut spares it).
 The run disarms it by pid when it reverts by itself.
@@ -36,8 +36,10 @@ def arm(plan: LabPlan, seconds: float, timeout: float = 10.0) -> int:
     """Start the dead-man; its pid once it says it is armed. FaultError when it did not (inject nothing)."""
     cgroups.create(cgroup(plan))
     joins = cgroups.join_script(cgroup(plan))
-    argv = [sys.executable, "-m", "pulltheplug.lab.deadman", plan.name, f"{seconds:.3f}"]
-    script = f"{joins} && exec {shlex.join(argv)}"
+    # the shell says armed and sleeps; Python starts only if it fires: arming takes a fork, not an interpreter's
+    # start (0.1 to 0.5 s on a loaded machine, which moved a schedule's second fault that much off its offset)
+    argv = [sys.executable, "-m", "pulltheplug.lab.deadman", plan.name, "0"]
+    script = f"{joins} && echo {ARMED} && sleep {seconds:.3f} && exec {shlex.join(argv)} >/dev/null"
     out = Path(plan.dir) / "deadman.log"
     with open(out, "ab") as log_file:
         proc = subprocess.Popen(["sh", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -62,9 +64,9 @@ _children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def disarm(pid: int) -> None:
-    """End the dead-man (ours, by pid) and reap it."""
+    """End the dead-man (ours, by pid: its own process group, the shell and its sleep) and reap it."""
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
     proc = _children.pop(pid, None)
     if proc is not None:
         proc.wait(5)
