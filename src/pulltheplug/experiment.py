@@ -597,7 +597,7 @@ async def _run_faults(spec: ExperimentSpec, faults: list[_FaultState], clock: Ca
         await loop.run_in_executor(None, _inject, fs, clock, emit, meta)
         writer.write_meta()
         # the fault lasts `duration` from its start, however long the inject took to confirm (over SSH a
-        # nic-down is confirmed by the session dying, seconds later, and its dead-man counts from the start)
+        # nic-down is confirmed by the session dying, seconds later, and its dead-man counts from the cut)
         began = fs.started if fs.started is not None else clock()
         if len(faults) == 1:
             progress.phase_until = began + fs.fault.duration

@@ -12,20 +12,32 @@ PI = Host(name="pi1", address="192.168.1.21")
 PID = "/run/pulltheplug-revert-nic-up-pi1.pid"
 
 
-def test_nic_down_with_setsid_arms_the_link_up_then_takes_the_link_down() -> None:
+MARK = "/run/pulltheplug-cut-pi1"
+WAIT_CUT = f"i=0; while [ ! -e {MARK} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; rm -f {MARK}; "
+
+
+def test_nic_down_with_setsid_arms_the_link_up_from_the_cut_then_takes_the_link_down() -> None:
     assert deadman.nic_down(PI, "eth0", 20, "setsid") == (
-        f"rm -f {PID}; setsid sh -c 'echo $$ > {PID}; sleep 20; ip link set eth0 up; rm -f {PID}' "
+        f"rm -f {PID} {MARK}; setsid sh -c 'echo $$ > {PID}; {WAIT_CUT}sleep 20; ip link set eth0 up; rm -f {PID}' "
         "</dev/null >/dev/null 2>&1 & "
         f"i=0; while [ ! -s {PID} ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; "
-        f"[ -s {PID} ] || exit 97; ip link set eth0 down"
+        f"[ -s {PID} ] || exit 97; : > {MARK}; ip link set eth0 down"
     )
 
 
-def test_nic_down_with_systemd_run_injects_only_when_the_timer_exists() -> None:
+def test_nic_down_with_systemd_run_injects_only_when_the_waiting_service_runs() -> None:
     assert deadman.nic_down(PI, "wlan0", 2.5, "systemd-run") == (
-        "systemd-run --quiet --collect --unit=pulltheplug-revert-nic-up-pi1 --on-active=2.5s "
-        "/bin/sh -c 'ip link set wlan0 up' || exit 97; ip link set wlan0 down"
+        f"rm -f {MARK}; systemd-run --quiet --collect --unit=pulltheplug-revert-nic-up-pi1 "
+        f"/bin/sh -c '{WAIT_CUT}sleep 2.5; ip link set wlan0 up' || exit 97; : > {MARK}; ip link set wlan0 down"
     )
+
+
+def test_other_dead_men_count_from_the_arming() -> None:
+    assert deadman.arm("ip link set eth0 up", "nic-up", "pi1", 5, "systemd-run") == (
+        "systemd-run --quiet --collect --unit=pulltheplug-revert-nic-up-pi1 --on-active=5s "
+        "/bin/sh -c 'ip link set eth0 up' || exit 97")
+    assert MARK not in deadman.arm("ip link set eth0 up", "nic-up", "pi1", 5, "setsid")
+    assert MARK not in deadman.freeze(PI, 20, "setsid")
 
 
 @pytest.mark.parametrize("timer", ["setsid", "systemd-run"])
@@ -66,7 +78,7 @@ def test_host_overrides_replace_inject_and_revert_but_not_the_arming() -> None:
 
 def test_disarm_cancels_the_dead_man_it_armed() -> None:
     assert deadman.disarm("nic-up", "pi1", "systemd-run") == (
-        "systemctl stop pulltheplug-revert-nic-up-pi1.timer 2>/dev/null; true")
+        "systemctl stop pulltheplug-revert-nic-up-pi1.timer pulltheplug-revert-nic-up-pi1.service 2>/dev/null; true")
     assert deadman.disarm("nic-up", "pi1", "setsid") == (
         f'[ -s {PID} ] && kill "$(cat {PID})" 2>/dev/null; rm -f {PID}; true')
 

@@ -343,10 +343,12 @@ def test_a_nic_down_run_over_ssh_is_reverted_by_the_dead_man_and_reported(nodes:
     assert down, "eth0 never went down"
     assert down == list(range(down[0], down[-1] + 1))  # one cut
     # the cut lies between the last sample up before it and the first one up after (a loaded machine polls
-    # `ip` slower than every 0.1 s): those bracket it, whatever the polling's pace
+    # `ip` slower than every 0.1 s): those bracket it, whatever the polling's pace. The dead-man counts from
+    # the cut, not from its arming: the link is down the 8 s asked, however late the cutting command came
+    # (counted from the arming, a loaded CI machine cut it for 7.47 s)
     inner = samples[down[-1]][0] - samples[down[0]][0]
     outer = samples[down[-1] + 1][0] - samples[down[0] - 1][0]
-    assert inner <= 9.0 and outer >= 7.5, (inner, outer)
+    assert inner <= 9.0 and outer >= 7.9, (inner, outer)
     results = read_results(folder)
     assert results is not None
     summary, _ = results
@@ -422,9 +424,12 @@ def test_a_nic_down_over_ssh_through_haproxy_on_the_controller(nodes: sshd.SshdL
     assert d is not None and d.node == "node2" and d.down_bound is not None
     assert d.routed_around_after_fault_start is not None and s.fault.start is not None
     # over SSH the dead-man is armed before the fault starts, and the link goes down one command later: HAProxy's bound
-    # counts from the cut itself, as the test saw it
+    # counts from the cut itself, as the test saw it. That command's trip is the start's uncertainty: within the
+    # round trip the arming just before it took (0.1 s here when idle; a loaded CI machine took 0.8 s once), + 0.3 s
     cut = min(t for t, up in samples if not up) - run.meta.t0_monotonic
-    assert 0 <= cut - s.fault.start <= 0.6, (cut, s.fault.start)
+    inject = next(e for e in run.events if e.type == "fault" and e.data["action"] == "inject")
+    trip = inject.data["deadman"]["took"]
+    assert 0 <= cut - s.fault.start <= max(0.6, trip + 0.3), (cut, s.fault.start, trip)
     marked = s.fault.start + d.routed_around_after_fault_start
     assert marked - cut <= d.down_bound + 0.3, (marked, cut, d)
     revert = s.phases.revert

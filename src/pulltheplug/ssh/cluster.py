@@ -116,7 +116,7 @@ class SshCluster:
         session, timer = self.sessions[node], self._timer(node)
         if kind == "nic-down":
             command = deadman.action_command(session.host, "nic-up", self._iface(node), duration)
-            seen = node_actions.arm(session, "nic-up", command, duration, timer)
+            seen = node_actions.arm(session, "nic-up", command, duration, timer, from_cut=True)
             self._armed[node] = kind
             return {"deadman": "nic-up", "after": duration, "took": round(seen.took, 3)}
         action: FaultAction
@@ -194,7 +194,7 @@ class SshCluster:
     def nic_down(self, node: str, seconds: float) -> Evidence:
         self._require_armed(node, "nic-down")
         session = self.sessions[node]
-        command = deadman.action_command(session.host, "nic-down", self._iface(node), seconds)
+        command = deadman.cut(session.host, self._iface(node), seconds)  # the dead-man's clock starts here
         return dataclasses.asdict(node_actions.inject(session, "nic-down", command))
 
     def nic_up(self, node: str) -> Evidence:

@@ -7,8 +7,10 @@ reverts the fault after `seconds`, (2) waits until that timer is really running,
 
 Two timers: `systemd-run --on-active` (preferred: systemd owns it, no session can take it down) and
 `setsid sh -c 'sleep D; REVERT'` for hosts without systemd as PID 1 (this machine; verified by hand:
-eth0 came back 6 s after the SSH session died). Machine-level faults (reboot, crash, power) have no
-revert to arm; they are guarded instead: never on the machine the controller runs on (same boot_id).
+eth0 came back 6 s after the SSH session died). A nic-down's timer starts at the cut itself (a mark the
+cutting command touches), so the link is down for what was asked, not that less the command's trip.
+Machine-level faults (reboot, crash, power) have no revert to arm; they are guarded instead: never on the machine
+the controller runs on (same boot_id).
 
 Pure: builds strings, runs nothing. A host's `faults:` overrides replace the inject and revert parts
 ({iface}, {seconds} substituted); the arming and its order are always ours.
@@ -109,17 +111,42 @@ def pid_file(action: FaultAction, host: str) -> str:
     return f"/run/{unit_name(action, host)}.pid"
 
 
-def arm(revert: str, revert_action: FaultAction, host: str, seconds: float, timer: Timer) -> str:
-    """One remote command: the revert scheduled on the node and checked running; exit NOT_ARMED if not."""
+def cut_mark(host: str) -> str:
+    """The file a nic-down touches on the host just before the cut: its dead-man's clock starts there."""
+    return f"/run/pulltheplug-cut-{host}"
+
+
+def arm(revert: str, revert_action: FaultAction, host: str, seconds: float, timer: Timer,
+        from_cut: bool = False) -> str:
+    """One remote command: the revert scheduled on the node and checked running; exit NOT_ARMED if not.
+
+    `from_cut`: the delay counts from the moment the fault's command touches `cut_mark` (within 50 ms), not from
+    the arming. A nic-down's dead-man IS its revert, so the cut lasts what was asked however late the command
+    that cuts arrives (a loaded controller took 0.5 s to send it here). With no cut within 30 s the delay runs
+    anyway: the revert of a fault that never came is harmless."""
     delay = seconds_text(seconds)
+    mark = cut_mark(host)
+    wait_cut = (f"i=0; while [ ! -e {mark} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; rm -f {mark}; "
+                if from_cut else "")
+    unit = unit_name(revert_action, host)
     if timer == "systemd-run":
-        return (f"systemd-run --quiet --collect --unit={unit_name(revert_action, host)} --on-active={delay}s "
-                f"/bin/sh -c {shlex.quote(revert)} || exit {NOT_ARMED}")
+        if not from_cut:
+            return (f"systemd-run --quiet --collect --unit={unit} --on-active={delay}s "
+                    f"/bin/sh -c {shlex.quote(revert)} || exit {NOT_ARMED}")
+        body = f"{wait_cut}sleep {delay}; {revert}"  # a service that starts now and waits for the cut itself
+        return (f"rm -f {mark}; systemd-run --quiet --collect --unit={unit} /bin/sh -c {shlex.quote(body)} "
+                f"|| exit {NOT_ARMED}")
     pid = pid_file(revert_action, host)
-    body = f"echo $$ > {pid}; sleep {delay}; {revert}; rm -f {pid}"
-    start = f"rm -f {pid}; setsid sh -c {shlex.quote(body)} </dev/null >/dev/null 2>&1 &"
+    body = f"echo $$ > {pid}; {wait_cut}sleep {delay}; {revert}; rm -f {pid}"
+    stale = f"{pid} {mark}" if from_cut else pid
+    start = f"rm -f {stale}; setsid sh -c {shlex.quote(body)} </dev/null >/dev/null 2>&1 &"
     wait = f"i=0; while [ ! -s {pid} ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done"
     return f"{start} {wait}; [ -s {pid} ] || exit {NOT_ARMED}"
+
+
+def cut(host: Host, iface: str, seconds: float) -> str:
+    """The nic-down itself, the mark touched first: a dead-man armed `from_cut` starts its clock here."""
+    return f": > {cut_mark(host.name)}; {action_command(host, 'nic-down', iface, seconds)}"
 
 
 def arm_then_inject(inject: str, revert: str, revert_action: FaultAction, host: str, seconds: float,
@@ -131,15 +158,17 @@ def arm_then_inject(inject: str, revert: str, revert_action: FaultAction, host: 
 def disarm(revert_action: FaultAction, host: str, timer: Timer) -> str:
     """Cancel a dead-man once the controller reverted by itself (so it cannot undo a later fault)."""
     if timer == "systemd-run":
-        return f"systemctl stop {unit_name(revert_action, host)}.timer 2>/dev/null; true"
+        unit = unit_name(revert_action, host)  # a timer, or a service waiting for the cut (`arm(from_cut=True)`)
+        return f"systemctl stop {unit}.timer {unit}.service 2>/dev/null; true"
     pid = pid_file(revert_action, host)
     return f'[ -s {pid} ] && kill "$(cat {pid})" 2>/dev/null; rm -f {pid}; true'
 
 
 def nic_down(host: Host, iface: str, seconds: float, timer: Timer) -> str:
-    """Link down with the link-up armed first; the SSH session dies with the link: confirm, do not wait."""
-    return arm_then_inject(action_command(host, "nic-down", iface, seconds),
-                           action_command(host, "nic-up", iface, seconds), "nic-up", host.name, seconds, timer)
+    """Link down with the link-up armed first, counting from the cut; the SSH session dies with the link:
+    confirm, do not wait."""
+    armed = arm(action_command(host, "nic-up", iface, seconds), "nic-up", host.name, seconds, timer, from_cut=True)
+    return f"{armed}; {cut(host, iface, seconds)}"
 
 
 def nic_up(host: Host, iface: str) -> str:

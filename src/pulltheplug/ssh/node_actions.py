@@ -57,9 +57,9 @@ def thaw(session: HostSession, timer: deadman.Timer, timeout: float = 10.0) -> A
 
 
 def arm(session: HostSession, revert_action: FaultAction, revert: str, seconds: float, timer: deadman.Timer,
-        timeout: float = 15.0) -> ActionEvidence:
+        timeout: float = 15.0, from_cut: bool = False) -> ActionEvidence:
     """The revert armed on the host, before the fault's clock starts (so the fault starts when it is sent)."""
-    command = deadman.arm(revert, revert_action, session.name, seconds, timer)
+    command = deadman.arm(revert, revert_action, session.name, seconds, timer, from_cut)
     evidence = _inject(session, f"arm {revert_action}", command, timeout)
     if evidence.session_lost:
         raise FaultError(f"{session.name}: the SSH session died while arming {revert_action}: nothing injected")
