@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pulltheplug.campaign import wait_whole
 from pulltheplug.errors import ClusterError
+from pulltheplug.health import wait_whole
 from pulltheplug.lab import lab as labmod
 from pulltheplug.swarm_api import API_ERRORS, answering_manager, node_rows
 from pulltheplug.workload import task_node_ids, wait_answering

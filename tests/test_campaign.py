@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from pulltheplug import campaign, experiment
-from pulltheplug.campaign import run_campaign, wait_whole
+from pulltheplug.campaign import run_campaign
 from pulltheplug.campaign_plan import read_index
 from pulltheplug.cluster import NodeStatus, all_whole
 from pulltheplug.errors import ClusterError
+from pulltheplug.health import wait_whole
 from pulltheplug.spec import CampaignSpec, ClusterSpec, ExperimentSpec
 
 WHOLE = [NodeStatus(name="node1", role="manager", address="10.0.0.2", state="ready", availability="active",
@@ -38,7 +39,7 @@ def test_a_swarm_that_answers_oddly_is_waited_for_and_logged(caplog: pytest.LogC
     lab: Any = FakeCluster(ClusterError("no manager of lab answers"), WHOLE)
     with caplog.at_level(logging.DEBUG, logger="pulltheplug"):
         assert wait_whole(lab, timeout=5.0)
-    (record,) = [r for r in caplog.records if r.name == "pulltheplug.campaign"]
+    (record,) = [r for r in caplog.records if r.name == "pulltheplug.health"]
     assert "no manager of lab answers" in record.getMessage()
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -22,28 +21,11 @@ from pulltheplug import experiment
 from pulltheplug.campaign_plan import CAMPAIGN, INDEX, CampaignEntry, PlannedRun, plan_runs, run_spec
 from pulltheplug.cluster import Cluster
 from pulltheplug.errors import PulltheplugError
+from pulltheplug.health import CLUSTER_FAILURES, wait_whole
 from pulltheplug.record import load_meta
 from pulltheplug.spec import CampaignSpec
-from pulltheplug.swarm_api import API_ERRORS
 
 log = logging.getLogger(__name__)
-
-# what a cluster that misbehaves raises (a daemon gone, a swarm without a leader, a fault that did not take);
-# anything else is a bug in pulltheplug, and is said to be one
-CLUSTER_FAILURES = (PulltheplugError, *API_ERRORS)
-
-
-def wait_whole(cluster: Cluster, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if cluster.is_whole():
-                return True
-        except CLUSTER_FAILURES as exc:  # a half-healed swarm may answer oddly: keep waiting
-            log.debug("cluster %s not whole yet: %s: %s", cluster.name, type(exc).__name__, exc)
-        time.sleep(1)
-    return False
-
 
 def run_campaign(
     spec: CampaignSpec,

@@ -53,9 +53,20 @@ class NodeStatus:
 
 def all_whole(rows: list[NodeStatus]) -> bool:
     """Every engine running, every node Ready, every manager reachable (or the leader)."""
-    return all(r.daemon and r.state == "ready" for r in rows) and all(
-        r.manager in ("leader", "reachable") for r in rows if r.role == "manager"
-    )
+    return not gaps(rows)
+
+
+def gaps(rows: list[NodeStatus]) -> list[str]:
+    """What keeps the cluster from whole, a phrase per node ("node3 down", "node2 unreachable")."""
+    found = []
+    for r in rows:
+        if not r.daemon:
+            found.append(f"{r.name}: engine not running")
+        elif r.state != "ready":
+            found.append(f"{r.name} {r.state}")
+        elif r.role == "manager" and r.manager not in ("leader", "reachable"):
+            found.append(f"{r.name} {r.manager or 'not a reachable manager'}")
+    return found
 
 
 class Edge(Protocol):

@@ -32,6 +32,7 @@ from pulltheplug.fast_load import can_carry, run_fast_load
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.base import FaultContext
 from pulltheplug.faults.targets import TargetPick, pick_target
+from pulltheplug.health import require_whole
 from pulltheplug.live.state import OpenOutage, RecentRates, longest_open, running_per_node
 from pulltheplug.load import RequestShape, run_load, run_load_in_netns
 from pulltheplug.observe import Observer
@@ -213,7 +214,11 @@ class Tally:
 
 
 def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
-    """Everything that can fail before a run folder exists: workload, entries, target."""
+    """Everything that can fail before a run folder exists: the cluster whole (when asked), workload, entries,
+    target."""
+    if spec.phases.wait_whole > 0:
+        waited = require_whole(cluster, spec.phases.wait_whole)
+        log.info("cluster %s whole after %.1f s", cluster.name, waited)
     nodes = cluster.nodes()
     for kind in spec.fault_plan()[0]:
         if kind != "none" and kind not in cluster.fault_kinds:

@@ -55,6 +55,8 @@ def run(
     rate: float | None = typer.Option(None, "--rate", help="Requests per second (open loop)."),
     steady: str | None = typer.Option(None, "--steady", help="Steady state before the fault, e.g. 10s."),
     settle: str | None = typer.Option(None, "--settle", help="Healthy this long after convergence, e.g. 10s."),
+    wait_whole: str | None = typer.Option(None, "--wait-whole", help="First wait up to this long (e.g. 60s) for "
+                                          "every node Ready and every manager reachable; exit 2 if they are not."),
     lab: str | None = typer.Option(None, "--lab", help="Lab name (default: the spec's, or 'lab')."),
     name: str | None = typer.Option(None, "--name", help="Run name (the run folder's suffix)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
@@ -68,7 +70,7 @@ def run(
         raise SpecError(f"spec {spec_file} does not exist: see scenarios/ for examples")
     spec, text = build_spec(spec_file, {
         "fault": {"kind": fault, "target": target, "duration": duration, "seed": seed},
-        "load": {"rate": rate}, "phases": {"steady": steady, "settle": settle},
+        "load": {"rate": rate}, "phases": {"steady": steady, "settle": settle, "wait_whole": wait_whole},
         "cluster": {"lab": lab},
     }, name)
     assert watch is not None  # given by with_watch_options
@@ -80,7 +82,8 @@ def run(
 def _run(spec: ExperimentSpec, text: str, runs_dir: Path, junit: Path | None, server: LiveServer | None,
          watch: live_opts.WatchOptions) -> int:
     cluster = open_cluster(spec.cluster, *spec.fault_plan())
-    with console.status("preparing: workload, entries, target"):
+    whole = f"the cluster whole (up to {spec.phases.wait_whole:g}s), " if spec.phases.wait_whole else ""
+    with console.status(f"preparing: {whole}workload, entries, target"):
         prepared = experiment.prepare(spec, cluster)
     made: list[Path] = []
 
