@@ -63,7 +63,7 @@ def test_thaw_disarms_after_reverting() -> None:
     fake = session(CommandResult(0, "", ""))
     node_actions.thaw(fake, "systemd-run")
     assert fake.commands[0].endswith(  # type: ignore[attr-defined]
-        "&& systemctl stop pulltheplug-revert-thaw-pi1.timer 2>/dev/null; true")
+        "&& systemctl stop pulltheplug-revert-thaw-pi1.timer pulltheplug-revert-thaw-pi1.service 2>/dev/null; true")
 
 
 def test_link_state_is_read_from_ip_json() -> None:
