@@ -38,7 +38,7 @@ def arm(plan: LabPlan, seconds: float, timeout: float = 10.0) -> int:
     joins = cgroups.join_script(cgroup(plan))
     # the shell says armed and sleeps; Python starts only if it fires: arming takes a fork, not an interpreter's
     # start (0.1 to 0.5 s on a loaded machine, which moved a schedule's second fault that much off its offset)
-    argv = [sys.executable, "-m", "pulltheplug.lab.deadman", plan.name, "0"]
+    argv = [sys.executable, "-m", "pulltheplug.lab.deadman", plan.name, f"{seconds:.3f}"]
     script = f"{joins} && echo {ARMED} && sleep {seconds:.3f} && exec {shlex.join(argv)} >/dev/null"
     out = Path(plan.dir) / "deadman.log"
     with open(out, "ab") as log_file:
@@ -73,8 +73,7 @@ def disarm(pid: int) -> None:
 
 
 def fire(name: str, seconds: float) -> list[str]:
-    """Sleep, then heal the lab if a fault is still noted; what was done."""
-    time.sleep(seconds)
+    """Heal the lab if a fault is still noted, `seconds` after the dead-man was armed; what was done."""
     from pulltheplug.lab.lab import Lab
 
     lab = Lab.open(name)
@@ -87,9 +86,7 @@ def fire(name: str, seconds: float) -> list[str]:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s deadman %(message)s")
-    name, seconds = argv[0], float(argv[1])
-    print(ARMED, flush=True)
-    sys.stdout.close()
+    name, seconds = argv[0], float(argv[1])  # the shell that armed it has slept those seconds
     for line in fire(name, seconds):
         log.info("%s", line)
     return 0
