@@ -60,6 +60,16 @@ def filter_command(ruleset: str) -> str:
     return (f"printf '%s' {shlex.quote(ruleset)} | nft -f - && nft list table inet {TABLE} | grep -c ' drop'")
 
 
+def _poll(pending: str, every: str, times: int) -> str:
+    """Shell that polls while `pending` holds, `times` at most, `every` seconds apart (then goes on anyway)."""
+    return f"i=0; while {pending} && [ $i -lt {times} ]; do sleep {every}; i=$((i+1)); done"
+
+
+def _wait_pid(pid: str) -> str:
+    """Shell that waits up to 5 s for a detached process to write its pid file: it runs."""
+    return _poll(f"[ ! -s {pid} ]", "0.1", 50)
+
+
 def flap_files(host: str) -> tuple[str, str]:
     """The flapping loop's pid file and log on the host."""
     return f"/run/pulltheplug-flap-{host}.pid", f"/run/pulltheplug-flap-{host}.log"
@@ -74,8 +84,8 @@ def flap(host: Host, iface: str, period: float, down: float, seconds: float) -> 
     loop = (f"echo $$ > {pid}; i=0; while [ $i -lt {cycles} ]; do {link_down}; echo \"$(date +%s.%N) down\" >> {log}; "
             f"sleep {seconds_text(down)}; {link_up}; echo \"$(date +%s.%N) up\" >> {log}; "
             f"sleep {seconds_text(period - down)}; i=$((i+1)); done; {link_up}; rm -f {pid}")
-    wait = f"i=0; while [ ! -s {pid} ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done"
-    return f"rm -f {pid} {log}; setsid sh -c {shlex.quote(loop)} </dev/null >/dev/null 2>&1 & {wait}; [ -s {pid} ]"
+    return (f"rm -f {pid} {log}; setsid sh -c {shlex.quote(loop)} </dev/null >/dev/null 2>&1 & {_wait_pid(pid)}; "
+            f"[ -s {pid} ]")
 
 
 def unflap(host: Host, iface: str) -> str:
@@ -126,8 +136,7 @@ def arm(revert: str, revert_action: FaultAction, host: str, seconds: float, time
     anyway: the revert of a fault that never came is harmless."""
     delay = seconds_text(seconds)
     mark = cut_mark(host)
-    wait_cut = (f"i=0; while [ ! -e {mark} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; rm -f {mark}; "
-                if from_cut else "")
+    wait_cut = f"{_poll(f'[ ! -e {mark} ]', '0.05', 600)}; rm -f {mark}; " if from_cut else ""
     unit = unit_name(revert_action, host)
     if timer == "systemd-run":
         if not from_cut:
@@ -140,8 +149,7 @@ def arm(revert: str, revert_action: FaultAction, host: str, seconds: float, time
     body = f"echo $$ > {pid}; {wait_cut}sleep {delay}; {revert}; rm -f {pid}"
     stale = f"{pid} {mark}" if from_cut else pid
     start = f"rm -f {stale}; setsid sh -c {shlex.quote(body)} </dev/null >/dev/null 2>&1 &"
-    wait = f"i=0; while [ ! -s {pid} ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done"
-    return f"{start} {wait}; [ -s {pid} ] || exit {NOT_ARMED}"
+    return f"{start} {_wait_pid(pid)}; [ -s {pid} ] || exit {NOT_ARMED}"
 
 
 def cut(host: Host, iface: str, seconds: float) -> str:
