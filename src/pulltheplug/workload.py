@@ -156,7 +156,7 @@ def wait_answering(entries: dict[str, str], timeout: float, method: str = "GET",
         if not waiting:
             return
         if time.monotonic() > deadline:
-            silent = "; ".join(f"{name} ({url}): {last.get(name, 'no answer')}" for name, url in waiting.items())
+            silent = "; ".join(f"{name} ({url}): {last[name]}" for name, url in waiting.items())
             raise ClusterError(f"{len(waiting)} of {len(entries)} entries do not answer within {timeout:g}s: "
                                f"{silent}: the service is not serving there")
         time.sleep(0.2)
