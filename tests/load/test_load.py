@@ -212,8 +212,11 @@ def test_stop_event_ends_scheduling_and_waits_for_requests_in_flight(engine: Eng
             return records, stats, time.monotonic() - t0
 
     records, stats, took = asyncio.run(main())
-    assert 27 <= len(records) <= 33 and len(records) == stats.sent
+    assert len(records) >= 27 and len(records) == stats.sent
     assert all(r.due < stats.stopped and r.outcome == "ok" for r in records)
+    # every request due before the stop was sent, and none after: held against when the schedule stopped, not
+    # the wall clock (a loaded CI machine ran the 0.3 s stop late once: 34 requests, all due before it)
+    assert sorted(r.k for r in records) == list(range(len(records))) and len(records) >= round(stats.stopped * 100)
     assert took >= max(r.end for r in records)
 
 
