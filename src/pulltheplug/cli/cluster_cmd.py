@@ -1,4 +1,7 @@
-"""`pulltheplug cluster trust|check`: your own hosts over SSH."""
+"""`pulltheplug cluster trust|check|form|leave`: your own hosts over SSH.
+
+The SSH library is imported by the command that uses it, not when the CLI starts: every other command (and
+`--help`) stays as fast as before, and quiet."""
 
 from __future__ import annotations
 
@@ -14,11 +17,8 @@ from rich.table import Table
 
 from pulltheplug.cli.app import app
 from pulltheplug.naming import node_sort_key
-from pulltheplug.ssh import check as checkmod
-from pulltheplug.ssh.form import form, leave
+from pulltheplug.ssh.choices import DEFAULT_FAULTS, DEFAULT_KNOWN_HOSTS, PLANNABLE_FAULTS
 from pulltheplug.ssh.inventory import load_inventory
-from pulltheplug.ssh.session import DEFAULT_KNOWN_HOSTS, SshOptions
-from pulltheplug.ssh.trust import trust
 
 console = Console()
 cluster_app = typer.Typer(help="A real cluster of your own hosts (Raspberry Pis, servers), reached over SSH.",
@@ -34,6 +34,8 @@ KnownHostsOpt = typer.Option(DEFAULT_KNOWN_HOSTS, "--known-hosts", help="The kno
 def trust_command(inventory: Path = InventoryArg, known_hosts: Path = KnownHostsOpt,
                   timeout: float = typer.Option(10.0, "--timeout", help="Seconds to wait for each host.")) -> None:
     """Record each host's SSH key (new hosts only; a changed key is refused, never overwritten)."""
+    from pulltheplug.ssh.trust import trust
+
     hosts = load_inventory(inventory)
     results = trust(hosts, known_hosts, timeout)
     table = Table(title=f"host keys ({known_hosts})")
@@ -50,8 +52,8 @@ def trust_command(inventory: Path = InventoryArg, known_hosts: Path = KnownHosts
 @cluster_app.command("check")
 def check_command(
     inventory: Path = InventoryArg,
-    faults: str = typer.Option(",".join(checkmod.DEFAULT_FAULTS), "--faults",
-                               help=f"Planned faults, comma-separated ({', '.join(checkmod.PLANNABLE_FAULTS)})."),
+    faults: str = typer.Option(",".join(DEFAULT_FAULTS), "--faults",
+                               help=f"Planned faults, comma-separated ({', '.join(PLANNABLE_FAULTS)})."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     known_hosts: Path = KnownHostsOpt,
     timeout: float = typer.Option(10.0, "--timeout", help="Seconds for each host to connect and answer."),
@@ -60,6 +62,9 @@ def check_command(
 
     Exits 0 only when every host can run every planned fault.
     """
+    from pulltheplug.ssh import check as checkmod
+    from pulltheplug.ssh.session import SshOptions
+
     planned = checkmod.parse_faults(faults)
     hosts = load_inventory(inventory)
     options = SshOptions(known_hosts=known_hosts, connect_timeout=timeout)
@@ -101,6 +106,9 @@ def form_command(
     Each host advertises its fault interface's address (`interface:`, else the one SSH reaches it on).
     Hosts already in this swarm are kept; a host in another swarm is refused unless --force.
     """
+    from pulltheplug.ssh.form import form
+    from pulltheplug.ssh.session import SshOptions
+
     hosts = load_inventory(inventory)
     options = SshOptions(known_hosts=known_hosts)
     with console.status("forming the swarm") if not as_json else contextlib.nullcontext() as status:
@@ -126,6 +134,9 @@ def leave_command(
     known_hosts: Path = KnownHostsOpt,
 ) -> None:
     """Hosts leave the swarm: workers first, then managers (each demoted first), the leader last."""
+    from pulltheplug.ssh.form import leave
+    from pulltheplug.ssh.session import SshOptions
+
     hosts = load_inventory(inventory)
     with console.status("leaving the swarm") as status:
         done = leave(hosts, SshOptions(known_hosts=known_hosts), host, _progress(status))

@@ -19,14 +19,12 @@ import requests
 
 from pulltheplug.errors import ClusterError
 from pulltheplug.ssh import deadman
+from pulltheplug.ssh.choices import DEFAULT_FAULTS, PLANNABLE_FAULTS
 from pulltheplug.ssh.errors import SshError
 from pulltheplug.ssh.inventory import Host, Inventory
 from pulltheplug.ssh.power import power_status
 from pulltheplug.ssh.session import HostSession, Sessions, SshOptions
 
-PLANNABLE_FAULTS: tuple[str, ...] = ("nic-down", "freeze", "reboot", "power-loss", "partition", "loss", "flap",
-                                     "task-kill")
-DEFAULT_FAULTS: tuple[str, ...] = ("nic-down", "reboot", "power-loss")  # the seed's three
 NEEDS_ROOT = frozenset({"nic-down", "freeze", "reboot", "power-loss", "partition", "loss", "flap"})
 NEEDS_DEADMAN = frozenset({"nic-down", "freeze", "partition", "loss", "flap"})
 NEEDS_NFT = frozenset({"partition", "loss"})

@@ -22,10 +22,11 @@ from pulltheplug.errors import ClusterError, FaultError, PulltheplugError, SpecE
 from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import deadman, node_actions
 from pulltheplug.ssh.check import BOOT_ID, HostReport, check_cluster, controller_boot_id, evaluate, timer_of
+from pulltheplug.ssh.choices import DEFAULT_KNOWN_HOSTS
 from pulltheplug.ssh.edge import ControllerEdge
 from pulltheplug.ssh.inventory import FaultAction, Host, load_inventory
 from pulltheplug.ssh.power import run_power
-from pulltheplug.ssh.session import DEFAULT_KNOWN_HOSTS, Sessions, SshOptions
+from pulltheplug.ssh.session import Sessions, SshOptions
 from pulltheplug.swarm_api import API_ERRORS, answering_manager, node_rows
 from pulltheplug.traffic import TABLE, TrafficRules, ruleset
 

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, TypeVar
 import asyncssh
 import docker
 
+from pulltheplug.ssh.choices import DEFAULT_KNOWN_HOSTS
 from pulltheplug.ssh.errors import (
     AuthFailedError,
     CommandTimeoutError,
@@ -45,7 +46,6 @@ from pulltheplug.ssh.inventory import Host, Inventory
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-DEFAULT_KNOWN_HOSTS = Path("~/.config/pulltheplug/known_hosts")
 
 
 @dataclass(frozen=True, slots=True)
