@@ -123,6 +123,8 @@ def test_a_host_without_docker_is_one_line_exit_2(formed_lab: tuple[labmod.Lab, 
                                                    tmp_path: Path) -> None:
     """node2's docker socket path points nowhere: the forward fails, before any daemon was changed."""
     lab, nodes = formed_lab
+    proc = cli(nodes, "cluster", "form")  # whatever the earlier tests left (one failed: no swarm), a formed swarm
+    assert proc.returncode == 0, proc.stderr
     before = swarm_of(lab, "node1")["Cluster"]["ID"]
     broken = tmp_path / "hosts.yaml"
     data = yaml.safe_load(nodes.inventory.read_text())
