@@ -18,8 +18,9 @@ from statistics import median
 from typing import Literal, get_args
 
 from pulltheplug.analysis.control_plane import ControlPlaneWindow
+from pulltheplug.analysis.node_loss import is_back, is_lost
 from pulltheplug.analysis.outages import ALL, OutageWindow
-from pulltheplug.analysis.timings import NODE_LOST, Detection, Recovery
+from pulltheplug.analysis.timings import Detection, Recovery
 from pulltheplug.record import Event, Meta
 from pulltheplug.spec import FindingRule
 
@@ -32,7 +33,6 @@ JITTER = 1  # one more period: a node's heartbeats are spread over the period
 DETECTABLE = frozenset({"nic-down", "power-loss", "reboot", "freeze", "engine-crash", "partition"})
 RECONNECTS = frozenset({"nic-down", "freeze", "partition"})  # the node comes back without a boot
 STOPPED = frozenset({"shutdown", "failed", "rejected", "orphaned", "complete"})  # task states of a task that ended
-UNKNOWN = "unknown"  # a node state that tells neither loss nor return
 POLL_SKEW = 1.0  # s: the observer reads the leader and the control plane's availability in separate polls
 _CLAIM = re.compile(r"(\S+) \(says leader (\S+)\)")
 RULES: tuple[str, ...] = get_args(FindingRule)
@@ -56,8 +56,22 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class FaultScope:
+    """One fault of a schedule, for the rules to judge alone: its kind and target node, and `until`, the moment
+    the history stops speaking of it (the next fault's start, or the run's end); events after it are not read."""
+
+    kind: str
+    node: str
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
 class History:
-    """What the rules read: the run's meta and events (in file order) and the summary's figures."""
+    """What the rules read: the run's meta and events (in file order) and the summary's figures.
+
+    `scope` None: the run's one fault, from Meta.fault; else one fault of a schedule, with that fault's start,
+    revert and figures in the fields above.
+    """
 
     meta: Meta
     events: Sequence[Event]
@@ -72,16 +86,21 @@ class History:
     # outage window index -> when its entry answered again before it (request_figures.answered_before): only
     # a window whose entry was back first is a new outage rather than the tail of the last one
     answered: Mapping[int, float]
+    scope: FaultScope | None = None
 
     @property
     def node(self) -> str | None:
-        node = self.meta.fault.get("node")
+        node = self.scope.node if self.scope is not None else self.meta.fault.get("node")
         return str(node) if node else None
 
     @property
     def kind(self) -> str | None:
-        kind = self.meta.fault.get("kind")
+        kind = self.scope.kind if self.scope is not None else self.meta.fault.get("kind")
         return str(kind) if kind else None
+
+    def speaks_of(self, t: float) -> bool:
+        """Whether a moment is within what the rules read (all of it, unless scoped to one fault)."""
+        return self.scope is None or t <= self.scope.until
 
     @property
     def heartbeat(self) -> float:
@@ -91,7 +110,8 @@ class History:
 
     def numbered(self, kind: str) -> list[tuple[int, Event]]:
         """Events of one type with their line numbers, by time."""
-        return sorted(((i + 1, e) for i, e in enumerate(self.events) if e.type == kind), key=lambda x: x[1].t)
+        return sorted(((i + 1, e) for i, e in enumerate(self.events) if e.type == kind and self.speaks_of(e.t)),
+                      key=lambda x: x[1].t)
 
 
 def _not(rule: str, severity: Severity, text: str) -> Finding:
@@ -116,7 +136,7 @@ def _touched(h: History) -> set[str]:
     partition and a schedule act on several)."""
     touched = {h.node} if h.node else set()
     for e in h.events:
-        if e.type == "fault":
+        if e.type == "fault" and h.speaks_of(e.t):
             touched |= {str(n) for n in [e.data.get("node"), *(e.data.get("nodes") or [])] if n}
     return touched
 
@@ -124,7 +144,7 @@ def _touched(h: History) -> set[str]:
 def _leader_at_revert_until(h: History, revert: float) -> float:
     """Until when a leader change is the control plane's recovery, not a new disturbance: the end (plus the
     skew between the observer's two polls) of a window without a leader that was open at the revert."""
-    open_then = [w.end for w in h.control_plane if w.start <= revert <= w.end]
+    open_then = [w.end for w in h.control_plane if w.start <= revert <= w.end and h.speaks_of(w.start)]
     return max(open_then) + POLL_SKEW if open_then else revert
 
 
@@ -142,8 +162,8 @@ def aftershock(h: History) -> Finding:
         return _unknown(rule, sev, "the fault was never reverted, so nothing can come after its revert")
     revert = h.revert
     touched = _touched(h)
-    windows = [w for i, w in enumerate(h.outages) if w.start > revert and i in h.answered]
-    planes = [w for w in h.control_plane if w.start > revert]
+    windows = [w for i, w in enumerate(h.outages) if w.start > revert and i in h.answered and h.speaks_of(w.start)]
+    planes = [w for w in h.control_plane if w.start > revert and h.speaks_of(w.start)]
     recovered = _leader_at_revert_until(h, revert)
     leaders = [(i, e) for i, e in h.numbered("leader")
                if e.t > recovered and e.data.get("node") and e.data.get("previous")
@@ -189,7 +209,7 @@ def collateral(h: History) -> Finding:
     if not names or not set(h.meta.entries) <= names:
         return _unknown(rule, sev, "the entry points are not named for nodes (a front door), so a failure "
                         "cannot be put on a node")
-    windows = [w for w in h.outages if w.entry in names - touched and w.end > start]
+    windows = [w for w in h.outages if w.entry in names - touched and w.end > start and h.speaks_of(w.start)]
     stopped = [(i, e) for i, e in h.numbered("task")
                if e.t >= start and e.data.get("node") in names - touched and _ended(e)]
     if not windows and not stopped:
@@ -227,26 +247,36 @@ def never_detected(h: History) -> Finding:
     if h.detect.node_lost_after_fault_start is not None:
         return _not(rule, sev, f"{h.node} was seen lost {h.detect.node_lost_after_fault_start:.1f} s after the "
                     "fault start")
+    after = _lost_after_revert(h)
     if lasted < bound:
-        return _not(rule, sev, f"the fault lasted {lasted:.1f} s, less than the {bound:.0f} s the managers may "
-                    f"take ({_beats(h)}): not seeing it is expected")
+        return _not(rule, sev, f"{h.node} was not seen lost during the fault, which lasted {lasted:.1f} s, less than "
+                    f"the {bound:.0f} s the managers may take ({_beats(h)}): not seeing it is expected{after}")
     return Finding(rule, "found", sev,
-                   f"{h.node} was never marked Down though the fault lasted {lasted:.1f} s, past the {bound:.0f} s "
-                   f"the managers take ({_arithmetic(h)})",
+                   f"{h.node} was not seen lost during the fault though it lasted {lasted:.1f} s, past the "
+                   f"{bound:.0f} s the managers take ({_arithmetic(h)}){after}",
                    h.fault_start, h.fault_start + lasted, [h.node])
+
+
+def _lost_after_revert(h: History) -> str:
+    """What happened after the revert to a node not seen lost during the fault, as a clause (empty: nothing)."""
+    late = h.detect.node_lost_after_revert
+    return "" if late is None else f"; it was seen lost only {late:.1f} s after the revert, which is no detection"
 
 
 def slow_detection(h: History) -> Finding:
     rule = "slow-detection"
     sev: Severity = "warning"
     lost = h.detect.node_lost_after_fault_start
-    if h.kind not in DETECTABLE or h.node is None or h.fault_start is None or lost is None:
+    if h.kind not in DETECTABLE or h.node is None or h.fault_start is None:
         return _unknown(rule, sev, "no detection to time")
+    if lost is None:
+        return _unknown(rule, sev, f"no detection to time: {h.node} was not seen lost during the fault"
+                        f"{_lost_after_revert(h)}")
     bound = _expected_detection(h)
     if lost <= bound:
         return _not(rule, sev, f"{h.node} was seen lost after {lost:.1f} s, within {bound:.0f} s ({_beats(h)})")
     numbered = [i for i, e in h.numbered("node") if e.data.get("node") == h.node
-                and e.data.get("state") in NODE_LOST and abs(e.t - (h.fault_start + lost)) < 1e-6]
+                and is_lost(e.data.get("state")) and abs(e.t - (h.fault_start + lost)) < 1e-6]
     return Finding(rule, "found", sev,
                    f"{h.node} was seen lost {lost:.1f} s after the fault start, later than the {bound:.0f} s its "
                    f"heartbeat implies ({_arithmetic(h)})",
@@ -301,7 +331,8 @@ def split_view(h: History) -> Finding:
     split: list[tuple[int, Event, set[str]]] = []
     for i, e in h.numbered("control_plane"):
         claims = {leader for _, leader in _CLAIM.findall(str(e.data.get("error", ""))) if leader != "None"}
-        if not e.data.get("available") and len(claims) > 1:
+        before = h.scope is not None and h.fault_start is not None and e.t < h.fault_start  # another fault's
+        if not e.data.get("available") and len(claims) > 1 and not before:
             split.append((i, e, claims))
     if not split:
         return _not(rule, sev, "no two managers named different leaders at once")
@@ -311,10 +342,9 @@ def split_view(h: History) -> Finding:
 
 
 def flapping(h: History) -> Finding:
-    """The faulted node lost more than once for one fault (a flap fault does that on purpose: info).
+    """The faulted node lost (`node_loss`) more than once for one fault (a flap fault does that on purpose: info).
 
-    Unknown is no loss and no return: a newly elected leader reports every node Unknown until it hears
-    from it, so it says nothing of the node."""
+    Only a loss after a return is a new one: Unknown is neither (a newly elected leader says it of everyone)."""
     rule = "flapping"
     sev: Severity = "info" if h.kind == "flap" else "warning"
     if h.node is None or h.fault_start is None:
@@ -325,12 +355,11 @@ def flapping(h: History) -> Finding:
         if e.data.get("node") != h.node or e.t < h.fault_start:
             continue
         state = e.data.get("state")
-        if state == UNKNOWN:
-            continue
-        now_lost = state in NODE_LOST
-        if now_lost and not lost:
+        if is_lost(state) and not lost:
             losses.append((i, e))
-        lost = now_lost
+            lost = True
+        elif is_back(state):
+            lost = False
     if len(losses) <= 1:
         return _not(rule, sev, f"{h.node} was lost {len(losses)} time(s)")
     return Finding(rule, "found", sev, f"{h.node} went Down and back {len(losses)} times for one fault",
@@ -347,11 +376,13 @@ def unsound(h: History) -> Finding:
 
 CHECKERS = (aftershock, collateral, never_detected, slow_detection, slow_recovery, not_restored, split_view,
             flapping, unsound)
+# one fault of a schedule: every rule but the run's own (the service whole at the end, the baseline)
+FAULT_CHECKERS = tuple(c for c in CHECKERS if c not in (not_restored, unsound))
 
 
 def findings(h: History) -> list[Finding]:
-    """Every rule's answer, in RULES order."""
-    return [check(h) for check in CHECKERS]
+    """Every rule's answer, in RULES order (for one fault of a schedule, the FAULT_CHECKERS' answers)."""
+    return [check(h) for check in (CHECKERS if h.scope is None else FAULT_CHECKERS)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,21 @@
 """Every fault of a run as an interval of the history (one for a single fault, several for a schedule), with
-the outage windows each one overlaps: which fault the users' outages belong to."""
+the outage windows each one overlaps (which fault the users' outages belong to) and its own figures.
+
+A schedule puts each effect on the fault it most likely came from: an effect on a node (lost, Ready again) on
+the latest fault on that node started before it; an effect on the whole cluster (a new leader, replicas back,
+requests healthy) on the latest fault of any node started before it. So a fault's figures stop at the next
+fault's start (on its node, or at all): None there means "not before the next fault", not "never".
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from pulltheplug.analysis.findings import FaultScope, Finding, History, findings
 from pulltheplug.analysis.outages import OutageWindow
+from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
 from pulltheplug.record import Event
 
 
@@ -24,6 +33,16 @@ class FaultInterval:
     open: bool
     outages: list[tuple[str, float, float]] = field(default_factory=list)
     outage_seconds: float = 0.0
+    revert: float | None = None  # its "revert" event: where its recovery figures count from (`end` is "reverted")
+    target: str | None = None  # what the spec aimed it at (leader, worker, ...), from Meta.fault
+    detect: Detection | None = None  # None: a summary written before faults had figures of their own
+    recover: Recovery | None = None
+    findings: list[Finding] = field(default_factory=list)  # the rules about one fault (FAULT_CHECKERS), for it
+
+    @property
+    def label(self) -> str:
+        """kind@target, as a campaign names a scenario."""
+        return f"{self.kind}@{self.target or self.node}"
 
 
 def fault_intervals(events: Sequence[Event], windows: Sequence[OutageWindow], run_end: float) -> list[FaultInterval]:
@@ -31,11 +50,14 @@ def fault_intervals(events: Sequence[Event], windows: Sequence[OutageWindow], ru
     single fault of older runs: id 0)."""
     started: dict[int, Event] = {}
     ended: dict[int, float] = {}
+    reverts: dict[int, float] = {}
     for e in sorted((e for e in events if e.type == "fault"), key=lambda e: e.t):
         fid = int(e.data.get("id", 0))
         action = e.data.get("action")
         if action == "inject" and fid not in started:
             started[fid] = e
+        elif action == "revert" and fid in started and fid not in reverts:
+            reverts[fid] = e.t
         elif action == "reverted" and fid in started:
             ended[fid] = e.t
     out = []
@@ -47,5 +69,33 @@ def fault_intervals(events: Sequence[Event], windows: Sequence[OutageWindow], ru
             id=fid, kind=str(e.data.get("kind", "")), node=node, nodes=[str(n) for n in e.data.get("nodes", [node])],
             start=e.t, end=end, open=fid not in ended,
             outages=[(w.entry, w.start, w.duration) for w in overlapping],
-            outage_seconds=sum(w.duration for w in overlapping)))
+            outage_seconds=sum(w.duration for w in overlapping), revert=reverts.get(fid)))
+    return out
+
+
+def _next_start(intervals: Sequence[FaultInterval], f: FaultInterval, on_its_nodes: bool) -> float | None:
+    """The start of the first fault after `f` (on one of its nodes, if asked); None: there is none."""
+    later = [g.start for g in intervals if g.start > f.start and g.id != f.id
+             and (not on_its_nodes or set(g.nodes) & set(f.nodes))]
+    return min(later, default=None)
+
+
+def with_figures(intervals: Sequence[FaultInterval], run: History, desired: int | None,
+                 targets: dict[int, str] | None = None) -> list[FaultInterval]:
+    """Each fault with its own detect, recover and findings; `run` is the run's history (its meta, events and
+    windows; its revert stands in for a lone fault whose revert event is missing), `targets` maps ids to targets."""
+    out = []
+    for f in intervals:
+        revert = f.revert if f.revert is not None or len(intervals) > 1 else run.revert
+        until = _next_start(intervals, f, on_its_nodes=True)
+        cluster_until = _next_start(intervals, f, on_its_nodes=False)
+        node = f.node or None
+        detect = time_to_detect(run.events, node, f.start, revert, until=until, leader_until=cluster_until)
+        recover = time_to_recover(run.events, run.outages, {"node": node}, f.start, revert, desired,
+                                  until=until, cluster_until=cluster_until)
+        horizon = math.inf if cluster_until is None else cluster_until
+        scoped = replace(run, fault_start=f.start, revert=revert, detect=detect, recover=recover,
+                         scope=FaultScope(f.kind, f.node, horizon))
+        out.append(replace(f, detect=detect, recover=recover, findings=findings(scoped),
+                           target=(targets or {}).get(f.id, f.target)))
     return out

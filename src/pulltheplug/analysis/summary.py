@@ -10,7 +10,7 @@ from pulltheplug.analysis.baseline import baseline_warnings
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
 from pulltheplug.analysis.door import DoorFigures, door_figures
 from pulltheplug.analysis.findings import Finding, History, findings
-from pulltheplug.analysis.intervals import FaultInterval, fault_intervals
+from pulltheplug.analysis.intervals import FaultInterval, fault_intervals, with_figures
 from pulltheplug.analysis.latency import Percentiles
 from pulltheplug.analysis.outages import OutageWindow, longest_outage
 from pulltheplug.analysis.outcomes import Outcomes
@@ -128,7 +128,7 @@ def summarize(run: Run) -> Summary:
         availability=avail,
         outages=windows,
         longest_outage=longest_outage(windows),
-        detect=time_to_detect(events, meta.fault.get("node"), start),
+        detect=time_to_detect(events, meta.fault.get("node"), start, phases.revert),
         recover=time_to_recover(events, windows, meta.fault, start, phases.revert, _desired_replicas(meta)),
         control_plane=control_plane_windows(events, phases.end),
         latency_all=latency_all,
@@ -142,4 +142,18 @@ def summarize(run: Run) -> Summary:
     answered = answered_before(columns, is_sent, windows, phases.revert) if phases.revert is not None else {}
     history = History(meta, events, start, phases.revert, phases.end, summary.outages, summary.control_plane,
                       summary.detect, summary.recover, summary.warnings, answered)
-    return replace(summary, findings=findings(history))
+    faults = with_figures(summary.faults, history, _desired_replicas(meta), _targets(meta))
+    summary = replace(summary, faults=faults, findings=findings(history))
+    if len(faults) > 1 and faults[0].detect is not None and faults[0].recover is not None:
+        # a schedule has no one node for the run's own detect/recover: they are its first fault's
+        summary = replace(summary, detect=faults[0].detect, recover=faults[0].recover)
+    return summary
+
+
+def _targets(meta: Meta) -> dict[int, str]:
+    """Fault id -> what the spec aimed it at: each slot of a schedule, or the one fault (id 0)."""
+    slots = meta.fault.get("schedule")
+    if isinstance(slots, list):
+        return {int(x["id"]): str(x["target"]) for x in slots if isinstance(x, dict) and "target" in x and "id" in x}
+    target = meta.fault.get("target")
+    return {0: str(target)} if target else {}

@@ -11,19 +11,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pulltheplug.analysis.node_loss import first_loss, first_return
 from pulltheplug.analysis.outages import ALL, OutageWindow
 from pulltheplug.record import Event
-
-# "disconnected" also means the managers saw the node go: it counts as detection like down/unknown.
-NODE_LOST = frozenset({"down", "unknown", "disconnected"})
 
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """Seconds from the fault start to the node seen lost, and to a new leader (the names say the reference)."""
+    """Seconds from the fault start to the node seen lost (`node_loss`) during the fault, and to a new leader.
+
+    A loss first seen after the revert is no detection: `node_lost_after_fault_start` is then None and
+    `node_lost_after_revert` says how long after the revert it was seen (None: not seen then either).
+    """
 
     node_lost_after_fault_start: float | None
     leader_change_after_fault_start: float | None
+    node_lost_after_revert: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +47,6 @@ def _of_type(events: Sequence[Event], kind: str) -> list[Event]:
     return sorted((e for e in events if e.type == kind), key=lambda e: e.t)
 
 
-def first_node_state(events: Sequence[Event], node: str, states: frozenset[str], after: float) -> float | None:
-    """Time of the first node event for `node`, strictly after `after`, in one of `states`."""
-    for e in _of_type(events, "node"):
-        if e.t > after and e.data.get("node") == node and e.data.get("state") in states:
-            return e.t
-    return None
-
-
 def leader_at(events: Sequence[Event], t: float) -> str | None:
     """The leader as last seen at or before t (None if never seen)."""
     leader: str | None = None
@@ -62,14 +57,14 @@ def leader_at(events: Sequence[Event], t: float) -> str | None:
     return leader
 
 
-def first_new_leader(events: Sequence[Event], after: float) -> float | None:
-    """First leader event after `after` naming a node other than the leader before it."""
+def first_new_leader(events: Sequence[Event], after: float, until: float | None = None) -> float | None:
+    """First leader event after `after` (and at or before `until`) naming a node other than the leader before it."""
     before = leader_at(events, after)
     if before is None:
         return None
     for e in _of_type(events, "leader"):
         node = e.data.get("node")
-        if e.t > after and node is not None and node != before:
+        if e.t > after and (until is None or e.t <= until) and node is not None and node != before:
             return e.t
     return None
 
@@ -78,13 +73,27 @@ def _since(t: float | None, origin: float) -> float | None:
     return None if t is None else t - origin
 
 
-def time_to_detect(events: Sequence[Event], node: str | None, fault_start: float | None) -> Detection:
+def _earliest(*bounds: float | None) -> float | None:
+    known = [b for b in bounds if b is not None]
+    return min(known) if known else None
+
+
+def time_to_detect(events: Sequence[Event], node: str | None, fault_start: float | None, revert: float | None = None,
+                   *, until: float | None = None, leader_until: float | None = None) -> Detection:
+    """The node counts as detected only if seen lost in (fault_start, revert] (to `until` if never reverted).
+
+    `until`: where the history stops speaking of this fault's node (the next fault on it); `leader_until`: of the
+    cluster (the next fault's start): a schedule puts each effect on the latest fault started before it.
+    """
     if fault_start is None:
         return Detection(node_lost_after_fault_start=None, leader_change_after_fault_start=None)
-    down = first_node_state(events, node, NODE_LOST, fault_start) if node else None
+    during = first_loss(events, node, fault_start, _earliest(revert, until)) if node else None
+    late = (first_loss(events, node, revert, until)
+            if node and during is None and revert is not None else None)
     return Detection(
-        node_lost_after_fault_start=_since(down, fault_start),
-        leader_change_after_fault_start=_since(first_new_leader(events, fault_start), fault_start),
+        node_lost_after_fault_start=None if during is None else during.t - fault_start,
+        leader_change_after_fault_start=_since(first_new_leader(events, fault_start, leader_until), fault_start),
+        node_lost_after_revert=None if late is None or revert is None else late.t - revert,
     )
 
 
@@ -142,14 +151,25 @@ def time_to_recover(
     fault_start: float | None,
     revert: float | None,
     desired: int | None,
+    *,
+    until: float | None = None,
+    cluster_until: float | None = None,
 ) -> Recovery:
-    """`fault` is Meta.fault (its "node"); `desired` is the replica count, None to take it from the tasks."""
+    """`fault` is Meta.fault (its "node"); `desired` is the replica count, None to take it from the tasks.
+
+    `until` and `cluster_until` bound what is put on this fault, as in `time_to_detect`.
+    """
     if fault_start is None:
         return Recovery(node_ready_after_revert=None, replicas_running_after_fault_start=None,
                         replicas_never_lost=True, requests_healthy_after_fault_start=None)
     node = fault.get("node")
-    ready = first_node_state(events, node, frozenset({"ready"}), revert) if node and revert is not None else None
-    replicas, never_lost = replicas_back(running_counts(events), fault_start, desired)
+    back = first_return(events, node, revert, until) if node and revert is not None else None
+    ready = None if back is None else back.t
+    counts = running_counts(events)
+    if cluster_until is not None:
+        counts = [(t, c) for t, c in counts if t <= cluster_until]
+        windows = [w for w in windows if w.start <= cluster_until]
+    replicas, never_lost = replicas_back(counts, fault_start, desired)
     return Recovery(
         node_ready_after_revert=None if revert is None else _since(ready, revert),
         replicas_running_after_fault_start=replicas,

@@ -1,0 +1,48 @@
+"""What "a node was lost" means, once, for every figure and rule (detection, flapping, never-detected, ...).
+
+A node is lost when the view of a leader that a majority of managers agrees on reports it Down or
+Disconnected. The observer already records node events only from that view (`observe.Observer.merge`
+applies a manager's answer only while a majority of all managers answers and names the same leader; while
+none does it records a control-plane window and no node event), so a node event's state is read as is.
+
+Unknown is never a loss, and no return either: a newly elected leader reports every node Unknown until it
+hears from it, so it says nothing of the node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pulltheplug.record import Event
+
+LOST = frozenset({"down", "disconnected"})
+BACK = frozenset({"ready"})
+
+
+def is_lost(state: object) -> bool:
+    return state in LOST
+
+
+def is_back(state: object) -> bool:
+    return state in BACK
+
+
+def node_events(events: Sequence[Event], node: str) -> list[Event]:
+    """The node's events, by time."""
+    return sorted((e for e in events if e.type == "node" and e.data.get("node") == node), key=lambda e: e.t)
+
+
+def first_loss(events: Sequence[Event], node: str, after: float, until: float | None = None) -> Event | None:
+    """The first event, strictly after `after` and at or before `until` (None: no bound), showing `node` lost."""
+    for e in node_events(events, node):
+        if e.t > after and (until is None or e.t <= until) and is_lost(e.data.get("state")):
+            return e
+    return None
+
+
+def first_return(events: Sequence[Event], node: str, after: float, until: float | None = None) -> Event | None:
+    """The first event, strictly after `after` and at or before `until`, showing `node` Ready."""
+    for e in node_events(events, node):
+        if e.t > after and (until is None or e.t <= until) and is_back(e.data.get("state")):
+            return e
+    return None

@@ -1,0 +1,132 @@
+"""Each fault of a schedule with its own detect, recover and findings; and the one meaning of "lost" at its edges."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
+
+from pulltheplug.analysis import Summary, summarize
+from pulltheplug.record import Event
+from tests.analysis.history import fault, leader, node, run, stream
+
+SCHEDULE_PHASES = {"steady": 0.0, "fault": 10.0, "revert": 50.0, "end": 70.0}
+
+
+def scheduled(t: float, action: str, fid: int, name: str, kind: str = "nic-down") -> Event:
+    return Event(t, "fault", {"action": action, "id": fid, "kind": kind, "node": name, "nodes": [name]})
+
+
+def schedule_run(events: list[Event]) -> Any:
+    r = run(stream(10.0, 70.0), events, phases=SCHEDULE_PHASES)
+    r.meta.fault = {"kind": "schedule", "target": "schedule", "schedule": [
+        {"id": 0, "kind": "nic-down", "target": "worker", "node": "node3"},
+        {"id": 1, "kind": "nic-down", "target": "worker", "node": "node4"}]}
+    return r
+
+
+def two_workers() -> list[Event]:
+    """node3 cut 10-30 s, node4 cut 20-50 s (they overlap); each lost and Ready again at its own times."""
+    return [
+        leader(0.5, "node1"), *(node(0.5, n, "ready") for n in ("node1", "node2", "node3", "node4")),
+        scheduled(10.0, "inject", 0, "node3"), scheduled(10.1, "injected", 0, "node3"),
+        scheduled(20.0, "inject", 1, "node4"), scheduled(20.1, "injected", 1, "node4"),
+        node(24.0, "node3", "down"),
+        node(27.5, "node4", "disconnected"),  # Disconnected is lost too
+        scheduled(30.0, "revert", 0, "node3"), scheduled(30.4, "reverted", 0, "node3"),
+        node(32.0, "node3", "ready"),
+        scheduled(50.0, "revert", 1, "node4"), scheduled(50.3, "reverted", 1, "node4"),
+        node(53.5, "node4", "ready"),
+    ]
+
+
+def test_each_fault_of_a_schedule_has_its_own_detect_and_recover() -> None:
+    s = summarize(schedule_run(two_workers()))
+    first, second = s.faults
+    assert first.detect is not None and first.recover is not None
+    assert second.detect is not None and second.recover is not None
+    assert (first.revert, second.revert) == (30.0, 50.0)
+    assert first.detect.node_lost_after_fault_start == pytest.approx(14.0)
+    assert first.recover.node_ready_after_revert == pytest.approx(2.0)
+    assert second.detect.node_lost_after_fault_start == pytest.approx(7.5)
+    assert second.recover.node_ready_after_revert == pytest.approx(3.5)
+    assert (first.label, second.label) == ("nic-down@worker", "nic-down@worker")
+    # the run's own figures for a schedule are its first fault's
+    assert s.detect == first.detect and s.recover == first.recover
+
+
+def test_each_fault_gets_the_findings_about_one_fault_scoped_to_its_node() -> None:
+    s = summarize(schedule_run(two_workers()))
+    for f in s.faults:
+        rules = {x.rule: x for x in f.findings}
+        assert "not-restored" not in rules and "unsound-measurement" not in rules
+        assert rules["never-detected"].verdict == "not found" and f.node in rules["never-detected"].text
+    # each judged on its own figure, within heartbeat 5 s x 4
+    slow = [{x.rule: x for x in f.findings}["slow-detection"] for f in s.faults]
+    assert [x.verdict for x in slow] == ["not found", "not found"]
+    assert "node3 was seen lost after 14.0 s" in slow[0].text and "node4 was seen lost after 7.5 s" in slow[1].text
+
+
+def test_an_effect_on_a_node_goes_to_the_latest_fault_on_that_node() -> None:
+    events = [leader(0.5, "node1"), node(0.5, "node3", "ready"),
+              scheduled(10.0, "inject", 0, "node3"), scheduled(15.0, "revert", 0, "node3"),
+              scheduled(30.0, "inject", 1, "node3"), node(36.0, "node3", "down"),
+              scheduled(50.0, "revert", 1, "node3"), node(52.0, "node3", "ready")]
+    first, second = summarize(schedule_run(events)).faults
+    assert first.detect is not None and first.detect.node_lost_after_revert is None  # node3's Down is the second's
+    assert first.recover is not None and first.recover.node_ready_after_revert is None
+    assert second.detect is not None and second.detect.node_lost_after_fault_start == pytest.approx(6.0)
+
+
+def test_a_leader_cut_shorter_than_the_bound_seen_down_after_the_revert_is_no_detection() -> None:
+    events = [leader(0.5, "node3"), node(0.5, "node3", "ready"), fault(10.0, "inject"), fault(18.0, "revert"),
+              leader(19.0, "node1", previous="node3"), node(19.0, "node3", "down"), node(23.0, "node3", "ready")]
+    s = summarize(run(stream(10.0, 30.0), events, phases={"steady": 0.0, "end": 30.0}))
+    assert s.detect.node_lost_after_fault_start is None
+    assert s.detect.node_lost_after_revert == pytest.approx(1.0)
+    assert s.faults[0].detect == s.detect
+    rules = {f.rule: f for f in s.findings}
+    assert rules["never-detected"].verdict == "not found"  # 8 s is less than heartbeat 5 s x 4
+    assert "not seen lost during the fault" in rules["never-detected"].text
+    assert "1.0 s after the revert" in rules["never-detected"].text
+    assert rules["slow-detection"].verdict == "unknown"
+    assert "not seen lost during the fault" in rules["slow-detection"].text
+
+
+def test_a_new_leaders_unknown_sweep_is_no_loss_no_flap_and_no_detection() -> None:
+    sweep = [node(25.0, n, "unknown") for n in ("node1", "node2", "node3")]
+    events = [leader(0.5, "node1"), *(node(0.5, n, "ready") for n in ("node1", "node2", "node3")),
+              fault(10.0, "inject"), leader(24.0, "node2", previous="node1"), *sweep,
+              *(node(27.0, n, "ready") for n in ("node1", "node2")), node(36.0, "node3", "unknown"),
+              fault(40.0, "revert"), node(41.0, "node3", "ready")]
+    s = summarize(run(stream(10.0, 50.0), events, phases={"steady": 0.0, "end": 50.0}))
+    assert s.detect.node_lost_after_fault_start is None and s.detect.node_lost_after_revert is None
+    assert s.detect.leader_change_after_fault_start == pytest.approx(14.0)
+    rules = {f.rule: f for f in s.findings}
+    assert rules["flapping"].verdict == "not found"
+    assert rules["never-detected"].verdict == "found"  # 30 s without a Down, past heartbeat 5 s x 4
+    assert "not seen lost during the fault" in rules["never-detected"].text
+    assert s.faults[0].detect == s.detect
+
+
+def test_disconnected_counts_as_lost() -> None:
+    events = [node(0.5, "node3", "ready"), fault(10.0, "inject"), node(13.0, "node3", "disconnected"),
+              fault(20.0, "revert"), node(22.0, "node3", "ready")]
+    s = summarize(run(stream(10.0, 30.0), events))
+    assert s.detect.node_lost_after_fault_start == pytest.approx(3.0)
+    assert s.faults[0].recover is not None and s.faults[0].recover.node_ready_after_revert == pytest.approx(2.0)
+
+
+def test_a_summary_written_before_faults_had_figures_still_loads() -> None:
+    s = summarize(schedule_run(two_workers()))
+    old = json.loads(json.dumps(dataclasses.asdict(s)))
+    for f in old["faults"]:
+        for key in ("revert", "target", "detect", "recover", "findings"):
+            del f[key]
+    del old["detect"]["node_lost_after_revert"]
+    back = TypeAdapter(Summary).validate_python(old)
+    assert back.faults[0].detect is None and back.detect.node_lost_after_revert is None
+    assert TypeAdapter(Summary).validate_python(json.loads(json.dumps(dataclasses.asdict(s)))) == s
