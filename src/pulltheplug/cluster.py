@@ -193,6 +193,13 @@ class Cluster(Protocol):
         """Remember (None: forget) a fault in progress, so a run killed mid-fault leaves a trace."""
         ...
 
+    def guard_settings(self, before: dict[str, float | int | None] | None, seconds: float) -> Evidence:
+        """A run is about to change the swarm's settings: remember `before` (setting -> value, as
+        `swarm_settings` names them) so `heal` puts it back, and arm, outside the controller, what does so
+        `seconds` (plus DEADMAN_MARGIN) on should the controller die; the evidence, {} where nothing is armed.
+        None: the run put them back itself, forget them. FaultError: not armed, change nothing."""
+        ...
+
     def node_service(self, node: str, name: str, argv: Sequence[str] | None) -> None:
         """Run `argv` on the node as a system service (None: stop it and forget it): it dies with the node's
         power, hangs with a freeze, stops first on a graceful shutdown and starts again at boot.

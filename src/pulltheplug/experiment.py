@@ -13,10 +13,10 @@ import datetime as dt
 import logging
 import random
 import re
-import signal
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -32,13 +32,14 @@ from pulltheplug.fast_load import can_carry, run_fast_load
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.base import FaultContext
 from pulltheplug.faults.targets import TargetPick, pick_target
-from pulltheplug.health import require_whole
+from pulltheplug.health import CLUSTER_FAILURES, require_whole
 from pulltheplug.live.state import OpenOutage, RecentRates, longest_open, running_per_node
 from pulltheplug.load import RequestShape, run_load, run_load_in_netns
 from pulltheplug.observe import Observer
 from pulltheplug.record import Event, Meta, RequestRecord, Run, RunWriter
 from pulltheplug.results import write_results
 from pulltheplug.spec import ExperimentSpec, FaultSpec, RequestSpec
+from pulltheplug.stop_signals import StopRequested, StopSignals, stop_signals
 from pulltheplug.swarm_api import API_ERRORS, answering_manager, leader_of, node_rows
 from pulltheplug.verdict import SloResult
 
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 
 OnResults = Callable[[Run, Summary, list[SloResult]], object]
+# what a revert or a restore fails with when the cluster does not do what was asked (anything else is a bug)
+REVERT_ERRORS = (*CLUSTER_FAILURES, subprocess.SubprocessError)
 
 
 @dataclass
@@ -406,6 +409,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
               "keep_alive": spec.load.keep_alive},
         fault=_fault_meta(spec, prep),
         slo=spec.slo.model_dump(),
+        analysis=spec.analysis.model_dump(),
     )
     meta.plan = {"steady": spec.phases.steady, "fault": float(str(meta.fault.get("duration", 0.0))),
                  "settle": spec.phases.settle, "timeout": spec.phases.timeout}
@@ -429,30 +433,37 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
     emit(Event(clock(), "run", {"action": "start"}))
     error: BaseException | None = None
     applied: dict[str, dict[str, float | int | None]] = {}
-    try:
-        cluster.watch(lambda kind, data: emit(Event(clock(), kind, data)))
-        applied = swarm_settings.found(cluster, spec.swarm)  # known before the update: restored whatever happens
-        if applied:
-            meta.cluster["swarm_settings"] = applied
-            writer.write_meta()
-            swarm_settings.apply(cluster, applied)
-            # nodes learn a new heartbeat period in their next heartbeat's answer: one old period on, every
-            # node is on the new one, and the fault meets the setting the run asked for
-            time.sleep(swarm_settings.settle_time(applied))
-        observer.start()
-        if watcher is not None:
-            watcher.start()
-        asyncio.run(_phases(spec, prep, clock, writer, observer, tally, progress, faults, emit, on_progress))
-        meta.status = "complete"
-    except KeyboardInterrupt:
-        meta.status = "interrupted"  # the caller sees it in meta.json; records and revert are done below
-    except BaseException as exc:  # raised again once the fault is reverted and the records are closed
-        log.debug("run %s failed", spec.name, exc_info=True)
-        meta.status, meta.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
-    finally:
-        with _signals_deferred():  # a second Ctrl-C must not cut the revert or the records short
+    # until the records are closed, Ctrl-C and SIGTERM ask the run to stop and never raise: a second one during
+    # the reverts is said and changes nothing (see `stop_signals`)
+    with stop_signals() as stops:
+        try:
+            cluster.watch(lambda kind, data: emit(Event(clock(), kind, data)))
+            applied = swarm_settings.found(cluster, spec.swarm)  # known before the update: restored whatever happens
+            if applied:
+                meta.cluster["swarm_settings"] = applied
+                writer.write_meta()
+                # noted, with a dead-man, before the update: a killed run's settings are put back like its faults
+                meta.cluster["swarm_settings_deadman"] = cluster.guard_settings(
+                    swarm_settings.before(applied), _settings_lifetime(spec, meta, applied))
+                swarm_settings.apply(cluster, applied)
+                # nodes learn a new heartbeat period in their next heartbeat's answer: one old period on, every
+                # node is on the new one, and the fault meets the setting the run asked for
+                stops.sleep(swarm_settings.settle_time(applied))
+            stops.check()
+            observer.start()
+            if watcher is not None:
+                watcher.start()
+            _run_until_stopped(stops, _phases(spec, prep, clock, writer, observer, tally, progress, faults, emit,
+                                              on_progress))
+            meta.status = "complete"
+        except KeyboardInterrupt:  # StopRequested: the first stop signal
+            meta.status = "interrupted"  # the caller sees it in meta.json; records and revert are done below
+        except BaseException as exc:  # raised again once the fault is reverted and the records are closed
+            log.debug("run %s failed", spec.name, exc_info=True)
+            meta.status, meta.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
+        finally:
             revert_error = _finish(faults, clock, emit, meta, observer, writer, cluster, watcher,
-                                   lambda: swarm_settings.restore(cluster, applied))
+                                   lambda: _restore_settings(cluster, applied))
     error = error or revert_error  # a fault left in place must be loud
     try:
         results = write_results(writer.folder)
@@ -477,17 +488,37 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
     return writer.folder
 
 
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block is done (main thread only; elsewhere nothing changes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+def _run_until_stopped(stops: StopSignals, main: Coroutine[object, object, None]) -> None:
+    """asyncio.run, the first stop signal cancelling its main task, as asyncio's own Ctrl-C handler does (it
+    stands aside when a handler of ours is in place): the phases' `finally` blocks stop the load; StopRequested."""
+    async def stoppable() -> None:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        with stops.calling(lambda: loop.call_soon_threadsafe(task.cancel)):
+            await main
+
     try:
-        yield
+        asyncio.run(stoppable())
+    except asyncio.CancelledError:
+        if not stops.requested.is_set():
+            raise
+        raise StopRequested(stops.received[0][1] if stops.received else "stop") from None
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        main.close()  # never awaited when the signal came before it started: no warning for that
+
+
+def _settings_lifetime(spec: ExperimentSpec, meta: Meta, applied: dict[str, dict[str, float | int | None]]) -> float:
+    """How long the run keeps the swarm's settings changed, at most: its dead-man puts them back after that."""
+    return (swarm_settings.settle_time(applied) + spec.phases.steady + float(meta.plan["fault"]) + spec.phases.timeout
+            + spec.phases.settle + swarm_settings.RESTORE_SLACK)
+
+
+def _restore_settings(cluster: Cluster, applied: dict[str, dict[str, float | int | None]]) -> None:
+    """The settings the run found, back; only then are the note and dead-man dropped (a failed restore leaves
+    them for `heal` and the dead-man)."""
+    if applied:
+        swarm_settings.restore(cluster, applied)
+        cluster.guard_settings(None, 0.0)
 
 
 def _finish(faults: list[_FaultState], clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta,
@@ -496,18 +527,20 @@ def _finish(faults: list[_FaultState], clock: Callable[[], float], emit: Callabl
     """Revert (if owed), restore the swarm's settings, stop observing, write the last events and meta.json,
     whatever fails on the way; returns the revert's (or the restore's) error, if any."""
     revert_error: Exception | None = None
+    unexpected: BaseException | None = None
     steps: list[tuple[str, Callable[[], None]]] = [("revert", lambda: _revert_if_needed(faults, clock, emit, meta))]
     if restore is not None:
         steps.append(("swarm settings restore", restore))
     try:
-        for what, step in steps:
+        for what, step in steps:  # each one attempted, whatever the one before did
             try:
                 step()
-            except Exception as exc:  # the first error stays the run's error; this one is added to it
-                log.debug("%s failed", what, exc_info=True)
-                meta.status = "failed"
-                meta.error = "; ".join(x for x in (meta.error, f"{what} failed: {type(exc).__name__}: {exc}") if x)
+            except REVERT_ERRORS as exc:  # the first error stays the run's error; this one is added to it
+                _note_failed(meta, what, exc)
                 revert_error = revert_error or exc
+            except BaseException as exc:  # a bug: said, the next step still runs, then it goes on up
+                _note_failed(meta, what, exc)
+                unexpected = unexpected or exc
         observer.stop()
         if watcher is not None:
             watcher.stop()
@@ -516,7 +549,15 @@ def _finish(faults: list[_FaultState], clock: Callable[[], float], emit: Callabl
         meta.phases.setdefault("end", clock())
         emit(Event(clock(), "run", {"action": "end" if meta.status == "complete" else meta.status}))
         writer.close()
+    if unexpected is not None:
+        raise unexpected
     return revert_error
+
+
+def _note_failed(meta: Meta, what: str, exc: BaseException) -> None:
+    log.warning("%s failed: %s: %s", what, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+    meta.status = "failed"
+    meta.error = "; ".join(x for x in (meta.error, f"{what} failed: {type(exc).__name__}: {exc}") if x)
 
 
 def _fields(fs: _FaultState) -> dict[str, object]:
@@ -561,8 +602,8 @@ def _revert(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
         except BaseException:
             try:  # the fault may still be in place: leave a dead-man to heal it
                 fs.fault.arm()
-            except Exception as exc:
-                log.warning("could not arm a dead-man again after a failed revert: %s", exc)
+            except REVERT_ERRORS as exc:
+                log.warning("could not arm a dead-man again after a failed revert: %s: %s", type(exc).__name__, exc)
             raise
         fs.reverted = True
         notes.remove(fs)
@@ -572,16 +613,20 @@ def _revert(fs: _FaultState, clock: Callable[[], float], emit: Callable[[Event],
 def _revert_if_needed(faults: list[_FaultState], clock: Callable[[], float], emit: Callable[[Event], None],
                       meta: Meta) -> None:
     """Every fault still in place, the last injected first."""
-    errors = []
+    errors: list[BaseException] = []
+    unexpected: list[BaseException] = []
     for fs in reversed(faults):
         if fs.injected and not fs.reverted:
             try:
                 _revert(fs, clock, emit, meta)
-            except Exception as exc:  # the others are reverted all the same; the first error is raised
-                log.warning("revert of %s on %s failed: %s", fs.fault.kind, fs.fault.node, exc)
+            except REVERT_ERRORS as exc:  # the others are reverted all the same; the first error is raised
+                log.warning("revert of %s on %s failed: %s: %s", fs.fault.kind, fs.fault.node, type(exc).__name__, exc)
                 errors.append(exc)
-    if errors:
-        raise errors[0]
+            except BaseException as exc:  # a bug: the others are reverted first, then it goes on up
+                log.error("revert of %s on %s failed: %s: %s", fs.fault.kind, fs.fault.node, type(exc).__name__, exc)
+                unexpected.append(exc)
+    if unexpected or errors:
+        raise (unexpected or errors)[0]
 
 
 async def _run_faults(spec: ExperimentSpec, faults: list[_FaultState], clock: Callable[[], float],

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
+import time
 from typing import Any
 
 from pulltheplug.cluster import Cluster
 from pulltheplug.errors import ClusterError
 from pulltheplug.spec import SwarmSettingsSpec
 from pulltheplug.swarm_api import API_ERRORS, answering_manager
+
+log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
 # setting -> (path in the swarm spec, to the spec's unit, from it)
@@ -86,7 +90,32 @@ def restore(cluster: Cluster, applied: dict[str, dict[str, float | int | None]])
     """Put back what `found` found (a setting the spec had left out stays as the run set it: the engine's
     default was in force, and Swarm shows no way to unset it)."""
     if applied:
-        _update(cluster, {k: v["before"] for k, v in applied.items()})
+        _update(cluster, before(applied))
+
+
+def before(applied: dict[str, dict[str, float | int | None]]) -> dict[str, float | int | None]:
+    """What `found` found, as a cluster notes it for `heal` and the dead-man (`Cluster.guard_settings`)."""
+    return {k: v["before"] for k, v in applied.items()}
+
+
+# s a run may spend beyond its planned phases while the swarm carries its settings (reverts that boot nodes,
+# the records): the settings' dead-man waits this much more, so it never puts them back under a live run
+RESTORE_SLACK = 60.0
+
+
+def put_back(cluster: Cluster, values: dict[str, float | int | None], timeout: float) -> None:
+    """`heal`'s restore from a note: retried for `timeout` s, since a swarm just healed of a cut manager can be
+    without a leader (about 100 s here) and refuses updates until it has one. ClusterError when it never took."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _update(cluster, values)
+            return
+        except ClusterError as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.info("swarm settings not put back yet (%s): retrying", exc)
+            time.sleep(2.0)
 
 
 DEFAULT_HEARTBEAT = 5.0  # Swarm's, when the spec does not say

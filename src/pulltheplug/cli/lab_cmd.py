@@ -60,6 +60,7 @@ def status(name: str = NameOpt, as_json: bool = typer.Option(False, "--json", he
     if as_json:
         typer.echo(json.dumps({"lab": name, "subnet": lab.plan.subnet, "status": lab.state.status,
                                "active_fault": lab.active_fault(),
+                               "swarm_settings_to_put_back": lab.noted_settings(),
                                "nodes": [r.__dict__ | {"leader": r.leader} for r in rows]}, indent=2))
         return
     console.print(status_table(rows, f"lab {name}: {lab.plan.subnet} ({lab.state.status})"))
@@ -68,6 +69,9 @@ def status(name: str = NameOpt, as_json: bool = typer.Option(False, "--json", he
         console.print(f"[bold red]fault still in place:[/] {fault.get('kind')} on {fault.get('node')} since "
                       f"{fault.get('since')} (run {fault.get('run')}): `pulltheplug lab heal --name {name}` undoes it",
                       soft_wrap=True)
+    if (settings := lab.noted_settings()) is not None:
+        console.print(f"[bold red]swarm settings a run changed are still in place:[/] `pulltheplug lab heal --name "
+                      f"{name}` puts back {settings}", soft_wrap=True)
 
 
 @lab_app.command("heal")

@@ -1,9 +1,10 @@
 """The lab's dead-man: a process outside the controller that heals the lab when a fault outlives its run.
 
 Armed before a fault's clock starts, it sleeps (a shell's sleep) for the fault's duration plus a margin, then
-heals the lab (`Lab.heal`: links up, filters gone, nodes thawed and booted) if the fault is still noted in the lab's
-fault file, i.e. no run reverted it. So a controller killed with SIGKILL mid-fault still leaves a whole
-lab. It lives in the lab's own cgroup (`lab down` ends it) but not in a node's (a power cut spares it).
+heals the lab (`Lab.heal`: links up, filters gone, nodes thawed and booted, swarm settings put back) if the fault is
+still noted in the lab's fault file, i.e. no run reverted it, or a run's swarm settings are (`Lab.guard_settings`
+arms one of these for them too, for the run's whole length). So a controller killed with SIGKILL mid-fault still
+leaves a whole lab. It lives in the lab's own cgroup (`lab down` ends it) but not in a node's (a power cut spares it).
 The run disarms it by pid when it reverts by itself.
 """
 
@@ -77,10 +78,11 @@ def fire(name: str, seconds: float) -> list[str]:
     from pulltheplug.lab.lab import Lab
 
     lab = Lab.open(name)
-    fault = lab.active_fault()
-    if fault is None:
+    fault, settings = lab.active_fault(), lab.noted_settings()
+    if fault is None and settings is None:
         return []
-    log.warning("lab %s: fault %s still in place %.0fs after it was armed: healing", name, fault, seconds)
+    log.warning("lab %s: fault %s, swarm settings to put back %s, %.0fs after it was armed: healing", name, fault,
+                settings, seconds)
     return lab.heal()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import docker
 
-from pulltheplug import swarm_form
+from pulltheplug import swarm_form, swarm_settings
 from pulltheplug.cluster import DEADMAN_MARGIN, ClusterNode, Evidence, Listener, NodeStatus, all_whole
 from pulltheplug.errors import ClusterError, FaultError, LabError, MissingToolError, NotRootError
 from pulltheplug.lab import cgroups, daemon, deadman, flap, image, network, services
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 IPVS = Path("/proc/net/ip_vs")  # present once the kernel's IP_VS is loaded (dockerd would load it)
 
 DEFAULT_NAME = "lab"
+SETTINGS_HEAL_TIMEOUT = 150.0  # s: a swarm healed of a cut manager was without a leader for about 100 s
 REQUIRED_TOOLS = {
     "dockerd": "apt-get install docker.io",
     "containerd": "apt-get install docker.io",
@@ -77,6 +78,7 @@ class Lab:
         self._armed: dict[str, int] = {}  # node -> how many of its faults it covers
         self._lock = threading.RLock()  # faults of a schedule (and a quorum loss's boots) act from several threads
         self._flaps: dict[str, int] = {}  # node -> pid of its flapping loop
+        self._settings_deadman: int | None = None  # pid of the dead-man of the swarm settings a run changed
 
     @classmethod
     def open(cls, name: str = DEFAULT_NAME) -> Lab:
@@ -305,6 +307,43 @@ class Lab:
         else:
             self.fault_file.write_text(json.dumps(fault))
 
+    @property
+    def settings_file(self) -> Path:
+        return Path(self.plan.dir) / "swarm-settings.json"
+
+    def guard_settings(self, before: dict[str, float | int | None] | None, seconds: float) -> Evidence:
+        """`before` in `settings_file` for `heal`, and a dead-man of its own (the faults' one would then wait as
+        long as the settings do, and heal a cut node minutes late); None: both gone."""
+        with self._lock:
+            if self._settings_deadman is not None:
+                deadman.disarm(self._settings_deadman)
+                self._settings_deadman = None
+            if before is None:
+                self.settings_file.unlink(missing_ok=True)
+                return {}
+            self.settings_file.write_text(json.dumps({"before": before}))  # first: a dead-man that fires finds it
+            after = seconds + DEADMAN_MARGIN
+            try:
+                self._settings_deadman = deadman.arm(self.plan, after)
+            except FaultError:
+                self.settings_file.unlink(missing_ok=True)
+                raise
+            # its pid too: a heal (`lab heal`, a fault's dead-man) ends it, so it never fires under a later run
+            self.settings_file.write_text(json.dumps({"before": before, "deadman": self._settings_deadman}))
+        return {"deadman": "lab heal", "after": after}
+
+    def noted_settings(self) -> dict[str, float | int | None] | None:
+        """The swarm settings a run changed and has not put back (the run may have been killed)."""
+        before = self._settings_note().get("before")
+        return before if isinstance(before, dict) else None
+
+    def _settings_note(self) -> dict[str, object]:
+        try:
+            data = json.loads(self.settings_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
     def active_fault(self) -> dict[str, object] | None:
         """A fault a run injected and has not reverted (the run may have been killed)."""
         try:
@@ -336,6 +375,13 @@ class Lab:
                 self.boot_node(n.name)
                 done.append(f"{n.name}: booted")
         self.note_fault(None)
+        settings, pid = self.noted_settings(), self._settings_note().get("deadman")
+        if settings is not None:  # last: the swarm takes an update only once the nodes are back and it has a leader
+            swarm_settings.put_back(self, settings, SETTINGS_HEAL_TIMEOUT)
+            self.settings_file.unlink(missing_ok=True)
+            if isinstance(pid, int) and pid != os.getpid():  # a settings dead-man heals from its own pid (exec)
+                deadman.disarm(pid)
+            done.append("swarm settings put back: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
         return done
 
     # --- status -------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import docker
 
+from pulltheplug import swarm_settings
 from pulltheplug.cluster import DEADMAN_MARGIN, ClusterNode, Edge, Evidence, Listener, NodeStatus, all_whole
 from pulltheplug.errors import ClusterError, FaultError, PulltheplugError, SpecError
 from pulltheplug.spec import ClusterSpec
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 BACK_TIMEOUT = 120.0  # seconds a host may take to answer SSH and Docker again after a fault
 FAULTS_DIR = Path("~/.config/pulltheplug/faults")
+SETTINGS_HEAL_TIMEOUT = 150.0  # s: a swarm healed of a cut manager can be without a leader for ~100 s
 
 
 def restarted(node: str, before: str, after: str, took: float) -> Evidence:
@@ -303,6 +305,11 @@ class SshCluster:
             if host.power is not None:
                 run_power(host, "on")
                 done.append(f"{host.name}: power on")
+        settings = self.noted_settings()
+        if settings is not None:  # a killed run's swarm settings (no dead-man on the hosts for these yet)
+            swarm_settings.put_back(self, settings, SETTINGS_HEAL_TIMEOUT)
+            self._settings_file.unlink(missing_ok=True)
+            done.append("swarm settings put back: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
         return done
 
     def rebuild(self) -> None:
@@ -331,6 +338,28 @@ class SshCluster:
                 listener("session", {"host": host, "state": state, "reason": reason})
 
         self.sessions.listener = tell if listener is not None else None
+
+    @property
+    def _settings_file(self) -> Path:
+        return FAULTS_DIR.expanduser() / f"{self.name}.swarm-settings.json"
+
+    def guard_settings(self, before: dict[str, float | int | None] | None, seconds: float) -> Evidence:
+        """Noted on the controller for `heal`; nothing is armed on the hosts (a killed controller leaves the
+        settings until `heal`): {}."""
+        path = self._settings_file
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(before))
+        return {}
+
+    def noted_settings(self) -> dict[str, float | int | None] | None:
+        try:
+            data = json.loads(self._settings_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def note_fault(self, fault: dict[str, object] | None) -> None:
         path = FAULTS_DIR.expanduser() / f"{self.name}.json"
