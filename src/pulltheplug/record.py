@@ -117,6 +117,7 @@ class Meta:
     error: str | None = None
     door: dict[str, Any] = field(default_factory=dict)  # the front door (kind, address, check timing); {}: none
     plan: dict[str, float] = field(default_factory=dict)  # planned lengths, s: steady, fault, settle, timeout
+    analysis: dict[str, Any] = field(default_factory=dict)  # the spec's analysis section; {}: the defaults
 
 
 class JsonLines:

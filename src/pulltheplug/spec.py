@@ -307,15 +307,42 @@ FindingRule = Literal["aftershock", "collateral", "never-detected", "slow-detect
                       "split-view", "flapping", "unsound-measurement"]  # see analysis/findings.py
 
 
+class WorstWindowSlo(Strict):
+    """The worst availability over every window of `window` seconds must be at least `at_least`."""
+
+    window: Duration = Field(gt=0, description="The window size, e.g. 1s (computed even when `analysis.windows` "
+                             "leaves it out).")
+    at_least: float = Field(ge=0, le=1, description="Minimal ok/sent in the worst such window.")
+
+
 class SloSpec(Strict):
     availability: float | None = Field(None, ge=0, le=1, description="Minimal ok/due over the whole run.")
-    max_outage: Duration | None = None
+    max_outage: Duration | None = Field(None, description="Longest run of consecutive failures on one entry point. "
+                                        "Behind a round-robin door failures interleave with ok answers and this "
+                                        "stays tiny: use worst_window for what users felt.")
+    worst_window: WorstWindowSlo | list[WorstWindowSlo] | None = Field(
+        None, description="Worst windowed availability, e.g. {window: 1s, at_least: 0.9}, or a list of them.")
     recover_within: Duration | None = Field(None, description="Fault start until requests healthy again.")
     p99_latency: Duration | None = Field(None, description="Longest p99 latency from due time, overall.")
     p99_latency_of: Literal["all", "ok"] = Field(
         "all", description="Which requests p99_latency checks: all that ended (a timeout at its timeout), or ok only.")
     no_findings: list[FindingRule] = Field(default_factory=list, description="Findings that fail the run when found "
                                            "(e.g. [aftershock, collateral]).")
+
+
+def _windows_are_distinct(windows: list[float]) -> list[float]:
+    if any(w <= 0 for w in windows):
+        raise ValueError("a window size must be longer than 0s")
+    return sorted(set(windows))
+
+
+class AnalysisSpec(Strict):
+    """How the records are judged; kept in the run, so `pulltheplug report` judges a run folder alike."""
+
+    windows: list[Duration] = Field(default_factory=lambda: [1.0, 10.0, 60.0], min_length=1,
+                                    description="Window sizes of the worst windowed availability (see README).")
+
+    _distinct = field_validator("windows")(_windows_are_distinct)
 
 
 class ExperimentSpec(Strict):
@@ -331,6 +358,7 @@ class ExperimentSpec(Strict):
     phases: PhaseSpec = Field(default_factory=PhaseSpec)
     observe: ObserveSpec = Field(default_factory=ObserveSpec)
     slo: SloSpec = Field(default_factory=SloSpec)
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
 
     def fault_plan(self) -> tuple[list[str], list[str]]:
         """The fault kinds and targets the run may use: the fault's, a schedule's, or a random schedule's lists."""

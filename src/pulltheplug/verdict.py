@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from pulltheplug.analysis.summary import Summary
+from pulltheplug.analysis.windowed import worst_of, worst_window_slos
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,23 @@ def _availability(s: Summary, limit: float) -> SloResult:
 
 def _max_outage(s: Summary, limit: float) -> SloResult:
     return _at_most("max_outage", limit, s.longest_outage, "not measured")
+
+
+def _worst_window(s: Summary, window: float, limit: float) -> SloResult:
+    """Named by its window (`worst_window[1s]`), so several such SLOs are several test cases."""
+    name = f"worst_window[{window:g}s]"
+    figure = worst_of(s.windowed_availability, window)
+    if figure is None:
+        missing = "not in this summary (made before it? `pulltheplug report RUN` remakes it)"
+    else:
+        missing = (f"no {window:g}s window held {figure.min_requests} requests "
+                   f"(a run shorter than the window, or too few requests)")
+    measured = None if figure is None else figure.worst
+    result = _at_least(name, limit, measured, missing)
+    if figure is None or figure.worst is None or figure.start is None or figure.end is None:
+        return result
+    where = f" (worst {figure.start:.2f}-{figure.end:.2f}s: {figure.failed} of {figure.requests} failed)"
+    return SloResult(result.name, result.limit, result.measured, result.passed, result.message + where)
 
 
 def _recover_within(s: Summary, limit: float) -> SloResult:
@@ -113,6 +131,7 @@ def check_slos(summary: Summary, slo: Mapping[str, Any]) -> list[SloResult]:
         **CHECKS, "p99_latency": partial(_p99_latency, of=slo.get("p99_latency_of") or "all")}
     results = [_run_completed(summary)] if summary.status != "complete" else []
     results += [check(summary, float(slo[name])) for name, check in checks.items() if slo.get(name) is not None]
+    results += [_worst_window(summary, window, at_least) for window, at_least in worst_window_slos(slo)]
     results += [_no_finding(summary, str(rule)) for rule in slo.get("no_findings") or []]
     if summary.status == "complete" and summary.fault.start is not None and summary.phases.converged is None:
         results.append(SloResult("converged", 0.0, None, False,

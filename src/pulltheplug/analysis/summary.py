@@ -26,6 +26,7 @@ from pulltheplug.analysis.request_figures import (
     sent_mask,
 )
 from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
+from pulltheplug.analysis.windowed import DegradedSpan, WindowedAvailability, window_sizes, windowed_figures
 from pulltheplug.columns import RequestColumns
 from pulltheplug.record import Event, Meta, Run
 
@@ -66,6 +67,13 @@ class Summary:
     door: DoorFigures | None = None  # the front door's figures (None: requests went straight to the nodes)
     faults: list[FaultInterval] = field(default_factory=list)  # every fault's interval, with its outages
     findings: list[Finding] = field(default_factory=list)  # every rule's answer (analysis.findings), RULES order
+    # what users felt window by window (analysis.windowed): the worst window per size, overall and per entry;
+    # 1 s bins with a failure; the span of failures the fault began. Empty / None: a summary made before them
+    windowed_availability: list[WindowedAvailability] = field(default_factory=list)
+    windowed_availability_by_entry: dict[str, list[WindowedAvailability]] = field(default_factory=dict)
+    error_seconds: int | None = None
+    error_seconds_by_entry: dict[str, int] = field(default_factory=dict)
+    degraded_span: DegradedSpan | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +107,7 @@ def summarize(run: Run) -> Summary:
     phases = phases_of(meta, columns.latest(), events)
     start = phases.fault  # the one fault start every figure is measured from
     windows = outage_windows_of(columns, is_sent)
+    windowed = windowed_figures(columns, is_sent, window_sizes(meta.analysis, meta.slo), start)
     duration = phases.end - phases.steady
     rate = meta.load.get("rate")
     avail = availability_of(columns, is_sent, phases)
@@ -138,6 +147,11 @@ def summarize(run: Run) -> Summary:
                                    _number(meta.load.get("capacity"))),
         door=door,
         faults=fault_intervals(events, windows, phases.end),
+        windowed_availability=windowed.overall,
+        windowed_availability_by_entry=windowed.by_entry,
+        error_seconds=windowed.error_seconds,
+        error_seconds_by_entry=windowed.error_seconds_by_entry,
+        degraded_span=windowed.degraded_span,
     )
     answered = answered_before(columns, is_sent, windows, phases.revert) if phases.revert is not None else {}
     history = History(meta, events, start, phases.revert, phases.end, summary.outages, summary.control_plane,

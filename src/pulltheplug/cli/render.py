@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from pulltheplug.analysis import Summary
+from pulltheplug.analysis import Detection, Summary
 from pulltheplug.analysis.door import routed_around_words
 from pulltheplug.results import results_of_folder
 from pulltheplug.verdict import SloResult
@@ -19,6 +19,13 @@ def _s(x: float | None) -> str:
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _lost(det: Detection) -> str:
+    """The node lost during the fault, or that it was not (and what came after the revert)."""
+    if det.node_lost_after_fault_start is not None or det.node_lost_after_revert is None:
+        return _s(det.node_lost_after_fault_start)
+    return f"not seen lost during the fault (lost {_s(det.node_lost_after_revert)} after the revert)"
 
 
 def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
@@ -36,7 +43,7 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
         f"{p} {_pct(v)}" for p, v in s.availability.by_phase.items()))
     head.add_row("longest outage", _s(s.longest_outage))
     det, rec = s.detect, s.recover
-    head.add_row("after fault start", f"node lost {_s(det.node_lost_after_fault_start)}, leader change "
+    head.add_row("after fault start", f"node lost {_lost(det)}, leader change "
                  f"{_s(det.leader_change_after_fault_start)}, replicas running "
                  f"{'never lost' if rec.replicas_never_lost else _s(rec.replicas_running_after_fault_start)}, "
                  f"requests healthy {_s(rec.requests_healthy_after_fault_start)}")
@@ -84,11 +91,15 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
 
     if len(s.faults) > 1:
         sched = Table(title=f"faults ({len(s.faults)}) and the outages that overlap each")
-        for col in ("#", "fault", "nodes", "start", "end", "outages"):
+        for col in ("#", "fault", "nodes", "start", "end", "outages", "node lost after start",
+                    "node Ready after revert", "findings"):
             sched.add_column(col, justify="right")
         for f in s.faults:
             sched.add_row(str(f.id + 1), f.kind, ", ".join(f.nodes), f"{f.start:.3f}",
-                          f"{f.end:.3f}" + (" (open)" if f.open else ""), f"{len(f.outages)} ({f.outage_seconds:.2f}s)")
+                          f"{f.end:.3f}" + (" (open)" if f.open else ""), f"{len(f.outages)} ({f.outage_seconds:.2f}s)",
+                          "-" if f.detect is None else _lost(f.detect),
+                          "-" if f.recover is None else _s(f.recover.node_ready_after_revert),
+                          ", ".join(x.rule for x in f.findings if x.found) or "-")
         tables.append(sched)
 
     if s.outages:
