@@ -130,3 +130,27 @@ def test_a_summary_written_before_faults_had_figures_still_loads() -> None:
     back = TypeAdapter(Summary).validate_python(old)
     assert back.faults[0].detect is None and back.detect.node_lost_after_revert is None
     assert TypeAdapter(Summary).validate_python(json.loads(json.dumps(dataclasses.asdict(s)))) == s
+
+
+def test_the_terminal_and_the_report_say_not_seen_lost_during_the_fault() -> None:
+    from rich.console import Console
+
+    from pulltheplug.cli.render import summary_tables
+    from pulltheplug.report.html import render_html
+
+    events = [node(0.5, "node3", "ready"), fault(10.0, "inject"), fault(18.0, "revert"), node(19.0, "node3", "down"),
+              node(23.0, "node3", "ready")]
+    r = run(stream(10.0, 30.0), events, phases={"steady": 0.0, "end": 30.0})
+    s = summarize(r)
+    console = Console(width=300, record=True)
+    for table in summary_tables(s, []):
+        console.print(table)
+    assert "node lost not seen lost during the fault (lost 1.00s after the revert)" in console.export_text()
+    assert "not seen lost during the fault; seen lost after the revert" in render_html(r, s, [])
+
+    two = schedule_run(two_workers())
+    console = Console(width=300, record=True)
+    for table in summary_tables(summarize(two), []):
+        console.print(table)
+    text = console.export_text()
+    assert "node lost after start" in text and "14.00s" in text and "7.50s" in text
