@@ -174,3 +174,8 @@ def window_sizes(analysis: Mapping[str, Any], slo: Mapping[str, Any]) -> list[fl
 def worst_of(figures: Sequence[WindowedAvailability], window_s: float) -> WindowedAvailability | None:
     """The figure of one window size; None when it was not computed (a summary made before it)."""
     return next((f for f in figures if math.isclose(f.window_s, window_s)), None)
+
+
+def window_label(window_s: float) -> str:
+    """'1s', '10s', '500ms': how a window size is named in tables and SLO names."""
+    return f"{window_s * 1000:g}ms" if window_s < 1 else f"{window_s:g}s"

@@ -9,6 +9,8 @@ from rich.table import Table
 
 from pulltheplug.analysis import Detection, Summary
 from pulltheplug.analysis.door import routed_around_words
+from pulltheplug.analysis.outages import ALL, OutageWindow
+from pulltheplug.analysis.windowed import WindowedAvailability, window_label
 from pulltheplug.results import results_of_folder
 from pulltheplug.verdict import SloResult
 
@@ -41,7 +43,11 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
                  f"not sent {s.outcomes.not_sent}")
     head.add_row("availability", f"{_pct(s.availability.overall)} overall; " + ", ".join(
         f"{p} {_pct(v)}" for p, v in s.availability.by_phase.items()))
-    head.add_row("longest outage", _s(s.longest_outage))
+    if s.windowed_availability:
+        head.add_row("worst window", "; ".join(_worst_words(f) for f in s.windowed_availability))
+    if s.error_seconds is not None:
+        head.add_row("errors felt", _felt_words(s))
+    head.add_row("longest outage", f"{_s(s.longest_outage)} (consecutive failures on one entry point)")
     det, rec = s.detect, s.recover
     head.add_row("after fault start", f"node lost {_lost(det)}, leader change "
                  f"{_s(det.leader_change_after_fault_start)}, replicas running "
@@ -102,14 +108,9 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
                           ", ".join(x.rule for x in f.findings if x.found) or "-")
         tables.append(sched)
 
-    if s.outages:
-        out = Table(title=f"outage windows ({len(s.outages)})")
-        for col in ("entry", "start", "end", "duration", "failed", "errors"):
-            out.add_column(col, justify="right")
-        for w in sorted(s.outages, key=lambda w: -w.duration)[:10]:
-            out.add_row(w.entry, f"{w.start:.3f}", f"{w.end:.3f}", f"{w.duration:.3f}s", str(w.failed),
-                        ", ".join(f"{k} {v}" for k, v in w.errors.items()))
-        tables.append(out)
+    if s.windowed_availability:
+        tables.append(windowed_table(s))
+    tables += outage_tables(s.outages)
 
     lat = Table(title="latency from due time (ms)", caption="all: every request that ended, a timeout at its "
                 "timeout; ok: ok answers only; client lag: send time - due time")
@@ -132,6 +133,70 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
         for r in slos:
             verdict.add_row(r.name, "[green]pass[/]" if r.passed else "[red]FAIL[/]", r.message)
         tables.append(verdict)
+    return tables
+
+
+def _worst_words(f: WindowedAvailability) -> str:
+    label = window_label(f.window_s)
+    if f.worst is None or f.start is None or f.end is None:
+        return f"{label} - (no window held {f.min_requests} requests)"
+    return f"{label} {_pct(f.worst)} ({f.start:.2f}-{f.end:.2f}s, {f.failed} of {f.requests} failed)"
+
+
+def _felt_words(s: Summary) -> str:
+    span = s.degraded_span
+    seconds = f"{s.error_seconds} error second(s) (1 s bins with a failure)"
+    if span is None:
+        return seconds + "; no failure from the fault start on" if s.fault.start is not None else seconds
+    return (f"{seconds}; degraded {span.duration:.2f}s from {span.start:.2f}s ({span.after_fault_start:.2f}s after "
+            f"fault start{', still at the end' if span.open else ''}): {span.failed} of {span.requests} failed")
+
+
+def windowed_table(s: Summary) -> Table:
+    """Window size x (all entries, each entry): the worst availability; then error seconds."""
+    table = Table(title="worst availability over every window of each size", caption=(
+        f"ok / sent by due time; windows slide by min(100 ms, size/100); a window with fewer than "
+        f"{s.windowed_availability[0].min_requests} requests is left out (-)"))
+    entries = list(s.windowed_availability_by_entry)
+    for col in ("window", "all entries", *entries):
+        table.add_column(col, justify="right")
+    for i, f in enumerate(s.windowed_availability):
+        per = [s.windowed_availability_by_entry[e] for e in entries]
+        table.add_row(window_label(f.window_s), _pct(f.worst), *[_pct(p[i].worst) if i < len(p) else "-" for p in per])
+    table.add_row("error seconds", str(s.error_seconds if s.error_seconds is not None else "-"),
+                  *[str(s.error_seconds_by_entry.get(e, "-")) for e in entries])
+    return table
+
+
+MAX_OUTAGE_ROWS = 20
+
+
+def _outage_table(title: str, windows: list[OutageWindow], caption: str) -> Table:
+    table = Table(title=title, caption=caption)
+    for col in ("entry", "start", "end", "duration", "failed", "errors"):
+        table.add_column(col, justify="right")
+    for w in windows[:MAX_OUTAGE_ROWS]:
+        table.add_row(w.entry, f"{w.start:.3f}", f"{w.end:.3f}" + (" (open)" if w.open else ""), f"{w.duration:.3f}s",
+                      str(w.failed), ", ".join(f"{k} {v}" for k, v in w.errors.items()))
+    return table
+
+
+def outage_tables(outages: list[OutageWindow]) -> list[Table]:
+    """Per entry point by start time; the windows where every entry failed together apart, since their failures
+    are the per-entry windows' failures again: one list would count each twice."""
+    per_entry = sorted((w for w in outages if w.entry != ALL), key=lambda w: (w.start, w.entry))
+    together = sorted((w for w in outages if w.entry == ALL), key=lambda w: w.start)
+    tables = []
+    if per_entry:
+        longest = max(per_entry, key=lambda w: w.duration)
+        more = len(per_entry) - MAX_OUTAGE_ROWS
+        tables.append(_outage_table(
+            f"outage windows per entry point ({len(per_entry)}): consecutive failures on one entry", per_entry,
+            (f"the first {MAX_OUTAGE_ROWS} by start; {more} more in summary.json; " if more > 0 else "")
+            + f"longest {longest.duration:.3f}s on {longest.entry} from {longest.start:.3f}s"))
+    if together and len({w.entry for w in per_entry}) > 1:  # one entry: its windows are these same ones
+        tables.append(_outage_table(f"every entry down at once ({len(together)})", together,
+                                    "the same failures as the windows above, where all entries failed together"))
     return tables
 
 
