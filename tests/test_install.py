@@ -4,6 +4,7 @@ command quiet but for what it has to say (a warning printed by a dependency's im
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -22,7 +23,10 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pip = [str(where / "bin" / "pip"), "install", "-q", "--disable-pip-version-check",
            "-c", str(ROOT / "constraints.txt")]
     subprocess.run([*pip, "--upgrade", "pip"], check=True, capture_output=True, timeout=300)
-    subprocess.run([*pip, str(ROOT)], check=True, capture_output=True, timeout=900)
+    tree = where.parent / "tree"  # a copy: building the package writes build/ and *.egg-info/ beside its source
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__",
+                                                              ".*_cache", "runs", "artifacts"))
+    subprocess.run([*pip, str(tree)], check=True, capture_output=True, timeout=900)
     return where
 
 

@@ -22,6 +22,7 @@ def test_availability_per_entry_and_phase() -> None:
     assert a.by_entry_phase["node3"]["fault"] == pytest.approx(0.8, abs=1e-3)
     assert a.by_entry_phase["node3"]["steady"] == 1.0
     assert a.by_entry_phase["node1"]["fault"] == 1.0
+    assert a.faulted == pytest.approx(1 - 2 / 60, abs=1e-3)  # the fault and recovery phases, 10-30 s
 
 
 def test_phase_of_a_request_is_its_due_time() -> None:

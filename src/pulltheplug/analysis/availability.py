@@ -10,15 +10,22 @@ from pulltheplug.analysis.phases import PHASES, Phases
 from pulltheplug.naming import sorted_nodes
 from pulltheplug.record import RequestRecord
 
+FAULTED = "fault_and_recovery"  # the fault and recovery phases together
+
 
 @dataclass(frozen=True, slots=True)
 class Availability:
-    """ok / due; None where no request was due (nothing to judge, not zero)."""
+    """ok / due; None where no request was due (nothing to judge, not zero).
+
+    `faulted`: over the fault and recovery phases together (every request due from the fault start on), what the
+    availability SLO judges by default: a long steady phase before the fault must not dilute it.
+    """
 
     overall: float | None
     by_phase: dict[str, float | None]
     by_entry: dict[str, float | None]
     by_entry_phase: dict[str, dict[str, float | None]]
+    faulted: float | None = None  # None in summaries made before it, and where no fault started
 
 
 def availability(requests: Sequence[RequestRecord], phases: Phases) -> Availability:
@@ -28,7 +35,10 @@ def availability(requests: Sequence[RequestRecord], phases: Phases) -> Availabil
     ok: Counter[tuple[str | None, str | None]] = Counter()
     for r in requests:  # one pass; every request counts in its (entry, phase) and in the totals
         phase = phases.of(r.due)
-        for key in ((r.target, phase), (r.target, None), (None, phase), (None, None)):
+        keys: list[tuple[str | None, str | None]] = [(r.target, phase), (r.target, None), (None, phase), (None, None)]
+        if phase != "steady":
+            keys.append((None, FAULTED))
+        for key in keys:
             due[key] += 1
             ok[key] += r.outcome == "ok"
 
@@ -41,4 +51,5 @@ def availability(requests: Sequence[RequestRecord], phases: Phases) -> Availabil
         by_phase={p: ratio(None, p) for p in PHASES},
         by_entry={e: ratio(e, None) for e in entries},
         by_entry_phase={e: {p: ratio(e, p) for p in PHASES} for e in entries},
+        faulted=ratio(None, FAULTED),
     )

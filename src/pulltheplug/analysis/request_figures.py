@@ -83,6 +83,7 @@ def availability_of(c: RequestColumns, sent: Mask, phases: Phases) -> Availabili
         by_entry={e: ratio(good[index[e]].sum(), due[index[e]].sum()) for e in entries},
         by_entry_phase={e: {p: ratio(good[index[e], j], due[index[e], j]) for j, p in enumerate(PHASES)}
                         for e in entries},
+        faulted=ratio(good[:, 1:].sum(), due[:, 1:].sum()),
     )
 
 
