@@ -307,6 +307,9 @@ FindingRule = Literal["aftershock", "collateral", "never-detected", "slow-detect
                       "split-view", "flapping", "unsound-measurement"]  # see analysis/findings.py
 
 
+AvailabilityOf = Literal["fault_and_recovery", "run", "steady", "fault", "recovery"]
+
+
 class WorstWindowSlo(Strict):
     """The worst availability over every window of `window` seconds must be at least `at_least`."""
 
@@ -316,7 +319,12 @@ class WorstWindowSlo(Strict):
 
 
 class SloSpec(Strict):
-    availability: float | None = Field(None, ge=0, le=1, description="Minimal ok/due over the whole run.")
+    availability: float | None = Field(None, ge=0, le=1, description="Minimal ok/due, over the phases "
+                                       "`availability_of` names.")
+    availability_of: AvailabilityOf = Field(
+        "fault_and_recovery", description="Which requests `availability` judges, by due time: fault_and_recovery "
+        "(default: from the fault start on, so a long steady phase does not dilute it; a run without a fault is "
+        "judged over the run), run, steady, fault or recovery.")
     max_outage: Duration | None = Field(None, description="Longest run of consecutive failures on one entry point. "
                                         "Behind a round-robin door failures interleave with ok answers and this "
                                         "stays tiny: use worst_window for what users felt.")

@@ -46,8 +46,17 @@ def _at_most(name: str, limit: float, measured: float | None, missing: str, labe
     return SloResult(name, limit, measured, passed, f"{label} {_seconds(measured)} {sign} {limit:g}s")
 
 
-def _availability(s: Summary, limit: float) -> SloResult:
-    return _at_least("availability", limit, s.availability.overall, "no request was due")
+def _availability(s: Summary, limit: float, of: str = "fault_and_recovery") -> SloResult:
+    """Over the phases `of` names (SloSpec.availability_of); the message says which. The default, the fault
+    and recovery phases, is the run for a run without a fault: there is nothing else to judge."""
+    a = s.availability
+    if of == "fault_and_recovery" and s.fault.start is None:
+        of = "run"
+    measured = {"run": a.overall, "fault_and_recovery": a.faulted}.get(of, a.by_phase.get(of))
+    words = "fault+recovery" if of == "fault_and_recovery" else of
+    result = _at_least(f"availability ({words})", limit, measured, f"no request was due in the {words} phase"
+                       if of != "run" else "no request was due")
+    return SloResult("availability", result.limit, result.measured, result.passed, result.message)
 
 
 def _max_outage(s: Summary, limit: float) -> SloResult:
@@ -128,7 +137,8 @@ def check_slos(summary: Summary, slo: Mapping[str, Any]) -> list[SloResult]:
     that never converged fails too: the cluster did not heal.
     """
     checks: dict[str, Callable[[Summary, float], SloResult]] = {
-        **CHECKS, "p99_latency": partial(_p99_latency, of=slo.get("p99_latency_of") or "all")}
+        **CHECKS, "p99_latency": partial(_p99_latency, of=slo.get("p99_latency_of") or "all"),
+        "availability": partial(_availability, of=slo.get("availability_of") or "fault_and_recovery")}
     results = [_run_completed(summary)] if summary.status != "complete" else []
     results += [check(summary, float(slo[name])) for name, check in checks.items() if slo.get(name) is not None]
     results += [_worst_window(summary, window, at_least) for window, at_least in worst_window_slos(slo)]

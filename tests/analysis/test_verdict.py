@@ -16,12 +16,13 @@ from tests.analysis.history import failing, run, stream
 
 @pytest.fixture(scope="module")
 def outage() -> Summary:
-    """node3 down from 12 s to 14 s of 30 s, fault at 10 s: availability ~0.978, outage ~2 s, healthy at ~4 s."""
+    """node3 down from 12 s to 14 s of 30 s, fault at 10 s, revert at 20 s: availability ~0.978 over the run,
+    ~0.967 over the fault and recovery phases, outage ~2 s, healthy at ~4 s."""
     return summarize(run(stream(200.0, 30.0, fail=failing("node3", 12.0, 14.0))))
 
 
 def test_all_slos_pass(outage: Summary) -> None:
-    slo = SloSpec(availability=0.97, max_outage=3.0, recover_within=5.0, p99_latency=0.01).model_dump()
+    slo = SloSpec(availability=0.96, max_outage=3.0, recover_within=5.0, p99_latency=0.01).model_dump()
     results = check_slos(outage, slo)
     assert [r.name for r in results] == ["availability", "max_outage", "recover_within", "p99_latency"]
     assert all(r.passed for r in results)
@@ -33,7 +34,8 @@ def test_each_slo_can_fail_with_a_one_line_message(outage: Summary) -> None:
     results = {r.name: r for r in check_slos(outage, slo)}
     assert not any(r.passed for r in results.values())
     assert (
-        results["availability"].message.startswith("availability 0.97") and "< 0.99" in results["availability"].message
+        results["availability"].message.startswith("availability (fault+recovery) 0.966")
+        and "< 0.99" in results["availability"].message
     )
     assert results["max_outage"].measured == pytest.approx(2.0, abs=0.015)
     assert results["max_outage"].message.endswith("> 1s")
@@ -41,6 +43,38 @@ def test_each_slo_can_fail_with_a_one_line_message(outage: Summary) -> None:
     assert results["p99_latency"].measured == pytest.approx(0.002, rel=0.01)
     assert all("\n" not in r.message for r in results.values())
     assert exit_code(list(results.values())) == 1
+
+
+@pytest.mark.parametrize(("of", "measured", "words"), [
+    ("fault_and_recovery", 1 - 2 / 60, "fault+recovery"),
+    ("run", 1 - 2 / 90, "run"),
+    ("steady", 1.0, "steady"),
+    ("fault", 1 - 2 / 30, "fault"),
+    ("recovery", 1.0, "recovery"),
+])
+def test_availability_is_judged_over_the_phases_asked(outage: Summary, of: str, measured: float, words: str) -> None:
+    (r,) = check_slos(outage, SloSpec.model_validate({"availability": 0.97, "availability_of": of}).model_dump())
+    assert r.name == "availability"
+    assert r.measured == pytest.approx(measured, abs=1e-3)
+    assert r.passed is (measured >= 0.97)
+    assert r.message.startswith(f"availability ({words}) ")
+
+
+def test_a_long_steady_phase_does_not_dilute_the_default() -> None:
+    """Ten minutes of steady load before a 2 s outage: the run's availability passes 0.99, the default fails."""
+    s = summarize(run(stream(50.0, 630.0, fail=failing("node3", 612.0, 614.0)),
+                      phases={"steady": 0.0, "fault": 610.0, "revert": 620.0, "converged": 622.0, "end": 630.0}))
+    assert s.availability.overall is not None and s.availability.overall > 0.99
+    (default,) = check_slos(s, SloSpec(availability=0.99).model_dump())
+    (whole,) = check_slos(s, SloSpec(availability=0.99, availability_of="run").model_dump())
+    assert not default.passed and default.measured == pytest.approx(1 - 2 / 60, abs=1e-3)
+    assert whole.passed
+
+
+def test_a_run_without_a_fault_is_judged_over_the_run() -> None:
+    s = summarize(run(stream(200.0, 5.0), phases={"end": 5.0}, fault_node=None))
+    (r,) = check_slos(s, {"availability": 0.99})
+    assert r.passed and r.measured == 1.0 and r.message.startswith("availability (run) ")
 
 
 def test_one_failure_is_enough_to_fail(outage: Summary) -> None:

@@ -16,8 +16,9 @@ RATE = 100.0
 DURATION = 60.0
 TIMEOUT = 1.0
 FAULT = (20.0, 40.0)  # inject, revert
-FAILING_SLOS: dict[str, Any] = {"availability": 0.85, "max_outage": 5.0, "recover_within": None, "p99_latency": None}
-PASSING_SLOS: dict[str, Any] = {"availability": 0.85}
+FAILING_SLOS: dict[str, Any] = {"availability": 0.8, "max_outage": 5.0, "recover_within": None, "p99_latency": None}
+# over the fault and recovery phases: 0.833 for the whole run, 0.667 for one interrupted at 35 s
+PASSING_SLOS: dict[str, Any] = {"availability": 0.6}
 
 
 def error_of(target: str, due: float) -> str | None:

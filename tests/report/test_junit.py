@@ -26,6 +26,8 @@ def test_failing_run_has_one_failure_with_the_slo_message() -> None:
     cases = {c.get("name"): c for c in suite.findall("testcase")}
     assert set(cases) == {RUN_COMPLETED, "availability", "max_outage"}
     assert cases["availability"].find("failure") is None and cases[RUN_COMPLETED].find("failure") is None
+    said = cases["availability"].findtext("system-out") or ""
+    assert said.startswith("availability (fault+recovery) ")  # a passing case says which phases it judged
     failure = cases["max_outage"].find("failure")
     assert failure is not None
     assert failure.get("message") == next(r.message for r in slos if r.name == "max_outage")

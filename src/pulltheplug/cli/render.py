@@ -41,7 +41,8 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     head.add_row("requests", f"{s.outcomes.requests} due over {s.duration:.1f}s "
                  f"(rate {s.rate or 0:g}/s): ok {s.outcomes.ok}, fail {s.outcomes.fail}, info {s.outcomes.info}, "
                  f"not sent {s.outcomes.not_sent}")
-    head.add_row("availability", f"{_pct(s.availability.overall)} overall; " + ", ".join(
+    faulted = f"; fault+recovery {_pct(s.availability.faulted)}" if s.availability.faulted is not None else ""
+    head.add_row("availability", f"{_pct(s.availability.overall)} overall{faulted}; " + ", ".join(
         f"{p} {_pct(v)}" for p, v in s.availability.by_phase.items()))
     if s.windowed_availability:
         head.add_row("worst window", "; ".join(_worst_words(f) for f in s.windowed_availability))

@@ -14,11 +14,15 @@ from pulltheplug.analysis import Summary
 from pulltheplug.verdict import RUN_COMPLETED, SloResult
 
 
-def _case(suite: ET.Element, classname: str, name: str, failure: str | None, details: str = "") -> None:
+def _case(suite: ET.Element, classname: str, name: str, failure: str | None, details: str = "",
+          said: str = "") -> None:
+    """`said`: the SLO's one line, passed or not (e.g. which phases availability judged), as system-out."""
     case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
     if failure is not None:
         fail = ET.SubElement(case, "failure", message=failure, type="SLO")
         fail.text = details or failure
+    if said:
+        ET.SubElement(case, "system-out").text = said
 
 
 def run_testsuite(summary: Summary, slos: list[SloResult]) -> ET.Element:
@@ -40,7 +44,7 @@ def run_testsuite(summary: Summary, slos: list[SloResult]) -> ET.Element:
             continue
         measured = "not measured" if r.measured is None else f"{r.measured:g}"
         _case(suite, classname, r.name, None if r.passed else r.message,
-              f"{r.message}\nlimit {r.limit:g}, measured {measured}, run status {summary.status}")
+              f"{r.message}\nlimit {r.limit:g}, measured {measured}, run status {summary.status}", r.message)
     cases = suite.findall("testcase")
     suite.set("tests", str(len(cases)))
     suite.set("failures", str(sum(c.find("failure") is not None for c in cases)))
