@@ -154,3 +154,22 @@ def test_the_terminal_and_the_report_say_not_seen_lost_during_the_fault() -> Non
         console.print(table)
     text = console.export_text()
     assert "node lost after start" in text and "14.00s" in text and "7.50s" in text
+
+
+def test_a_campaign_aggregates_every_fault_by_kind_and_target() -> None:
+    from pulltheplug.analysis.compare import compare_faults
+    from pulltheplug.report.campaign_html import fault_rows
+
+    late = [e for e in two_workers() if not (e.type == "node" and e.data["node"] == "node4" and e.t == 27.5)]
+    late.append(node(51.0, "node4", "down"))  # the second run: node4 seen lost only after its revert
+    summaries = [summarize(schedule_run(two_workers())), summarize(schedule_run(late))]
+    c = compare_faults([("schedule", s) for s in summaries])
+    assert c.labels == ("nic-down@worker",) and c.schedules
+    lost = c.stats["detect"]["nic-down@worker"]
+    assert lost.values == pytest.approx((14.0, 7.5, 14.0)) and lost.missing == 1
+    assert lost.runs == ("synthetic #1", "synthetic #2", "synthetic #1")
+    (row,) = fault_rows(c)
+    assert row["label"] == "nic-down@worker" and row["faults"] == 4 and row["cells"][0].endswith("(1 none)")
+    single = summarize(run(stream(10.0, 30.0), [fault(10.0, "inject"), node(13.0, "node3", "down"),
+                                               fault(20.0, "revert")]))
+    assert fault_rows(compare_faults([("nic-down@node3", single)])) == []  # one fault a run: the scenarios say it

@@ -15,7 +15,7 @@ from pulltheplug.analysis.findings import finding_counts
 from pulltheplug.campaign_plan import CampaignEntry, demo_spec, plan_runs
 from pulltheplug.cli import campaign_cmd
 from pulltheplug.cli.campaign_cmd import comparison_table, verdict_table
-from pulltheplug.report.campaign_html import CampaignResults, CampaignRun
+from pulltheplug.report.campaign_html import CampaignResults, CampaignRun, render_html
 from pulltheplug.results import results_of
 from tests.analysis.history import failing, fault, node, run, stream
 
@@ -85,3 +85,21 @@ def test_no_comparison_report_after_a_stop_says_why(error: Exception, level: int
         campaign_cmd._report_partial(Path("/nonexistent"))
     (record,) = [r for r in caplog.records if r.name == campaign_cmd.__name__]
     assert record.levelno == level and record.exc_info is not None and record.exc_info[1] is error
+
+
+def test_the_per_fault_table_of_schedules_fits_80_columns() -> None:
+    from pulltheplug.analysis.compare import compare_faults
+    from pulltheplug.cli.campaign_cmd import fault_table
+    from tests.analysis.test_fault_figures import schedule_run, two_workers
+
+    res = _demo_results(quick=True)
+    assert fault_table(res) is None  # one fault a run: the comparison says it all
+    summaries = [("schedule", results_of(schedule_run(two_workers()))[0])] * 2
+    with_schedules = CampaignResults(res.folder, res.spec, res.runs, res.comparison, res.findings, {},
+                                     compare_faults(summaries))
+    table = fault_table(with_schedules)
+    assert table is not None
+    text = _render(table)
+    assert "nic-down" in text and "@worker" in text and "10.75s" in text and "…" not in text
+    assert max(map(len, text.splitlines())) <= 80
+    assert 'id="fault-figures"' in render_html(with_schedules)  # and the campaign report has it too

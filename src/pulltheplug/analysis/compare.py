@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from statistics import fmean, stdev
 
+from pulltheplug.analysis.intervals import FaultInterval
 from pulltheplug.analysis.summary import Summary
 
 
@@ -144,6 +145,55 @@ class Comparison:
             if m.key == key:
                 return m
         raise KeyError(key)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultMetric:
+    """One duration per fault (each fault of a schedule, the one of a single-fault run), off its FaultInterval."""
+
+    key: str
+    label: str
+    value: Callable[[FaultInterval], float | None]
+    unit: str = "s"
+
+    def format(self, x: float | None) -> str:
+        return "-" if x is None else f"{x:.2f}s"
+
+
+FAULT_METRICS: tuple[FaultMetric, ...] = (
+    FaultMetric("detect", "node lost during the fault, after fault start",
+                lambda f: f.detect.node_lost_after_fault_start if f.detect else None),
+    FaultMetric("node_ready", "node Ready, after revert",
+                lambda f: f.recover.node_ready_after_revert if f.recover else None),
+    FaultMetric("leader_change", "new leader, after fault start",
+                lambda f: f.detect.leader_change_after_fault_start if f.detect else None),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultComparison:
+    """`stats[metric key][kind@target]` over every fault of every run, labels in the order they first appear;
+    `schedules`: some run had several faults (else this only repeats the scenarios' own figures)."""
+
+    labels: tuple[str, ...]
+    metrics: tuple[FaultMetric, ...]
+    stats: dict[str, dict[str, Stats]]
+    schedules: bool
+
+
+def compare_faults(results: Iterable[tuple[str, Summary]],
+                   metrics: Sequence[FaultMetric] = FAULT_METRICS) -> FaultComparison:
+    """Group every fault by kind@target across the runs (a summary written before faults had figures adds none)."""
+    by_label: dict[str, list[tuple[str, FaultInterval]]] = {}
+    schedules = False
+    for _, summary in results:
+        schedules = schedules or len(summary.faults) > 1
+        for f in summary.faults:
+            if f.detect is not None:
+                by_label.setdefault(f.label, []).append((f"{summary.name} #{f.id + 1}", f))
+    stats = {m.key: {label: describe([m.value(f) for _, f in faults], [name for name, _ in faults], 0.0)
+                     for label, faults in by_label.items()} for m in metrics}
+    return FaultComparison(tuple(by_label), tuple(metrics), stats, schedules)
 
 
 def compare(results: Iterable[tuple[str, Summary]], metrics: Sequence[Metric] = METRICS) -> Comparison:

@@ -22,7 +22,13 @@ from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.errors import PulltheplugError
 from pulltheplug.lab import lab as labmod
 from pulltheplug.live.sidecar import LiveServer
-from pulltheplug.report.campaign_html import CampaignResults, campaign_results, mean_ci, write_campaign_report
+from pulltheplug.report.campaign_html import (
+    CampaignResults,
+    campaign_results,
+    fault_rows,
+    mean_ci,
+    write_campaign_report,
+)
 from pulltheplug.report.html import write_html
 from pulltheplug.spec import CampaignSpec, load_campaign
 
@@ -84,9 +90,27 @@ def findings_table(res: CampaignResults) -> Table | None:
     return table
 
 
+def fault_table(res: CampaignResults) -> Table | None:
+    """Every fault of a schedule on its own, by kind@target (campaign_html.fault_rows); None without schedules."""
+    rows = fault_rows(res.faults)
+    if not rows or res.faults is None:
+        return None
+    table = _narrow_table(f"{res.spec.name}: per fault, mean ± 95% CI (none: faults without the figure)")
+    table.add_column("fault", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    for m in res.faults.metrics:
+        table.add_column(m.label.replace(", after ", "\nafter ", 1), justify="right")
+    for row in rows:
+        table.add_row(row["label"].replace("@", "\n@", 1), str(row["faults"]), *map(_two_lines, row["cells"]))
+    return table
+
+
 def print_tables(res: CampaignResults, to: Console) -> None:
-    """The comparison, then the findings when some run found one: what every campaign command ends with."""
+    """The comparison, then per fault for schedules, then the findings when some run found one: what every
+    campaign command ends with."""
     to.print(comparison_table(res))
+    if (per_fault := fault_table(res)) is not None:
+        to.print(per_fault)
     if (found := findings_table(res)) is not None:
         to.print(found)
 

@@ -17,7 +17,15 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from pulltheplug.analysis import Summary
-from pulltheplug.analysis.compare import Comparison, Metric, Stats, compare
+from pulltheplug.analysis.compare import (
+    Comparison,
+    FaultComparison,
+    FaultMetric,
+    Metric,
+    Stats,
+    compare,
+    compare_faults,
+)
 from pulltheplug.analysis.findings import RULES, FindingCount, finding_counts
 from pulltheplug.campaign_plan import CAMPAIGN, CampaignEntry, plan_runs, read_index
 from pulltheplug.errors import PulltheplugError, RunError
@@ -59,6 +67,7 @@ class CampaignResults:
     comparison: Comparison  # over the counted runs
     findings: dict[str, dict[str, FindingCount]]  # scenario -> rule -> how many of its counted runs found it
     cluster: dict[str, Any]  # the first run's Meta.cluster: the lab as it really was
+    faults: FaultComparison | None = None  # every fault of the counted runs by kind@target
 
     @property
     def planned(self) -> int:
@@ -95,7 +104,7 @@ def campaign_results(folder: Path) -> CampaignResults:
         cluster = cluster or meta_cluster
     counted = [(r.entry.scenario, r.summary) for r in runs if r.counted and r.summary is not None]
     counts = finding_counts((scenario, summary.findings) for scenario, summary in counted)
-    return CampaignResults(folder, spec, runs, compare(counted), counts, cluster)
+    return CampaignResults(folder, spec, runs, compare(counted), counts, cluster, compare_faults(counted))
 
 
 def _plot(metric: Metric, scenarios: tuple[str, ...], stats: dict[str, Stats]) -> str:
@@ -135,7 +144,7 @@ def _sections(c: Comparison) -> list[dict[str, Any]]:
     return out
 
 
-def mean_ci(metric: Metric, st: Stats) -> str:
+def mean_ci(metric: Metric | FaultMetric, st: Stats) -> str:
     """'12.30s ± 1.20s', or just the mean where there is no interval; '-' where nothing was measured."""
     if st.mean is None:
         return "-"
@@ -148,6 +157,20 @@ def mean_ci(metric: Metric, st: Stats) -> str:
 
 def _overview(c: Comparison) -> list[dict[str, Any]]:
     return [{"scenario": sc, "cells": [mean_ci(m, c.stats[m.key][sc]) for m in c.metrics]} for sc in c.scenarios]
+
+
+def fault_rows(faults: FaultComparison | None) -> list[dict[str, Any]]:
+    """Per kind@target: how many faults, and each metric's mean ± CI with how many faults lacked it; none unless
+    some run was a schedule (a single fault per run only repeats its scenario's row)."""
+    if faults is None or not faults.schedules:
+        return []
+    rows = []
+    for label in faults.labels:
+        stats = [faults.stats[m.key][label] for m in faults.metrics]
+        rows.append({"label": label, "faults": stats[0].n + stats[0].missing,
+                     "cells": [mean_ci(m, st) + (f" ({st.missing} none)" if st.missing else "")
+                               for m, st in zip(faults.metrics, stats, strict=True)]})
+    return rows
 
 
 def _run_rows(res: CampaignResults) -> list[dict[str, Any]]:
@@ -182,6 +205,8 @@ def render_html(res: CampaignResults) -> str:
         counted=sum(r.counted for r in res.runs),
         metrics=res.comparison.metrics,
         overview=_overview(res.comparison),
+        fault_metrics=res.faults.metrics if res.faults else (),
+        fault_rows=fault_rows(res.faults),
         rules=RULES,
         findings=res.findings,
         sections=_sections(res.comparison),
