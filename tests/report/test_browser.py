@@ -51,6 +51,8 @@ def test_report_draws_offline_in_chromium(tmp_path: Path) -> None:
             page.route("**/*", route)
             page.goto(report.as_uri())
             page.wait_for_selector("#timeline .main-svg")
+            page.wait_for_selector("#windowed .main-svg")
+            curve: list[str] = page.evaluate("document.getElementById('windowed').data.map(t => t.name)")
             data: list[dict[str, Any]] = page.evaluate(
                 "document.getElementById('timeline').data.map(t => ({name: t.name, x: t.x, y: t.y}))")
             shapes: list[str] = page.evaluate(
@@ -69,6 +71,7 @@ def test_report_draws_offline_in_chromium(tmp_path: Path) -> None:
     assert {f"lane:{n}" for n in ("node1", "node2", "node3")} <= set(traces)
     assert "fault:node3" in traces
     assert "fault" in shapes and "control-plane" in shapes and "leader-change" in shapes
+    assert curve == ["all entries", "node1", "node2", "node3"]  # worst availability against window size
 
 
 def test_a_schedule_draws_a_band_and_a_lane_stripe_per_fault(tmp_path: Path) -> None:

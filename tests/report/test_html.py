@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pulltheplug.record import NOT_SENT, RequestRecord, load_run
+from pulltheplug.analysis import summarize
+from pulltheplug.record import NOT_SENT, RequestRecord, Run, load_run
 from pulltheplug.report import REPORT, write_html
 from pulltheplug.results import results_of
+from tests.analysis.history import run, stream
+from tests.analysis.test_windowed import round_robin_door
 from tests.report.synthetic import PASSING_SLOS, synthetic_run, write_run
 
 REMOTE = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//", re.I)
@@ -97,3 +100,47 @@ def test_a_lost_ssh_session_is_listed_with_the_fault_steps() -> None:
     assert (10.4, "SSH session to node2 lost", "Keepalive timeout") in steps
     assert (31.2, "SSH session to node2 back", "reconnected") in steps
     assert [t for t, _, _ in steps] == sorted(t for t, _, _ in steps)
+
+
+def _render_run(tmp_path: Path, run: Run) -> str:
+    summary = summarize(run)
+    return write_html(run, summary, [], tmp_path / "report.html").read_text()
+
+
+def _table(html: str, table_id: str) -> str:
+    part = html[html.index(f'id="{table_id}"'):]
+    return part[:part.index("</table>")]
+
+
+def test_the_worst_windows_are_a_table_and_a_curve_per_entry(tmp_path: Path) -> None:
+    html = _render_run(tmp_path, run(stream(200.0, 30.0, fail=_node3_then_all)))
+    assert 'id="windowed"' in html and 'id="worst-1s"' in html and 'id="error-seconds"' in html
+    rows = re.findall(r"<tr><td>([^<]+)</td><td><b>([^<]+)</b>", _table(html, "windowed"))
+    assert rows[:3] == [("1s", "50.00%"), ("10s", "88.35%"), ("60s", "\u2013")]
+    assert ("error seconds", "3") in rows
+    one_second = _table(html, "windowed").split("<tr>")[2]
+    assert re.findall(r"<td>([\d.]+%|\u2013)</td>", one_second) == ["50.00%", "48.48%", "0.00%"]  # node1..3
+    assert "12.01s &rarr; 14.00s" in _table(html, "windowed")  # the degraded span, from the fault start on
+    curve = html[html.index('getElementById("windowed")'):]
+    curve = curve[:curve.index("</script>")]
+    for name in ("all entries", "node1", "node2", "node3"):
+        assert f'"name":"{name}"' in curve, name
+
+
+def test_outage_windows_are_per_entry_by_start_with_every_entry_down_apart(tmp_path: Path) -> None:
+    html = _render_run(tmp_path, run(stream(200.0, 30.0, fail=_node3_then_all)))
+    per_entry = _table(html, "outages")
+    starts = [float(x) for x in re.findall(r"<tr><td>node\d</td><td>([\d.]+)s</td>", per_entry)]
+    assert len(starts) == 4 and starts == sorted(starts)
+    assert ">all<" not in per_entry
+    assert re.search(r"<tr><td>20\.000s</td><td>20\.500s</td>", _table(html, "outages-all"))
+
+
+def test_one_entry_has_no_every_entry_down_table(tmp_path: Path) -> None:
+    html = _render_run(tmp_path, run(round_robin_door()))
+    assert 'id="outages-all"' not in html
+    assert "Outage windows per entry point (140)" in html
+
+
+def _node3_then_all(entry: str, due: float) -> str | None:
+    return "refused" if (entry == "node3" and 12.0 <= due < 14.0) or 20.0 <= due < 20.5 else None

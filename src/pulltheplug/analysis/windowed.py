@@ -179,3 +179,12 @@ def worst_of(figures: Sequence[WindowedAvailability], window_s: float) -> Window
 def window_label(window_s: float) -> str:
     """'1s', '10s', '500ms': how a window size is named in tables and SLO names."""
     return f"{window_s * 1000:g}ms" if window_s < 1 else f"{window_s:g}s"
+
+
+CURVE_WINDOWS: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+                                    3600.0)
+
+
+def curve_sizes(duration: float, sizes: Iterable[float] = ()) -> list[float]:
+    """The window sizes of the report's curve: a 1-2-5 ladder up to the run's length, with the summary's own."""
+    return sorted({*(w for w in CURVE_WINDOWS if w <= duration), *sizes})

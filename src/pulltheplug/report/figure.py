@@ -181,9 +181,9 @@ def timeline_figure(tl: Timeline, open_label: str = "never reverted") -> go.Figu
     return fig
 
 
-def figure_div(fig: go.Figure) -> str:
-    """The figure as a <div> with id `timeline`; plotly.js itself is embedded once by the page."""
+def figure_div(fig: go.Figure, div_id: str = DIV_ID) -> str:
+    """The figure as a <div> with id `div_id` (`timeline`); plotly.js itself is embedded once by the page."""
     config: dict[str, Any] = {"displaylogo": False, "responsive": True,
-                              "toImageButtonOptions": {"filename": "pulltheplug-timeline"}}
-    html: str = fig.to_html(include_plotlyjs=False, full_html=False, div_id=DIV_ID, config=config)
+                              "toImageButtonOptions": {"filename": f"pulltheplug-{div_id}"}}
+    html: str = fig.to_html(include_plotlyjs=False, full_html=False, div_id=div_id, config=config)
     return html

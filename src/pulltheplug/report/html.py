@@ -14,10 +14,15 @@ from plotly.offline import get_plotlyjs
 from pulltheplug import __version__
 from pulltheplug.analysis import ALL, PHASES, Summary
 from pulltheplug.analysis.door import routed_around_words
+from pulltheplug.analysis.request_figures import sent_mask
+from pulltheplug.analysis.windowed import WindowedFigures, curve_sizes, window_label, windowed_figures, worst_of
+from pulltheplug.columns import RequestColumns
 from pulltheplug.naming import node_sort_key
 from pulltheplug.record import Run, load_run
 from pulltheplug.report.figure import DIV_ID, figure_div, timeline_figure
 from pulltheplug.report.timeline import timeline_of
+from pulltheplug.report.windowed_figure import DIV_ID as WINDOWED_ID
+from pulltheplug.report.windowed_figure import windowed_figure
 from pulltheplug.results import results_of
 from pulltheplug.verdict import SloResult, exit_code
 
@@ -91,11 +96,22 @@ def _availability_rows(summary: Summary) -> list[tuple[str, float | None, list[f
     return rows
 
 
+def windowed_curve(run: Run, summary: Summary) -> WindowedFigures:
+    """The worst availability at every size of a 1-2-5 ladder up to the run's length, and the summary's sizes."""
+    columns = run.columns if run.columns is not None else RequestColumns.from_records(run.requests)
+    sizes = curve_sizes(summary.phases.end, (f.window_s for f in summary.windowed_availability))
+    return windowed_figures(columns, sent_mask(columns), sizes, summary.fault.start)
+
+
 def report_context(run: Run, summary: Summary, slos: list[SloResult]) -> dict[str, Any]:
     """Everything the template shows; the figure as an HTML div, plotly.js as text."""
     meta = run.meta
     tl = timeline_of(run)
-    outages = sorted(summary.outages, key=lambda w: (w.start, w.entry))
+    # per entry by start; the windows where every entry failed at once apart (their failures are the same ones),
+    # and only with several entries (with one, they are that entry's windows again)
+    outages = sorted((w for w in summary.outages if w.entry != ALL), key=lambda w: (w.start, w.entry))
+    together = [w for w in summary.outages if w.entry == ALL] if len(summary.availability.by_entry) > 1 else []
+    curve = windowed_curve(run, summary)
     return {
         "version": __version__,
         "run": meta,
@@ -115,6 +131,11 @@ def report_context(run: Run, summary: Summary, slos: list[SloResult]) -> dict[st
         "availability_rows": _availability_rows(summary),
         "outages": outages[:MAX_OUTAGE_ROWS],
         "outages_left": max(len(outages) - MAX_OUTAGE_ROWS, 0),
+        "outages_all": sorted(together, key=lambda w: w.start),
+        "window_label": window_label,
+        "worst_1s": worst_of(summary.windowed_availability, 1.0),
+        "windowed_id": WINDOWED_ID,
+        "windowed_figure": figure_div(windowed_figure(curve.overall, curve.by_entry), WINDOWED_ID),
         "errors_total": sum(summary.errors.values()),
         "latency_rows": [*(("all requests", phase, p) for phase, p in summary.latency_all.items()),
                          *(("ok requests", phase, p) for phase, p in summary.latency_ok.items()),
