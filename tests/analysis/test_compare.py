@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pulltheplug.analysis import Summary, summarize
 from pulltheplug.analysis.compare import METRICS, Metric, compare, describe, t_quantile
 from tests.analysis.history import failing, node, run, stream
+from tests.analysis.test_windowed import round_robin_door
 
 # Student t, 0.975 quantile, df 1..39 (n = 2..40 runs), from the published tables (4 decimals)
 T_975_PUBLISHED = (
@@ -115,3 +118,14 @@ def test_metric_formats_by_unit() -> None:
     assert count.format(12.0) == "12" and count.format(12.5) == "12.5"
     assert ratio.format(0.98765) == "98.77%"
     assert seconds.format(None) == "-"
+
+
+def test_the_worst_windows_and_error_seconds_are_compared_and_missing_in_older_summaries() -> None:
+    door = summarize(run(round_robin_door()))
+    older = replace(door, windowed_availability=[], error_seconds=None)
+    c = compare([("haproxy", door), ("haproxy", older)])
+    assert c.stats["worst_1s"]["haproxy"].values == pytest.approx((0.8,))
+    assert c.stats["worst_10s"]["haproxy"].values == pytest.approx((0.93,))
+    assert c.stats["error_seconds"]["haproxy"].values == (4.0,)
+    assert c.stats["worst_1s"]["haproxy"].missing == 1
+    assert c.metric("worst_1s").format(0.8) == "80.00%" and c.metric("error_seconds").format(4.0) == "4"

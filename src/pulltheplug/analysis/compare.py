@@ -13,6 +13,7 @@ from statistics import fmean, stdev
 
 from pulltheplug.analysis.intervals import FaultInterval
 from pulltheplug.analysis.summary import Summary
+from pulltheplug.analysis.windowed import worst_of
 
 
 def t_quantile(df: int) -> float:
@@ -58,6 +59,20 @@ def _failed(s: Summary) -> float:
     return float(s.outcomes.fail + s.outcomes.info)
 
 
+def _worst(window_s: float) -> Callable[[Summary], float | None]:
+    """The worst window of that size (None: no window judged, or a summary made before windows)."""
+
+    def worst(s: Summary) -> float | None:
+        figure = worst_of(s.windowed_availability, window_s)
+        return figure.worst if figure is not None else None
+
+    return worst
+
+
+def _error_seconds(s: Summary) -> float | None:
+    return float(s.error_seconds) if s.error_seconds is not None else None
+
+
 METRICS: tuple[Metric, ...] = (
     Metric("outage", "longest outage", "s", lambda s: s.longest_outage, "outage"),
     Metric("failed", "failed requests (fail + info)", "requests", _failed, "failed"),
@@ -70,6 +85,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("node_ready", "node Ready (after revert)", "s", lambda s: s.recover.node_ready_after_revert,
            "node Ready after revert"),
     Metric("availability", "availability", "ratio", lambda s: s.availability.overall, "availability", 0.0, 1.0),
+    Metric("worst_1s", "worst 1 s window availability", "ratio", _worst(1.0), "worst 1s", 0.0, 1.0),
+    Metric("worst_10s", "worst 10 s window availability", "ratio", _worst(10.0), "worst 10s", 0.0, 1.0),
+    Metric("error_seconds", "error seconds (1 s bins with a failure)", "seconds", _error_seconds, "error s"),
     Metric("routed", "door routed around the node (after fault start)", "s",
            lambda s: s.door.routed_around_after_fault_start if s.door else None, "door routed around"),
     Metric("last_error", "last failed request (after fault start)", "s",

@@ -35,9 +35,10 @@ from pulltheplug.spec import CampaignSpec, load_campaign
 console = Console()
 log = logging.getLogger(__name__)
 
-TABLE_METRICS = ("outage", "failed", "detect", "recover", "availability")
+TABLE_METRICS = ("outage", "detect", "recover", "availability", "worst_1s")  # failed requests: the HTML
 TERMINAL_WIDTH = 80  # the tables below fit it: cells wrap between words, never cut to "availabili…"
-SHORTER = {"availability": "avail."}  # a header as wide as "availability" leaves the verdict too little room
+SHORTER = {"availability": "avail.", "worst_1s": "worst\n1s", "error_seconds": "error\nsecs"}  # a header as wide
+# as "availability" leaves the verdict too little room
 
 
 def _narrow_table(title: str) -> Table:
@@ -118,7 +119,7 @@ def print_tables(res: CampaignResults, to: Console) -> None:
 def verdict_table(res: CampaignResults) -> Table:
     """One row per run: what it hit, what users felt, and the SLO verdict."""
     c = res.comparison
-    metrics = [c.metric(k) for k in ("outage", "recover", "availability")]
+    metrics = [c.metric(k) for k in ("outage", "availability", "worst_1s", "error_seconds")]
     table = _narrow_table(f"{res.spec.name}: verdict per run")
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("scenario", no_wrap=True)
