@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from pulltheplug.analysis.windowed import (
 from pulltheplug.columns import RequestColumns
 from pulltheplug.errors import SpecError
 from pulltheplug.record import RequestRecord
+from pulltheplug.report.junit import junit_xml
 from pulltheplug.results import read_results, write_results
 from pulltheplug.spec import SloSpec, parse_spec
 from pulltheplug.verdict import check_slos
@@ -220,3 +222,13 @@ def test_two_million_requests_take_well_under_a_second_per_window_size() -> None
     for window in (1.0, 10.0, 60.0):
         assert worst_window(due, ok, window, 1 / 2000).worst is not None
     assert time.perf_counter() - began < 2.0
+
+
+def test_a_worst_window_slo_is_a_junit_test_case_of_its_own() -> None:
+    s = summarize(run(round_robin_door()))
+    slo = SloSpec.model_validate({"worst_window": [{"window": "1s", "at_least": 0.9},
+                                                   {"window": "10s", "at_least": 0.9}]}).model_dump()
+    cases = {c.get("name"): c for c in ET.fromstring(junit_xml([(s, check_slos(s, slo))])).iter("testcase")}
+    failure = cases["worst_window[1s]"].find("failure")
+    assert failure is not None and failure.get("message", "").startswith("worst_window[1s] 0.8000 < 0.9")
+    assert cases["worst_window[10s]"].find("failure") is None
