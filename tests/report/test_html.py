@@ -46,7 +46,7 @@ def test_each_time_names_the_moment_it_is_measured_from(tmp_path: Path) -> None:
     html = _render(tmp_path)
     timings = html[html.index('id="timings"'):]
     timings = timings[:timings.index("</table>")]
-    for text in ("node lost (down / unknown), after fault start", "new leader, after fault start",
+    for text in ("node lost (Down / Disconnected) during the fault, after fault start", "new leader, after fault start",
                  "node Ready, after revert", "requests healthy, after fault start"):
         assert text in timings, text
 

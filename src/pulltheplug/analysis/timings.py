@@ -2,7 +2,8 @@
 
 Each timing is a duration from the moment that caused it (the fault start or the revert, as defined in
 `phases` and named in each field) to the first event showing the effect; None means the effect never
-showed within the run.
+showed within the run. A node is lost as `node_loss` says (Down or Disconnected, never Unknown), and the
+fault detected only if it is seen lost before the revert.
 """
 
 from __future__ import annotations
