@@ -9,7 +9,7 @@ import pytest
 
 from pulltheplug.analysis import summarize, summarize_folder
 from pulltheplug.record import NOT_SENT, Event, RequestRecord, RunWriter, load_run
-from tests.analysis.history import ENTRIES, failing, fault, node, run, stream, task
+from tests.analysis.history import ENTRIES, control_plane, failing, fault, node, run, stream, task
 
 
 def test_empty_run_summarizes_without_crashing() -> None:
@@ -130,3 +130,54 @@ def test_a_request_never_sent_survives_the_run_folder(tmp_path: Path) -> None:
     (first, *_, last) = load_run(tmp_path / "run").requests
     assert first.was_sent and first.sent == 0.0
     assert not last.was_sent and (last.sent, last.error) == (None, NOT_SENT)
+
+
+def _whole(t: float, down: str | None = None, unreachable: str | None = None) -> list[Event]:
+    """The observer's first view: every node in one poll, all dated alike."""
+    rows = []
+    for name in ENTRIES:
+        state = "down" if name == down else "ready"
+        manager = "unreachable" if name == unreachable else "leader" if name == "node1" else "reachable"
+        rows.append(Event(t, "node", {"node": name, "state": state, "availability": "active", "role": "manager",
+                                      "manager": manager}))
+    return rows
+
+
+def _unsound(s: object) -> str:
+    found = next(f for f in s.findings if f.rule == "unsound-measurement")  # type: ignore[attr-defined]
+    return f"{found.verdict}: {found.text}"
+
+
+def test_a_run_that_begins_whole_has_no_start_warning() -> None:
+    s = summarize(run(stream(100.0, 30.0), [control_plane(0.2, True), *_whole(0.2)]))
+    assert s.warnings == []
+    assert _unsound(s).startswith("not found")
+
+
+def test_a_node_down_when_the_run_begins_is_unsound() -> None:
+    """The aftermath of the run before: node3 still Down at the first poll, long before this run's fault."""
+    s = summarize(run(stream(100.0, 30.0), [control_plane(0.2, True), *_whole(0.2, down="node3",
+                                                                                unreachable="node3")]))
+    (warning,) = s.warnings
+    assert "not whole when the run began (node3 down)" in warning and "--wait-whole" in warning
+    assert _unsound(s).startswith("found") and "node3 down" in _unsound(s)
+
+
+def test_an_unreachable_manager_at_the_start_is_unsound() -> None:
+    s = summarize(run(stream(100.0, 30.0), [control_plane(0.2, True), *_whole(0.2, unreachable="node2")]))
+    (warning,) = s.warnings
+    assert "(node2 unreachable)" in warning
+
+
+def test_no_agreed_leader_at_the_start_is_unsound_and_says_until_when() -> None:
+    events = [control_plane(0.2, False, "no leader"), control_plane(12.0, True), *_whole(12.0)]
+    s = summarize(run(stream(100.0, 30.0), events))
+    (warning,) = s.warnings
+    assert "no majority of managers agreed on a leader (until 12.0 s)" in warning
+    assert _unsound(s).startswith("found")
+
+
+def test_a_first_node_view_after_the_fault_says_nothing_of_the_start() -> None:
+    """The observer first answered at 11 s, after the fault at 10 s: node3 Down then is the fault, not the past."""
+    s = summarize(run(stream(100.0, 30.0), [control_plane(0.2, True), *_whole(11.0, down="node3")]))
+    assert s.warnings == []

@@ -7,8 +7,12 @@ the fault) and collapsed at 1,500 req/s (10% ok, no fault at all): SYNs dropped 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pulltheplug.analysis.availability import Availability
 from pulltheplug.analysis.latency import Percentiles
+from pulltheplug.naming import sorted_nodes
+from pulltheplug.record import Event
 
 MIN_STEADY_AVAILABILITY = 0.99
 MAX_LAG_P99_MS = 50.0
@@ -31,4 +35,34 @@ def baseline_warnings(avail: Availability, lag: Percentiles | None, rate: float 
     if lag is not None and lag.p99_ms > MAX_LAG_P99_MS:
         out.append(f"the client fell behind its schedule (p99 {lag.p99_ms:.0f} ms late): latency is still measured "
                    "from due times, but the machine running the load was short of CPU")
+    return out
+
+
+def not_whole_at_start(events: Sequence[Event], fault_start: float | None) -> list[str]:
+    """Why the cluster was not whole when the run began (empty when it was, or when the history cannot say).
+
+    The run began whole when the first view a majority of managers agreed on (the observer's first node events,
+    all dated alike) came before the fault and showed every node Ready and every manager reachable. A run that
+    starts in the aftermath of the one before (a node still Down, no agreed leader) measures that aftermath,
+    not its own fault.
+    """
+    ordered = sorted(events, key=lambda e: e.t)
+    plane = next((e for e in ordered if e.type == "control_plane"), None)
+    nodes = [e for e in ordered if e.type == "node"]
+    out = []
+    if plane is not None and not plane.data.get("available"):
+        back = next((e.t for e in ordered if e.type == "control_plane" and e.data.get("available")), None)
+        until = f"until {back:.1f} s" if back is not None else "for the whole run"
+        out.append(f"the run began while no majority of managers agreed on a leader ({until}): it measured the "
+                   "aftermath of what came before; wait for a whole cluster first (--wait-whole)")
+    if not nodes or (fault_start is not None and nodes[0].t >= fault_start):
+        return out
+    first = [e for e in nodes if e.t == nodes[0].t]
+    gaps = {str(e.data.get("node")): str(e.data.get("state")) for e in first if e.data.get("state") != "ready"}
+    gaps |= {str(e.data.get("node")): "unreachable" for e in first
+             if e.data.get("manager") == "unreachable" and str(e.data.get("node")) not in gaps}
+    if gaps:
+        said = ", ".join(f"{n} {gaps[n]}" for n in sorted_nodes(gaps))
+        out.append(f"the cluster was not whole when the run began ({said}): the figures mix the fault with what "
+                   "came before; wait for a whole cluster first (--wait-whole)")
     return out

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from pulltheplug.analysis.availability import Availability
-from pulltheplug.analysis.baseline import baseline_warnings
+from pulltheplug.analysis.baseline import baseline_warnings, not_whole_at_start
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
 from pulltheplug.analysis.door import DoorFigures, door_figures
 from pulltheplug.analysis.findings import Finding, History, findings
@@ -144,7 +144,7 @@ def summarize(run: Run) -> Summary:
         latency_ok=latency_ok,
         client_lag=lag,
         warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None,
-                                   _number(meta.load.get("capacity"))),
+                                   _number(meta.load.get("capacity"))) + not_whole_at_start(events, start),
         door=door,
         faults=fault_intervals(events, windows, phases.end),
         windowed_availability=windowed.overall,
