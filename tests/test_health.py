@@ -73,3 +73,28 @@ def test_run_wait_whole_refuses_before_anything_is_made(tmp_path: Path, monkeypa
     assert str(result.exception).startswith("cluster ptpt is not whole after 1s (node2 unreachable; node3 down; "
                                             "node4: engine not running)")
     assert cluster.reads >= 2 and not (tmp_path / "runs").exists()  # it waited; nothing was made
+
+
+class Stop(Exception):
+    """Raised where a run goes on past its wait: what follows needs a real swarm."""
+
+
+class HealingThenStop(Healing):
+    def nodes(self) -> list[object]:
+        raise Stop
+
+
+def test_a_run_waits_for_a_whole_cluster_unless_told_not_to() -> None:
+    """By default a run first waits for the cluster (back-to-back runs measure their own fault); 0 never reads it."""
+    from pulltheplug import experiment
+    from pulltheplug.spec import ExperimentSpec
+
+    assert ExperimentSpec().phases.wait_whole == 60.0
+    healing: Any = HealingThenStop(broken=1)
+    with pytest.raises(Stop):
+        experiment.prepare(ExperimentSpec(), healing)
+    assert healing.reads == 2  # read broken, waited a second, read whole
+    at_once: Any = HealingThenStop(broken=100)
+    with pytest.raises(Stop):
+        experiment.prepare(ExperimentSpec.model_validate({"phases": {"wait_whole": 0}}), at_once)
+    assert at_once.reads == 0

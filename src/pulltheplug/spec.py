@@ -293,9 +293,10 @@ class PhaseSpec(Strict):
     steady: Duration = 10.0
     settle: Duration = Field(10.0, description="Requests healthy this long after convergence ends the run.")
     timeout: Duration = Field(180.0, description="Longest observation after the revert.")
-    wait_whole: Duration = Field(0.0, ge=0, description="First wait up to this long for the cluster to be whole "
+    wait_whole: Duration = Field(60.0, ge=0, description="First wait up to this long for the cluster to be whole "
                                  "(every engine running, every node Ready, every manager reachable); refuse the "
-                                 "run when it is not. 0: start at once, whatever its state.")
+                                 "run when it is not, so back-to-back runs measure their own fault, not the last "
+                                 "one's aftermath. 0: start at once, whatever its state.")
 
 
 class ObserveSpec(Strict):

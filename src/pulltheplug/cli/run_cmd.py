@@ -55,8 +55,9 @@ def run(
     rate: float | None = typer.Option(None, "--rate", help="Requests per second (open loop)."),
     steady: str | None = typer.Option(None, "--steady", help="Steady state before the fault, e.g. 10s."),
     settle: str | None = typer.Option(None, "--settle", help="Healthy this long after convergence, e.g. 10s."),
-    wait_whole: str | None = typer.Option(None, "--wait-whole", help="First wait up to this long (e.g. 60s) for "
-                                          "every node Ready and every manager reachable; exit 2 if they are not."),
+    wait_whole: str | None = typer.Option(None, "--wait-whole", help="First wait up to this long (default 60s) "
+                                          "for every node Ready and every manager reachable; exit 2 if they are "
+                                          "not. 0 starts at once, whatever the cluster's state."),
     lab: str | None = typer.Option(None, "--lab", help="Lab name (default: the spec's, or 'lab')."),
     name: str | None = typer.Option(None, "--name", help="Run name (the run folder's suffix)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
