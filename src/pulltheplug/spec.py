@@ -345,11 +345,17 @@ def _windows_are_distinct(windows: list[float]) -> list[float]:
     return sorted(set(windows))
 
 
+class RecoveryAnalysisSpec(Strict):
+    ignore_below: int = Field(0, ge=0, description="Leave out of 'requests healthy' the outages of fewer failed "
+                              "requests than this (stray blips); 0: exact, every failure counts.")
+
+
 class AnalysisSpec(Strict):
     """How the records are judged; kept in the run, so `pulltheplug report` judges a run folder alike."""
 
     windows: list[Duration] = Field(default_factory=lambda: [1.0, 10.0, 60.0], min_length=1,
                                     description="Window sizes of the worst windowed availability (see README).")
+    recovery: RecoveryAnalysisSpec = Field(default_factory=RecoveryAnalysisSpec)
 
     _distinct = field_validator("windows")(_windows_are_distinct)
 

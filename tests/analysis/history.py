@@ -97,6 +97,7 @@ def run(
     status: str = "complete",
     rate: float = 200,
     workload: dict[str, Any] | None = None,
+    analysis: dict[str, Any] | None = None,
 ) -> Run:
     fault_info = {"kind": "nic-down", "target": fault_node, "node": fault_node} if fault_node else {"kind": "none"}
     meta = Meta(
@@ -108,6 +109,7 @@ def run(
         workload=workload or {},
         load={"rate": rate, "timeout": 1.0},
         fault=fault_info,
+        analysis=analysis or {},
         phases=phases if phases is not None else {"steady": 0.0, "fault": 10.0, "revert": 20.0, "converged": 25.0,
                                                   "end": 30.0},
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pulltheplug.analysis import outage_windows, summarize, time_to_detect, time_to_recover
-from pulltheplug.record import Event
+from pulltheplug.analysis.timings import healthy_words
+from pulltheplug.record import Event, RequestRecord
 from tests.analysis.history import failing, fault, leader, node, run, stream, task
 
 FAULT_AT, REVERT_AT = 10.0, 20.0
@@ -107,3 +108,51 @@ def test_every_figure_takes_the_one_fault_start_when_meta_and_the_inject_event_d
     assert s.detect.leader_change_after_fault_start == pytest.approx(4.0)
     assert s.recover.node_ready_after_revert == pytest.approx(2.0)
     assert s.recover.requests_healthy_after_fault_start == pytest.approx(0.5, abs=3 / 200)
+
+
+def _cut_then_a_blip(entry: str, due: float, kind: str = "refused") -> list[RequestRecord]:
+    """node3 fails 12-14 s (its cut), then one stray request to `entry` fails at `due`, long after."""
+    requests = stream(200.0, 30.0, fail=failing("node3", 12.0, 14.0))
+    i = round(due * 200)
+    requests[i] = stream(200.0, 30.0, fail=failing(entry, due, due + 0.001, kind))[i]
+    return requests
+
+
+def test_requests_healthy_is_exact_by_default_and_says_which_request_it_ends_on() -> None:
+    requests = _cut_then_a_blip("node1", 25.5)
+    s = summarize(run(requests, cluster_history()))
+    r = s.recover
+    assert r.requests_healthy_after_fault_start == pytest.approx(25.5 - FAULT_AT, abs=4 / 200)
+    assert r.requests_healthy_ends_on is not None
+    assert (r.requests_healthy_ends_on.k, r.requests_healthy_ends_on.entry) == (round(25.5 * 200), "node1")
+    assert r.requests_ignored_as_blips == 0
+    assert healthy_words(r) == f"ends on request {round(25.5 * 200)} to node1"
+
+
+def test_blips_are_left_out_only_when_the_run_says_so() -> None:
+    requests = _cut_then_a_blip("node1", 25.5)
+    s = summarize(run(requests, cluster_history(), analysis={"recovery": {"ignore_below": 2}}))
+    r = s.recover
+    last_of_cut = max(q.k for q in requests if q.target == "node3" and q.outcome != "ok" and q.due < 15)
+    assert r.requests_healthy_after_fault_start == pytest.approx(14.0 - FAULT_AT, abs=3 / 200)
+    assert r.requests_healthy_ends_on is not None and r.requests_healthy_ends_on.k == last_of_cut
+    assert r.requests_ignored_as_blips == 1
+    assert "1 failed request(s) left out as blips" in healthy_words(r)
+    assert s.faults[0].recover is not None and s.faults[0].recover.requests_ignored_as_blips == 1  # per fault too
+
+
+def test_a_recovery_with_nothing_failed_says_so() -> None:
+    requests = stream(200.0, 30.0)
+    s = summarize(run(requests, cluster_history()))
+    assert s.recover.requests_healthy_after_fault_start == 0.0 and s.recover.requests_healthy_ends_on is None
+    assert healthy_words(s.recover) == "no request failed after the fault start"
+
+
+def test_ignore_below_is_a_count_of_requests_not_negative() -> None:
+    from pydantic import ValidationError
+
+    from pulltheplug.spec import ExperimentSpec
+
+    assert ExperimentSpec().analysis.recovery.ignore_below == 0
+    with pytest.raises(ValidationError):
+        ExperimentSpec.model_validate({"analysis": {"recovery": {"ignore_below": -1}}})

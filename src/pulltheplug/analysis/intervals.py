@@ -81,9 +81,10 @@ def _next_start(intervals: Sequence[FaultInterval], f: FaultInterval, on_its_nod
 
 
 def with_figures(intervals: Sequence[FaultInterval], run: History, desired: int | None,
-                 targets: dict[int, str] | None = None) -> list[FaultInterval]:
+                 targets: dict[int, str] | None = None, ignore_below: int = 0) -> list[FaultInterval]:
     """Each fault with its own detect, recover and findings; `run` is the run's history (its meta, events and
-    windows; its revert stands in for a lone fault whose revert event is missing), `targets` maps ids to targets."""
+    windows; its revert stands in for a lone fault whose revert event is missing), `targets` maps ids to targets,
+    `ignore_below` is `analysis.recovery.ignore_below`."""
     out = []
     for f in intervals:
         revert = f.revert if f.revert is not None or len(intervals) > 1 else run.revert
@@ -92,7 +93,7 @@ def with_figures(intervals: Sequence[FaultInterval], run: History, desired: int 
         node = f.node or None
         detect = time_to_detect(run.events, node, f.start, revert, until=until, leader_until=cluster_until)
         recover = time_to_recover(run.events, run.outages, {"node": node}, f.start, revert, desired,
-                                  until=until, cluster_until=cluster_until)
+                                  until=until, cluster_until=cluster_until, ignore_below=ignore_below)
         horizon = math.inf if cluster_until is None else cluster_until
         scoped = replace(run, fault_start=f.start, revert=revert, detect=detect, recover=recover,
                          scope=FaultScope(f.kind, f.node, horizon))

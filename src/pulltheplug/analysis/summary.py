@@ -138,7 +138,8 @@ def summarize(run: Run) -> Summary:
         outages=windows,
         longest_outage=longest_outage(windows),
         detect=time_to_detect(events, meta.fault.get("node"), start, phases.revert),
-        recover=time_to_recover(events, windows, meta.fault, start, phases.revert, _desired_replicas(meta)),
+        recover=time_to_recover(events, windows, meta.fault, start, phases.revert, _desired_replicas(meta),
+                                ignore_below=ignore_below(meta)),
         control_plane=control_plane_windows(events, phases.end),
         latency_all=latency_all,
         latency_ok=latency_ok,
@@ -156,12 +157,19 @@ def summarize(run: Run) -> Summary:
     answered = answered_before(columns, is_sent, windows, phases.revert) if phases.revert is not None else {}
     history = History(meta, events, start, phases.revert, phases.end, summary.outages, summary.control_plane,
                       summary.detect, summary.recover, summary.warnings, answered)
-    faults = with_figures(summary.faults, history, _desired_replicas(meta), _targets(meta))
+    faults = with_figures(summary.faults, history, _desired_replicas(meta), _targets(meta), ignore_below(meta))
     summary = replace(summary, faults=faults, findings=findings(history))
     if len(faults) > 1 and faults[0].detect is not None and faults[0].recover is not None:
         # a schedule has no one node for the run's own detect/recover: they are its first fault's
         summary = replace(summary, detect=faults[0].detect, recover=faults[0].recover)
     return summary
+
+
+def ignore_below(meta: Meta) -> int:
+    """`analysis.recovery.ignore_below` of the run (0, exact, for runs made before it existed)."""
+    recovery = meta.analysis.get("recovery")
+    value = recovery.get("ignore_below") if isinstance(recovery, dict) else None
+    return value if isinstance(value, int) else 0
 
 
 def _targets(meta: Meta) -> dict[int, str]:

@@ -31,6 +31,14 @@ class Detection:
 
 
 @dataclass(frozen=True, slots=True)
+class LastFailure:
+    """A failed request by its number in the stream (`k`, as in requests.jsonl) and the entry it went to."""
+
+    k: int
+    entry: str
+
+
+@dataclass(frozen=True, slots=True)
 class Recovery:
     """Seconds: the node Ready from the revert; replicas and requests from the fault start (as named).
 
@@ -42,6 +50,10 @@ class Recovery:
     replicas_running_after_fault_start: float | None
     replicas_never_lost: bool
     requests_healthy_after_fault_start: float | None
+    # the failed request that figure ends on (None when nothing failed after the fault start, or it never ended)
+    requests_healthy_ends_on: LastFailure | None = None
+    # failed requests left out as blips (outages of fewer than `analysis.recovery.ignore_below`; 0 by default)
+    requests_ignored_as_blips: int = 0
 
 
 def _of_type(events: Sequence[Event], kind: str) -> list[Event]:
@@ -132,17 +144,41 @@ def replicas_back(
     return None, not dropped
 
 
-def requests_healthy(windows: Sequence[OutageWindow], fault_start: float) -> float | None:
-    """Until the end of the last per-entry outage overlapping or after the fault start.
+@dataclass(frozen=True, slots=True)
+class Healthy:
+    after_fault_start: float | None
+    ends_on: LastFailure | None
+    ignored: int
 
-    0.0 if no request failed after the fault start; None if that last outage was still open.
+
+def requests_healthy(windows: Sequence[OutageWindow], fault_start: float, ignore_below: int = 0) -> Healthy:
+    """Until the end of the last per-entry outage overlapping or after the fault start, and the request it ends on.
+
+    0.0 if no request failed after the fault start; None if that last outage was still open. Outages of fewer
+    than `ignore_below` failed requests are left out only when asked (counted in `ignored`): by default every
+    failure counts, so a stray blip long after the fault ends the figure there, and `ends_on` says so.
     """
     after = [w for w in windows if w.entry != ALL and w.end > fault_start]
-    if not after:
-        return 0.0
-    if any(w.open for w in after):
-        return None
-    return max(w.end for w in after) - fault_start
+    kept = [w for w in after if w.failed >= ignore_below]
+    ignored = sum(w.failed for w in after if w.failed < ignore_below)
+    if not kept:
+        return Healthy(0.0, None, ignored)
+    if any(w.open for w in kept):
+        return Healthy(None, None, ignored)
+    last = max(kept, key=lambda w: (w.end, w.last_k))
+    return Healthy(last.end - fault_start, LastFailure(last.last_k, last.entry), ignored)
+
+
+def healthy_words(rec: Recovery) -> str:
+    """What the requests-healthy figure rests on, for a reader: the request it ends on and the blips left out."""
+    said = []
+    if rec.requests_healthy_ends_on is not None:
+        said.append(f"ends on request {rec.requests_healthy_ends_on.k} to {rec.requests_healthy_ends_on.entry}")
+    elif rec.requests_healthy_after_fault_start == 0.0:
+        said.append("no request failed after the fault start")
+    if rec.requests_ignored_as_blips:
+        said.append(f"{rec.requests_ignored_as_blips} failed request(s) left out as blips (ignore_below)")
+    return "; ".join(said)
 
 
 def time_to_recover(
@@ -155,10 +191,12 @@ def time_to_recover(
     *,
     until: float | None = None,
     cluster_until: float | None = None,
+    ignore_below: int = 0,
 ) -> Recovery:
     """`fault` is Meta.fault (its "node"); `desired` is the replica count, None to take it from the tasks.
 
-    `until` and `cluster_until` bound what is put on this fault, as in `time_to_detect`.
+    `until` and `cluster_until` bound what is put on this fault, as in `time_to_detect`; `ignore_below` is
+    `analysis.recovery.ignore_below` (see `requests_healthy`).
     """
     if fault_start is None:
         return Recovery(node_ready_after_revert=None, replicas_running_after_fault_start=None,
@@ -171,9 +209,12 @@ def time_to_recover(
         counts = [(t, c) for t, c in counts if t <= cluster_until]
         windows = [w for w in windows if w.start <= cluster_until]
     replicas, never_lost = replicas_back(counts, fault_start, desired)
+    healthy = requests_healthy(windows, fault_start, ignore_below)
     return Recovery(
         node_ready_after_revert=None if revert is None else _since(ready, revert),
         replicas_running_after_fault_start=replicas,
         replicas_never_lost=never_lost,
-        requests_healthy_after_fault_start=requests_healthy(windows, fault_start),
+        requests_healthy_after_fault_start=healthy.after_fault_start,
+        requests_healthy_ends_on=healthy.ends_on,
+        requests_ignored_as_blips=healthy.ignored,
     )

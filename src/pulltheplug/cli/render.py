@@ -10,6 +10,7 @@ from rich.table import Table
 from pulltheplug.analysis import Detection, Summary
 from pulltheplug.analysis.door import routed_around_words
 from pulltheplug.analysis.outages import ALL, OutageWindow
+from pulltheplug.analysis.timings import healthy_words
 from pulltheplug.analysis.windowed import WindowedAvailability, window_label
 from pulltheplug.results import results_of_folder
 from pulltheplug.verdict import SloResult
@@ -17,6 +18,10 @@ from pulltheplug.verdict import SloResult
 
 def _s(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}s"
+
+
+def _paren(words: str) -> str:
+    return f" ({words})" if words else ""
 
 
 def _pct(x: float | None) -> str:
@@ -53,7 +58,7 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     head.add_row("after fault start", f"node lost {_lost(det)}, leader change "
                  f"{_s(det.leader_change_after_fault_start)}, replicas running "
                  f"{'never lost' if rec.replicas_never_lost else _s(rec.replicas_running_after_fault_start)}, "
-                 f"requests healthy {_s(rec.requests_healthy_after_fault_start)}")
+                 f"requests healthy {_s(rec.requests_healthy_after_fault_start)}{_paren(healthy_words(rec))}")
     head.add_row("after revert", f"node Ready {_s(rec.node_ready_after_revert)}")
     if s.door is not None:
         d = s.door

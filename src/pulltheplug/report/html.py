@@ -15,6 +15,7 @@ from pulltheplug import __version__
 from pulltheplug.analysis import ALL, PHASES, Summary
 from pulltheplug.analysis.door import routed_around_words
 from pulltheplug.analysis.request_figures import sent_mask
+from pulltheplug.analysis.timings import healthy_words
 from pulltheplug.analysis.windowed import WindowedFigures, curve_sizes, window_label, windowed_figures, worst_of
 from pulltheplug.columns import RequestColumns
 from pulltheplug.naming import node_sort_key
@@ -125,6 +126,7 @@ def report_context(run: Run, summary: Summary, slos: list[SloResult]) -> dict[st
         "cluster_info": {k: v for k, v in meta.cluster.items() if k != "nodes"},
         "fault_info": {k: v for k, v in meta.fault.items() if v not in (None, "", [])},
         "fault_steps": fault_steps(run),
+        "healthy_words": healthy_words(summary.recover),
         "door_words": routed_around_words(summary.door.kind, summary.door.node) if summary.door else "",
         "phases": PHASES,
         "phase_edges": [(k, getattr(summary.phases, k)) for k in ("steady", "fault", "revert", "converged", "end")],
