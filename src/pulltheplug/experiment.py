@@ -69,6 +69,7 @@ class RunProgress:
     rates: dict[str, int] = field(default_factory=dict)  # requests finished in the last second, by outcome
     outage: tuple[str, float] | None = None  # the entry whose outage is still open, and its length so far
     tasks: dict[str, int] = field(default_factory=dict)  # node -> running tasks of the service
+    cluster: bool = True  # False for `pulltheplug load`: no nodes, leader or control plane to show
 
     @property
     def phase_left(self) -> float | None:

@@ -87,7 +87,7 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
                        f"{'' if keep_alive else ' --no-keep-alive'}\n")
     if on_folder is not None:
         on_folder(writer.folder)
-    progress = RunProgress(phase="steady", target="", fault="none")
+    progress = RunProgress(phase="steady", target="", fault="none", cluster=False)
     tally = Tally(writer, progress)
 
     def clock() -> float:

@@ -91,6 +91,14 @@ def test_a_service_broken_by_hand_shows_its_outage(server: Breakable, tmp_path: 
     assert len(windows) == 1 and windows[0]["errors"] == {"http_5xx": windows[0]["failed"]}
     # the test broke it for 1 s (its own sleeps, so give a loaded machine 0.25 s)
     assert windows[0]["duration"] == pytest.approx(1.0, abs=0.25)
+    # the terminal speaks of what a load test measured, and of no cluster it never had
+    out = proc.stdout
+    for said in ("load load: complete", "availability", "worst window", "error second(s)", "availability per URL",
+                 "outage windows per entry point (1)", "latency from due time", "client lag"):
+        assert said in out, said
+    for unsaid in ("control plane", "leader", "node lost", "node Ready", "findings", "fault"):
+        assert unsaid not in out, unsaid
+    assert summary["windowed_availability"][0]["worst"] < 0.1  # the worst 1 s window: the broken second
 
 
 @pytest.mark.parametrize(("args", "message"), [

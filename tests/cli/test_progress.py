@@ -42,3 +42,13 @@ def test_a_log_gets_a_line_at_each_phase_change_not_at_each_tick() -> None:
     assert len(lines) == 2 and lines[1].split()[1] == "recovery"
     assert "outage 6.5s on node4" in lines[0] and "node4:down" in lines[0] and "node1:ready*" in lines[0]
     assert progress_text(p) == lines[1]
+
+
+def test_a_load_test_shows_no_leader_control_plane_or_nodes() -> None:
+    load = RunProgress(phase="steady", elapsed=3.0, ok=290, fail=10, phase_until=10.0, rates={"ok": 90, "fail": 10},
+                       outage=("127.0.0.1:8080", 0.4), cluster=False)
+    out = io.StringIO()
+    Console(file=out, width=160, color_system=None).print(progress_panel(load))
+    for text in (out.getvalue(), progress_text(load)):
+        assert "fail 10/s" in text and "0.4s on 127.0.0.1:8080" in text
+        assert "leader" not in text and "control plane" not in text and "node" not in text

@@ -19,16 +19,17 @@ MAX_LAG_P99_MS = 50.0
 
 
 def baseline_warnings(avail: Availability, lag: Percentiles | None, rate: float | None,
-                      capacity: float | None = None) -> list[str]:
+                      capacity: float | None = None, had_fault: bool = True) -> list[str]:
     """One line per reason to distrust the run; empty when the baseline is healthy. `capacity`: the requests a
-    second the client's workers could send, by the calibration at start (see calibration.py)."""
+    second the client's workers could send, by the calibration at start (see calibration.py). Without a fault
+    (`pulltheplug load`, a baseline run) failures are what the run measures, not a baseline that hides a fault."""
     out = []
     if rate and capacity and rate > capacity:
         out.append(f"the rate ({rate:g} req/s) is above what the client could send here (about {capacity:.0f} "
                    "req/s by its calibration at start): add workers (--workers) or lower the rate, or the figures "
                    "measure the client")
     steady = avail.by_phase.get("steady")
-    if steady is not None and steady < MIN_STEADY_AVAILABILITY:
+    if had_fault and steady is not None and steady < MIN_STEADY_AVAILABILITY:
         out.append(f"the steady state before the fault was not healthy ({100 * steady:.2f}% ok): the service or "
                    f"the client is saturated{f' at {rate:g} req/s' if rate else ''}; lower the rate, or the "
                    "failures are not the fault's")

@@ -74,6 +74,8 @@ class Summary:
     error_seconds: int | None = None
     error_seconds_by_entry: dict[str, int] = field(default_factory=dict)
     degraded_span: DegradedSpan | None = None
+    # the cluster's kind (lab, ssh; "none": `pulltheplug load`, no cluster); None: a summary made before it
+    cluster: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -145,7 +147,8 @@ def summarize(run: Run) -> Summary:
         latency_ok=latency_ok,
         client_lag=lag,
         warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None,
-                                   _number(meta.load.get("capacity"))) + not_whole_at_start(events, start),
+                                   _number(meta.load.get("capacity")), had_fault=start is not None)
+        + not_whole_at_start(events, start),
         door=door,
         faults=fault_intervals(events, windows, phases.end),
         windowed_availability=windowed.overall,
@@ -153,6 +156,7 @@ def summarize(run: Run) -> Summary:
         error_seconds=windowed.error_seconds,
         error_seconds_by_entry=windowed.error_seconds_by_entry,
         degraded_span=windowed.degraded_span,
+        cluster=str(meta.cluster.get("kind")) if meta.cluster.get("kind") else None,
     )
     answered = answered_before(columns, is_sent, windows, phases.revert) if phases.revert is not None else {}
     history = History(meta, events, start, phases.revert, phases.end, summary.outages, summary.control_plane,

@@ -46,7 +46,9 @@ def progress_panel(p: RunProgress, title: str = "") -> RenderableType:
         f"last second: [green]ok {p.rates.get('ok', 0)}/s[/]  [red]fail {p.rates.get('fail', 0)}/s[/]  "
         f"[yellow]info {p.rates.get('info', 0)}/s[/]   outage: "
         + ("none" if p.outage is None else f"[bold red]{p.outage[1]:.1f}s[/] on {p.outage[0]}")
-        + f"   totals: ok {p.ok} fail {p.fail} info {p.info}   control plane {cp}")
+        + f"   totals: ok {p.ok} fail {p.fail} info {p.info}" + (f"   control plane {cp}" if p.cluster else ""))
+    if not p.cluster:
+        return Group(*([Text.from_markup(title)] if title else []), head, users)
     nodes = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for col in ("node", "state", "leader", "tasks"):
         nodes.add_column(col)
@@ -64,8 +66,8 @@ def progress_text(p: RunProgress) -> str:
                      for n in sorted(p.nodes, key=node_sort_key))
     cp = {True: "ok", False: "DOWN", None: "?"}[p.control_plane]
     left = _left(p)
-    return (f"{p.elapsed:6.1f}s {p.phase}{f' ({left})' if left else ''} | last second {_rates(p)} | "
-            f"outage {_outage(p)} | leader {p.leader} (*) control plane {cp} | {nodes}")
+    line = f"{p.elapsed:6.1f}s {p.phase}{f' ({left})' if left else ''} | last second {_rates(p)} | outage {_outage(p)}"
+    return f"{line} | leader {p.leader} (*) control plane {cp} | {nodes}" if p.cluster else line
 
 
 class ProgressDisplay:

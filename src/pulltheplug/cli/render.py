@@ -36,24 +36,63 @@ def _lost(det: Detection) -> str:
 
 
 def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
-    head = Table(title=f"run {s.name}: {s.status}", show_header=False)
-    if s.fault.kind == "schedule":
-        fault = f"schedule of {len(s.faults)} faults (see below)"
-    else:
-        fault = f"{s.fault.kind} on {s.fault.node} (target {s.fault.target})" if s.fault.node else "none"
-    never = (s.fault.node and not s.fault.reverted) or any(f.open for f in s.faults)
-    head.add_row("fault", fault + (" [red]never reverted[/]" if never else ""))
+    """The run's figures; a load test (no cluster: `pulltheplug load`) only those a load test has."""
+    cluster = s.cluster != "none"
+    head = Table(title=f"{'run' if cluster else 'load'} {s.name}: {s.status}", show_header=False)
+    if cluster:
+        head.add_row("fault", _fault_words(s))
     head.add_row("requests", f"{s.outcomes.requests} due over {s.duration:.1f}s "
                  f"(rate {s.rate or 0:g}/s): ok {s.outcomes.ok}, fail {s.outcomes.fail}, info {s.outcomes.info}, "
                  f"not sent {s.outcomes.not_sent}")
-    faulted = f"; fault+recovery {_pct(s.availability.faulted)}" if s.availability.faulted is not None else ""
-    head.add_row("availability", f"{_pct(s.availability.overall)} overall{faulted}; " + ", ".join(
-        f"{p} {_pct(v)}" for p, v in s.availability.by_phase.items()))
+    if cluster:
+        faulted = f"; fault+recovery {_pct(s.availability.faulted)}" if s.availability.faulted is not None else ""
+        head.add_row("availability", f"{_pct(s.availability.overall)} overall{faulted}; " + ", ".join(
+            f"{p} {_pct(v)}" for p, v in s.availability.by_phase.items()))
+    else:
+        head.add_row("availability", f"{_pct(s.availability.overall)} ok of sent")
     if s.windowed_availability:
         head.add_row("worst window", "; ".join(_worst_words(f) for f in s.windowed_availability))
     if s.error_seconds is not None:
         head.add_row("errors felt", _felt_words(s))
     head.add_row("longest outage", f"{_s(s.longest_outage)} (consecutive failures on one entry point)")
+    if cluster:
+        _cluster_rows(head, s)
+    for warning in s.warnings:
+        head.add_row("[bold yellow]warning[/]", f"[yellow]{warning}[/]")
+    if s.errors:
+        head.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(s.errors.items(), key=lambda kv: -kv[1])))
+    tables = [head]
+    if cluster:
+        tables += _findings_tables(head, s)
+    tables.append(_entries_table(s, cluster))
+    if len(s.faults) > 1:
+        tables.append(_faults_table(s))
+    if s.windowed_availability:
+        tables.append(windowed_table(s))
+    tables += outage_tables(s.outages)
+    tables.append(_latency_table(s, by_phase=cluster))
+    if slos:
+        verdict = Table(title="verdict")
+        verdict.add_column("SLO")
+        verdict.add_column("result")
+        verdict.add_column("")
+        for r in slos:
+            verdict.add_row(r.name, "[green]pass[/]" if r.passed else "[red]FAIL[/]", r.message)
+        tables.append(verdict)
+    return tables
+
+
+def _fault_words(s: Summary) -> str:
+    if s.fault.kind == "schedule":
+        fault = f"schedule of {len(s.faults)} faults (see below)"
+    else:
+        fault = f"{s.fault.kind} on {s.fault.node} (target {s.fault.target})" if s.fault.node else "none"
+    never = (s.fault.node and not s.fault.reverted) or any(f.open for f in s.faults)
+    return fault + (" [red]never reverted[/]" if never else "")
+
+
+def _cluster_rows(head: Table, s: Summary) -> None:
+    """What the cluster did: detection, recovery, the door, the control plane."""
     det, rec = s.detect, s.recover
     head.add_row("after fault start", f"node lost {_lost(det)}, leader change "
                  f"{_s(det.leader_change_after_fault_start)}, replicas running "
@@ -71,53 +110,56 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     cp = s.control_plane
     head.add_row("control plane", "always answered" if not cp else
                  f"{len(cp)} window(s) without answer, {sum(w.duration for w in cp):.2f}s in all")
-    for warning in s.warnings:
-        head.add_row("[bold yellow]warning[/]", f"[yellow]{warning}[/]")
-    if s.errors:
-        head.add_row("errors", ", ".join(f"{k} {v}" for k, v in sorted(s.errors.items(), key=lambda kv: -kv[1])))
-    tables = [head]
+
+
+def _findings_tables(head: Table, s: Summary) -> list[Table]:
+    """The findings that were found as a table; when none was, one row in `head` says so."""
     found = [f for f in s.findings if f.verdict == "found"]
     unknown = sum(f.verdict == "unknown" for f in s.findings)
-    if found:
-        what = Table(title=f"findings ({len(found)} of {len(s.findings)} rules; {unknown} could not tell)")
-        for col in ("rule", "severity", "when (s)", "nodes", ""):
-            what.add_column(col)
-        colour = {"high": "red", "warning": "yellow", "info": "cyan"}
-        for finding in found:
-            start, end = finding.start, finding.end
-            when = "" if start is None else f"{start:.1f}" + ("" if end in (None, start) else f"-{end:.1f}")
-            what.add_row(finding.rule, f"[{colour[finding.severity]}]{finding.severity}[/]", when,
-                         ", ".join(finding.nodes), finding.text)
-        tables.append(what)
-    elif s.findings:
-        head.add_row("findings", f"none of {len(s.findings)} rules found anything ({unknown} could not tell)")
+    if not found:
+        if s.findings:
+            head.add_row("findings", f"none of {len(s.findings)} rules found anything ({unknown} could not tell)")
+        return []
+    what = Table(title=f"findings ({len(found)} of {len(s.findings)} rules; {unknown} could not tell)")
+    for col in ("rule", "severity", "when (s)", "nodes", ""):
+        what.add_column(col)
+    colour = {"high": "red", "warning": "yellow", "info": "cyan"}
+    for finding in found:
+        start, end = finding.start, finding.end
+        when = "" if start is None else f"{start:.1f}" + ("" if end in (None, start) else f"-{end:.1f}")
+        what.add_row(finding.rule, f"[{colour[finding.severity]}]{finding.severity}[/]", when,
+                     ", ".join(finding.nodes), finding.text)
+    return [what]
 
-    entries = Table(title="availability per entry point")
-    phases = list(s.availability.by_phase)
+
+def _entries_table(s: Summary, by_phase: bool) -> Table:
+    """Availability per entry point (a load test's URLs), by phase for a run with a fault."""
+    entries = Table(title="availability per entry point" if by_phase else "availability per URL")
+    phases = list(s.availability.by_phase) if by_phase else []
     for col in ("entry", "overall", *phases):
         entries.add_column(col, justify="right")
     for entry, overall in s.availability.by_entry.items():
         per = s.availability.by_entry_phase.get(entry, {})
         entries.add_row(entry, _pct(overall), *[_pct(per.get(p)) for p in phases])
-    tables.append(entries)
+    return entries
 
-    if len(s.faults) > 1:
-        sched = Table(title=f"faults ({len(s.faults)}) and the outages that overlap each")
-        for col in ("#", "fault", "nodes", "start", "end", "outages", "node lost after start",
-                    "node Ready after revert", "findings"):
-            sched.add_column(col, justify="right")
-        for f in s.faults:
-            sched.add_row(str(f.id + 1), f.kind, ", ".join(f.nodes), f"{f.start:.3f}",
-                          f"{f.end:.3f}" + (" (open)" if f.open else ""), f"{len(f.outages)} ({f.outage_seconds:.2f}s)",
-                          "-" if f.detect is None else _lost(f.detect),
-                          "-" if f.recover is None else _s(f.recover.node_ready_after_revert),
-                          ", ".join(x.rule for x in f.findings if x.found) or "-")
-        tables.append(sched)
 
-    if s.windowed_availability:
-        tables.append(windowed_table(s))
-    tables += outage_tables(s.outages)
+def _faults_table(s: Summary) -> Table:
+    sched = Table(title=f"faults ({len(s.faults)}) and the outages that overlap each")
+    for col in ("#", "fault", "nodes", "start", "end", "outages", "node lost after start",
+                "node Ready after revert", "findings"):
+        sched.add_column(col, justify="right")
+    for f in s.faults:
+        sched.add_row(str(f.id + 1), f.kind, ", ".join(f.nodes), f"{f.start:.3f}",
+                      f"{f.end:.3f}" + (" (open)" if f.open else ""), f"{len(f.outages)} ({f.outage_seconds:.2f}s)",
+                      "-" if f.detect is None else _lost(f.detect),
+                      "-" if f.recover is None else _s(f.recover.node_ready_after_revert),
+                      ", ".join(x.rule for x in f.findings if x.found) or "-")
+    return sched
 
+
+def _latency_table(s: Summary, by_phase: bool) -> Table:
+    """Latency overall, and by phase for a run with a fault (a load test has one phase: overall says it)."""
     lat = Table(title="latency from due time (ms)", caption="all: every request that ended, a timeout at its "
                 "timeout; ok: ok answers only; client lag: send time - due time")
     for col in ("requests", "phase", "count", "timeouts", "p50", "p90", "p99", "max"):
@@ -125,21 +167,11 @@ def summary_tables(s: Summary, slos: list[SloResult]) -> list[Table]:
     rows = [*(("all", phase, p) for phase, p in s.latency_all.items()),
             *(("ok", phase, p) for phase, p in s.latency_ok.items()), ("client lag", "overall", s.client_lag)]
     for group, phase, p in rows:
-        if p is not None:
+        if p is not None and (by_phase or phase == "overall"):
             timeouts = "-" if p is s.client_lag else str(p.timeouts)
             lat.add_row(group, phase, str(p.count), timeouts, f"{p.p50_ms:.1f}", f"{p.p90_ms:.1f}",
                         f"{p.p99_ms:.1f}", f"{p.max_ms:.1f}")
-    tables.append(lat)
-
-    if slos:
-        verdict = Table(title="verdict")
-        verdict.add_column("SLO")
-        verdict.add_column("result")
-        verdict.add_column("")
-        for r in slos:
-            verdict.add_row(r.name, "[green]pass[/]" if r.passed else "[red]FAIL[/]", r.message)
-        tables.append(verdict)
-    return tables
+    return lat
 
 
 def _worst_words(f: WindowedAvailability) -> str:
