@@ -99,6 +99,10 @@ def test_a_service_broken_by_hand_shows_its_outage(server: Breakable, tmp_path: 
     for unsaid in ("control plane", "leader", "node lost", "node Ready", "findings", "fault"):
         assert unsaid not in out, unsaid
     assert summary["windowed_availability"][0]["worst"] < 0.1  # the worst 1 s window: the broken second
+    html = (folder / "report.html").read_text()
+    assert "Worst availability over every window" in html and "Outage windows per entry point" in html
+    for unsaid in ('id="findings"', "Time to detect and recover", "Control plane windows", "Leader changes"):
+        assert unsaid not in html, unsaid
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -127,6 +127,7 @@ def report_context(run: Run, summary: Summary, slos: list[SloResult]) -> dict[st
         "fault_info": {k: v for k, v in meta.fault.items() if v not in (None, "", [])},
         "fault_steps": fault_steps(run),
         "healthy_words": healthy_words(summary.recover),
+        "cluster": summary.cluster != "none",  # `pulltheplug load`: no cluster, fault or findings to show
         "door_words": routed_around_words(summary.door.kind, summary.door.node) if summary.door else "",
         "phases": PHASES,
         "phase_edges": [(k, getattr(summary.phases, k)) for k in ("steady", "fault", "revert", "converged", "end")],
