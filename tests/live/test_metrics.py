@@ -43,6 +43,9 @@ def test_a_scrape_at_the_end_counts_exactly_the_records() -> None:
     inf = {lb["entry"]: v for lb, v in samples["pulltheplug_request_latency_seconds_bucket"] if lb["le"] == "+Inf"}
     assert inf == dict(Counter(r.target for r in run.requests if r.outcome == "ok"))
     assert all(lb["run"] == "r1" for lb, _ in samples["pulltheplug_requests_total"])
+    (worst,) = samples["pulltheplug_worst_window_availability"]
+    assert worst[0] == {"run": "r1", "window": "1s"} and 0.0 <= worst[1] < 1.0
+    assert samples["pulltheplug_error_seconds"][0][1] > 0
 
 
 def test_a_scrape_mid_fault_shows_the_fault_the_leader_and_the_down_node() -> None:

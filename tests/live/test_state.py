@@ -6,8 +6,12 @@ from collections import Counter
 
 import pytest
 
+from pulltheplug.analysis import summarize
+from pulltheplug.analysis.windowed import MIN_REQUESTS, worst_of
 from pulltheplug.live.state import LATENCY_BUCKETS, LiveState, OpenOutage, RecentRates
-from pulltheplug.record import event_to_dict, request_to_dict
+from pulltheplug.record import RequestRecord, event_to_dict, request_to_dict
+from tests.analysis.history import failing, run, stream
+from tests.analysis.test_windowed import round_robin_door
 from tests.report.synthetic import FAULT, synthetic_run
 
 
@@ -103,3 +107,35 @@ def test_the_front_doors_view_of_each_node_shows_beside_the_swarms() -> None:
     assert state.status(35.0)["door_silent"] == "refused"
     state.add_event({"t": 32.0, "type": "door", "door": "haproxy", "backend": "node3", "state": "up"})
     assert state.status(35.0)["door_silent"] is None
+
+
+def _live_of(requests: list[RequestRecord], until: float) -> LiveState:
+    state = LiveState(run(requests).meta)
+    for r in sorted(requests, key=lambda r: r.end):
+        if r.end <= until:
+            state.add_request(request_to_dict(r))
+    return state
+
+
+@pytest.mark.parametrize("requests", [round_robin_door(), stream(200.0, 30.0, fail=failing("node3", 12.0, 14.0))],
+                         ids=["behind-a-door", "straight-to-the-nodes"])
+def test_the_live_worst_1s_window_agrees_with_the_summary(requests: list[RequestRecord]) -> None:
+    summary = summarize(run(requests))
+    final = worst_of(summary.windowed_availability, 1.0)
+    assert final is not None and final.worst is not None and final.start is not None
+    live = _live_of(requests, 1e9).worst_window(60.0)
+    assert live is not None
+    # 10 ms bins from 0 instead of windows from the first due time: at most one bin's requests apart
+    assert live[0] == pytest.approx(final.worst, abs=2 / MIN_REQUESTS)
+    assert live[1] == pytest.approx(final.start, abs=0.05)
+    assert _live_of(requests, 1e9).windows.error_seconds == summary.error_seconds
+
+
+def test_a_window_is_judged_only_once_its_requests_had_their_timeout() -> None:
+    """Mid-failure, the window the failures are in is not judged yet: its requests may still be running."""
+    requests = stream(200.0, 30.0, fail=failing("node3", 12.0, 14.0))
+    state = _live_of(requests, 12.5)
+    early = state.worst_window(12.5)  # the load's timeout is 1 s: windows ending by 11.5 s only
+    assert early is not None and early[0] == 1.0
+    later = _live_of(requests, 14.1).worst_window(14.1)  # windows ending by 13.1 s: [12.0, 13.0) is one
+    assert later is not None and later[0] < 0.7

@@ -71,12 +71,21 @@ def families(state: LiveState, run: str, now: float, timestamp: float | None = N
     open_ = GaugeMetricFamily(f"{PREFIX}_open_outage_seconds", "How long the outage still open has lasted "
                               "(0: none)", labels=["run"])
     open_.add_metric([run], outage[1] if outage else 0.0, timestamp=ts)
+    worst = state.worst_window(now)
+    window = GaugeMetricFamily(f"{PREFIX}_worst_window_availability", "The worst ok / sent over any 1 s window "
+                               "of due time settled so far (the summary's worst 1 s window; absent until one "
+                               "window holds 20 requests)", labels=["run", "window"])
+    if worst is not None:
+        window.add_metric([run, "1s"], worst[0], timestamp=ts)
+    error_seconds = GaugeMetricFamily(f"{PREFIX}_error_seconds", "1 s bins of due time with at least one failed "
+                                      "request so far", labels=["run"])
+    error_seconds.add_metric([run], float(state.windows.error_seconds), timestamp=ts)
     phase = GaugeMetricFamily(f"{PREFIX}_phase", "1 for the run's phase now", labels=["run", "phase"])
     for p in PHASES:
         phase.add_metric([run, p], float(state.phase.name == p), timestamp=ts)
     clock = GaugeMetricFamily(f"{PREFIX}_run_seconds", "Seconds since the run started", labels=["run"])
     clock.add_metric([run], now, timestamp=ts)
-    return [*out, open_, phase, clock]
+    return [*out, open_, window, error_seconds, phase, clock]
 
 
 class StateCollector(Collector):

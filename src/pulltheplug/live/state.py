@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pulltheplug.live.windows import LiveWindows
 from pulltheplug.naming import node_sort_key
 from pulltheplug.record import NOT_SENT, Event, Meta
 
@@ -180,6 +181,7 @@ class LiveState:
         self.entries: dict[str, EntryTotals] = {}
         self.recent = RecentRates()
         self.bins = LiveBins(width)
+        self.windows = LiveWindows()  # the worst 1 s window and error seconds so far
         self.events: list[Event] = []
         self.nodes: dict[str, NodeNow] = {}
         self.leader: str | None = None
@@ -218,6 +220,7 @@ class LiveState:
                     e.buckets[i] += 1
                     break
         e.outage.add(due, outcome == "ok")
+        self.windows.add(due, outcome == "ok")
         self.recent.add(end, outcome)
         if self.timeline:
             self.bins.add(due, outcome, latency * 1000.0)
@@ -281,6 +284,11 @@ class LiveState:
     def open_outage(self, now: float) -> tuple[str, float] | None:
         return longest_open({name: e.outage for name, e in self.entries.items()}, now)
 
+    def worst_window(self, now: float) -> tuple[float, float] | None:
+        """The worst 1 s window settled by `now` (see live.windows): (availability, start)."""
+        timeout = self.meta.load.get("timeout") if self.meta is not None else None
+        return self.windows.worst(now, float(timeout) if isinstance(timeout, int | float) else 1.0)
+
     def tasks_on(self) -> dict[str, int]:
         return running_per_node(self.tasks.values())
 
@@ -291,6 +299,7 @@ class LiveState:
         """Everything the live page's header and the terminal panel show, as plain JSON types."""
         phase = self.phase_at(now)
         outage = self.open_outage(now)
+        worst = self.worst_window(now)
         tasks = self.tasks_on()
         meta = self.meta
         return {
@@ -299,6 +308,8 @@ class LiveState:
             "phase_left": None if phase.left is None else round(phase.left, 1),
             "totals": self.totals(), "rates": self.recent.at(now),
             "outage": None if outage is None else {"entry": outage[0], "seconds": round(outage[1], 2)},
+            "worst_1s": None if worst is None else {"availability": round(worst[0], 4), "start": round(worst[1], 2)},
+            "error_seconds": self.windows.error_seconds,
             "leader": self.leader, "control_plane": self.control_plane, "door_silent": self.door_silent,
             "nodes": [{"name": n, "state": s.state, "role": s.role, "manager": s.manager,
                        "leader": n == self.leader, "tasks": tasks.get(n, 0), "door": self.door.get(n)}
