@@ -22,8 +22,8 @@ import pyarrow.ipc
 from rich.console import Console
 from rich.table import Table
 
-from pulltheplug.record import Event, Meta, RequestRecord, RunWriter
-from pulltheplug.records_arrow import REQUESTS_ARROW, SCHEMA
+from pulltheplug.records.arrow import REQUESTS_ARROW, SCHEMA
+from pulltheplug.records.model import Event, Meta, RequestRecord, RunWriter
 
 ENTRIES = ("node1", "node2", "node3")
 
@@ -101,8 +101,8 @@ def measure(folder: Path) -> dict[str, float]:
     """In a child process, so peak memory is this run's alone."""
     code = (
         "import sys, time, resource, json; from pathlib import Path\n"
-        "from pulltheplug.record import load_run; from pulltheplug.analysis import summarize\n"
-        "from pulltheplug.report.html import write_html; from pulltheplug.results import results_of\n"
+        "from pulltheplug.records.model import load_run; from pulltheplug.analysis import summarize\n"
+        "from pulltheplug.report.html import write_html; from pulltheplug.analysis.results import results_of\n"
         "f = Path(sys.argv[1]); t = time.perf_counter(); run = load_run(f, columnar=True); t1 = time.perf_counter()\n"
         "summary, slos = results_of(run); t2 = time.perf_counter()\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"

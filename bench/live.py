@@ -25,8 +25,8 @@ from pathlib import Path
 from prober import CLIENT_CORE, SERVER_CORE, free_port, pin, quantile, static_server
 
 from pulltheplug.live.sidecar import LiveServer
-from pulltheplug.load import run_load
-from pulltheplug.record import Event, Meta, RequestRecord, RunWriter
+from pulltheplug.load.prober import run_load
+from pulltheplug.records.model import Event, Meta, RequestRecord, RunWriter
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from pulltheplug.fast_load import new_loop, run_fast_load
-from pulltheplug.load import run_load
-from pulltheplug.load_workers import run_workers
-from pulltheplug.record import RequestRecord
+from pulltheplug.load.fast import new_loop, run_fast_load
+from pulltheplug.load.prober import run_load
+from pulltheplug.load.workers import run_workers
+from pulltheplug.records.model import RequestRecord
 
 HOST = "127.0.0.1"
 CLIENT_CORE, SERVER_CORE = 0, 1

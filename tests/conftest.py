@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 
 from pulltheplug.errors import ClusterError
-from pulltheplug.health import wait_whole
 from pulltheplug.lab import lab as labmod
-from pulltheplug.swarm_api import API_ERRORS, answering_manager, node_rows
-from pulltheplug.workload import task_node_ids, wait_answering
+from pulltheplug.swarm.api import API_ERRORS, answering_manager, node_rows
+from pulltheplug.swarm.health import wait_whole
+from pulltheplug.swarm.workload import task_node_ids, wait_answering
 
 E2E_LAB = "ptpt"
 # s a lab test waits for the shared lab to be whole: a follower back from a NIC cut leaves the managers without

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from pulltheplug import campaign, experiment
-from pulltheplug.campaign import run_campaign
-from pulltheplug.campaign_plan import read_index
-from pulltheplug.cluster import NodeStatus, all_whole
+from pulltheplug.cluster.seam import NodeStatus, all_whole
 from pulltheplug.errors import ClusterError
-from pulltheplug.health import wait_whole
+from pulltheplug.run import campaign, experiment
+from pulltheplug.run.campaign import run_campaign
+from pulltheplug.run.campaign_plan import read_index
 from pulltheplug.spec import CampaignSpec, ClusterSpec, ExperimentSpec
+from pulltheplug.swarm.health import wait_whole
 
 WHOLE = [NodeStatus(name="node1", role="manager", address="10.0.0.2", state="ready", availability="active",
                     manager="leader", daemon=True)]
@@ -39,7 +39,7 @@ def test_a_swarm_that_answers_oddly_is_waited_for_and_logged(caplog: pytest.LogC
     lab: Any = FakeCluster(ClusterError("no manager of lab answers"), WHOLE)
     with caplog.at_level(logging.DEBUG, logger="pulltheplug"):
         assert wait_whole(lab, timeout=5.0)
-    (record,) = [r for r in caplog.records if r.name == "pulltheplug.health"]
+    (record,) = [r for r in caplog.records if r.name == "pulltheplug.swarm.health"]
     assert "no manager of lab answers" in record.getMessage()
 
 
@@ -73,7 +73,7 @@ def test_a_failed_run_is_logged_with_its_traceback(error: Exception, level: int,
 
 
 def test_doors_multiply_the_plan_and_each_run_goes_through_its_door() -> None:
-    from pulltheplug.campaign_plan import demo_spec, plan_runs, run_spec
+    from pulltheplug.run.campaign_plan import demo_spec, plan_runs, run_spec
 
     spec = demo_spec(quick=True)
     plan = plan_runs(spec)
@@ -88,7 +88,7 @@ def test_doors_multiply_the_plan_and_each_run_goes_through_its_door() -> None:
 
 
 def test_an_index_line_written_before_doors_reads_as_straight_to_the_nodes() -> None:
-    from pulltheplug.campaign_plan import CampaignEntry
+    from pulltheplug.run.campaign_plan import CampaignEntry
 
     old = {"number": 1, "scenario": "nic-down@leader", "fault": "nic-down", "target": "leader", "repetition": 1,
            "folder": "x", "status": "complete", "converged": True, "rebuilt_before": False}

@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from pulltheplug.cli.app import app
-from pulltheplug.cluster import NodeStatus, all_whole, gaps
+from pulltheplug.cluster.seam import NodeStatus, all_whole, gaps
 from pulltheplug.errors import ClusterError
-from pulltheplug.health import require_whole
 from pulltheplug.lab import lab as labmod
+from pulltheplug.swarm.health import require_whole
 
 LEADER = NodeStatus(name="node1", role="manager", address="10.0.0.2", state="ready", availability="active",
                     manager="leader", daemon=True)
@@ -86,7 +86,7 @@ class HealingThenStop(Healing):
 
 def test_a_run_waits_for_a_whole_cluster_unless_told_not_to() -> None:
     """By default a run first waits for the cluster (back-to-back runs measure their own fault); 0 never reads it."""
-    from pulltheplug import experiment
+    from pulltheplug.run import experiment
     from pulltheplug.spec import ExperimentSpec
 
     assert ExperimentSpec().phases.wait_whole == 60.0

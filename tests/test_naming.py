@@ -25,7 +25,7 @@ LEXICAL = sorted(NODES)  # node1, node10, node11, node12, node2, ...: the order 
 
 def test_the_progress_line_lists_nodes_naturally() -> None:
     from pulltheplug.cli.progress import progress_text
-    from pulltheplug.experiment import RunProgress
+    from pulltheplug.run.experiment import RunProgress
 
     line = progress_text(RunProgress(nodes=dict.fromkeys(LEXICAL, "ready")))
     shown = line.rsplit("|", 1)[-1].split()
@@ -58,7 +58,7 @@ def test_timeline_lanes_and_the_figure_list_nodes_naturally() -> None:
 
 
 def test_target_candidates_are_listed_naturally() -> None:
-    from pulltheplug.cluster import ClusterNode
+    from pulltheplug.cluster.seam import ClusterNode
     from pulltheplug.faults.targets import pick_target
 
     nodes = [ClusterNode(n, f"10.0.0.{i}", "worker") for i, n in enumerate(LEXICAL, start=2)]
@@ -66,8 +66,8 @@ def test_target_candidates_are_listed_naturally() -> None:
 
 
 def test_the_reports_cluster_table_lists_nodes_naturally() -> None:
+    from pulltheplug.analysis.results import results_of
     from pulltheplug.report.html import report_context
-    from pulltheplug.results import results_of
     from tests.analysis.history import run, stream
 
     history = run(stream(10.0, 2.0))

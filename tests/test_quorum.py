@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pulltheplug.quorum import Answer, ManagerState, quorum
+from pulltheplug.observe.quorum import Answer, ManagerState, quorum
 
 STALENESS = 1.0
 

@@ -6,8 +6,8 @@ import json
 import time
 from pathlib import Path
 
-from pulltheplug.record import META, REQUESTS, Meta, load_run, request_to_dict
-from pulltheplug.records_arrow import REQUESTS_ARROW, ArrowRequests, json_lines, read_batches, read_columns
+from pulltheplug.records.arrow import REQUESTS_ARROW, ArrowRequests, json_lines, read_batches, read_columns
+from pulltheplug.records.model import META, REQUESTS, Meta, load_run, request_to_dict
 from tests.analysis.test_request_figures import history
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from pulltheplug.analysis.results import SUMMARY, read_results, results_of, results_of_folder, write_results
 from pulltheplug.cli.app import app
-from pulltheplug.record import load_run
-from pulltheplug.results import SUMMARY, read_results, results_of, results_of_folder, write_results
+from pulltheplug.records.model import load_run
 from tests.report.synthetic import synthetic_run, write_run
 
 

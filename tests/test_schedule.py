@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pulltheplug.campaign_plan import plan_runs, run_spec
 from pulltheplug.errors import SpecError
-from pulltheplug.schedule import Slot, check, clashes, draw, drop_clashing
+from pulltheplug.run.campaign_plan import plan_runs, run_spec
+from pulltheplug.run.schedule import Slot, check, clashes, draw, drop_clashing
 from pulltheplug.spec import RandomScheduleSpec, load_campaign, load_spec, parse_spec
 
 
@@ -73,7 +73,7 @@ def test_a_heartbeat_sweep_runs_every_fault_under_each_setting_and_names_it() ->
 
 def test_a_schedules_recovery_starts_when_its_last_fault_is_reverted() -> None:
     from pulltheplug.analysis.phases import fault_revert
-    from pulltheplug.record import Event, Meta
+    from pulltheplug.records.model import Event, Meta
 
     meta = Meta(name="s", started_at="", t0_monotonic=0.0, phases={"revert": 99.0})
     events = [Event(10.0, "fault", {"action": "inject", "id": 0}), Event(13.0, "fault", {"action": "inject", "id": 1}),

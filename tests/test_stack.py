@@ -7,9 +7,9 @@ import re
 import pytest
 
 from pulltheplug.errors import SpecError
-from pulltheplug.load import RequestShape, classify_answer
+from pulltheplug.load.prober import RequestShape, classify_answer
 from pulltheplug.spec import WorkloadSpec
-from pulltheplug.stack import Port, parse_compose, probed
+from pulltheplug.swarm.stack import Port, parse_compose, probed
 
 COMPOSE = """
 services:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pulltheplug.stop_signals import StopRequested, stop_signals
+from pulltheplug.run.stop_signals import StopRequested, stop_signals
 
 
 def _kill_later(delays: list[float], signum: int = signal.SIGINT) -> threading.Thread:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulltheplug.swarm_api import leader_of, node_row, node_rows, task_row
+from pulltheplug.swarm.api import leader_of, node_row, node_rows, task_row
 
 
 def _node(name: str, leader: bool = False) -> dict[str, Any]:

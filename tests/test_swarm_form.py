@@ -9,7 +9,7 @@ import pytest
 from pulltheplug.errors import ClusterError
 from pulltheplug.ssh.form import advertise_address, assign_roles
 from pulltheplug.ssh.inventory import Host
-from pulltheplug.swarm_form import Member, SwarmState, converged, plan_form, plan_leave, scrub
+from pulltheplug.swarm.form import Member, SwarmState, converged, plan_form, plan_leave, scrub
 
 M = [Member("pi1", "10.0.0.1", "manager"), Member("pi2", "10.0.0.2", "manager"),
      Member("pi3", "10.0.0.3", "manager"), Member("pi4", "10.0.0.4", "worker")]

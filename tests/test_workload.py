@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pulltheplug.errors import SpecError
-from pulltheplug.workload import check_reusable, is_settled
+from pulltheplug.swarm.workload import check_reusable, is_settled
 
 
 def test_a_reused_service_must_publish_the_run_port() -> None:
@@ -43,7 +43,7 @@ def test_waiting_for_tasks_outlasts_a_manager_that_does_not_answer(tmp_path: Pat
     by a real HTTP server on a unix socket, to a real docker-py client."""
     import docker
 
-    from pulltheplug.workload import wait_running
+    from pulltheplug.swarm.workload import wait_running
 
     asked: list[float] = []
 
@@ -86,7 +86,7 @@ def test_waiting_for_tasks_outlasts_a_manager_that_does_not_answer(tmp_path: Pat
 def test_entries_that_do_not_answer_are_each_named_with_what_they_did() -> None:
     """A refused run says which entries were silent and how (a closed port, a 503), not only the first."""
     from pulltheplug.errors import ClusterError
-    from pulltheplug.workload import wait_answering
+    from pulltheplug.swarm.workload import wait_answering
 
     class Answer(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:

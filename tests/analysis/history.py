@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pulltheplug.record import Event, Meta, Outcome, RequestRecord, Run
+from pulltheplug.records.model import Event, Meta, Outcome, RequestRecord, Run
 
 ENTRIES = ("node1", "node2", "node3")
 # (entry, due) -> error kind, or None for an ok answer; "timeout" gives an info outcome, like the client.

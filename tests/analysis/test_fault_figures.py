@@ -10,7 +10,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from pulltheplug.analysis import Summary, summarize
-from pulltheplug.record import Event
+from pulltheplug.records.model import Event
 from tests.analysis.history import fault, leader, node, run, stream
 
 SCHEDULE_PHASES = {"steady": 0.0, "fault": 10.0, "revert": 50.0, "end": 70.0}

@@ -24,7 +24,7 @@ from pulltheplug.analysis.findings import (
 )
 from pulltheplug.analysis.outages import OutageWindow
 from pulltheplug.analysis.timings import Detection, Recovery
-from pulltheplug.record import Event, Meta
+from pulltheplug.records.model import Event, Meta
 
 NODES = ["node1", "node2", "node3"]
 FAULT, REVERT, END = 10.0, 30.0, 60.0

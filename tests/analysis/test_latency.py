@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from pulltheplug.analysis import Phases, client_lag, latency_tables, percentiles, summarize
-from pulltheplug.record import RequestRecord
+from pulltheplug.records.model import RequestRecord
 from tests.analysis.history import run, stream
 
 TIMEOUT = 1.0

@@ -20,8 +20,8 @@ from pulltheplug.analysis.request_figures import (
     outcomes_of,
     sent_mask,
 )
-from pulltheplug.columns import RequestColumns
-from pulltheplug.record import NOT_SENT, Outcome, RequestRecord
+from pulltheplug.records.columns import RequestColumns
+from pulltheplug.records.model import NOT_SENT, Outcome, RequestRecord
 from pulltheplug.report.timeline import column_bins, request_bins
 from tests.report.synthetic import requests as synthetic_requests
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pulltheplug.analysis import summarize, summarize_folder
-from pulltheplug.record import NOT_SENT, Event, RequestRecord, RunWriter, load_run
+from pulltheplug.records.model import NOT_SENT, Event, RequestRecord, RunWriter, load_run
 from tests.analysis.history import ENTRIES, control_plane, failing, fault, node, run, stream, task
 
 

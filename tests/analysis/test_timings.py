@@ -6,7 +6,7 @@ import pytest
 
 from pulltheplug.analysis import outage_windows, summarize, time_to_detect, time_to_recover
 from pulltheplug.analysis.timings import healthy_words
-from pulltheplug.record import Event, RequestRecord
+from pulltheplug.records.model import Event, RequestRecord
 from tests.analysis.history import failing, fault, leader, node, run, stream, task
 
 FAULT_AT, REVERT_AT = 10.0, 20.0

@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from pulltheplug.analysis import Summary, summarize
 from pulltheplug.analysis.findings import Finding
+from pulltheplug.analysis.verdict import check_slos, exit_code
 from pulltheplug.spec import SloSpec
-from pulltheplug.verdict import check_slos, exit_code
 from tests.analysis.history import failing, run, stream
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from pulltheplug.analysis import summarize
 from pulltheplug.analysis.request_figures import sent_mask
+from pulltheplug.analysis.results import read_results, write_results
+from pulltheplug.analysis.verdict import check_slos
 from pulltheplug.analysis.windowed import (
     MIN_REQUESTS,
     DegradedSpan,
@@ -23,13 +25,11 @@ from pulltheplug.analysis.windowed import (
     worst_of,
     worst_window,
 )
-from pulltheplug.columns import RequestColumns
 from pulltheplug.errors import SpecError
-from pulltheplug.record import RequestRecord
+from pulltheplug.records.columns import RequestColumns
+from pulltheplug.records.model import RequestRecord
 from pulltheplug.report.junit import junit_xml
-from pulltheplug.results import read_results, write_results
 from pulltheplug.spec import SloSpec, parse_spec
-from pulltheplug.verdict import check_slos
 from tests.analysis.history import run, stream
 from tests.report.synthetic import synthetic_run, write_run
 

@@ -12,11 +12,11 @@ from rich.table import Table
 
 from pulltheplug.analysis.compare import compare
 from pulltheplug.analysis.findings import finding_counts
-from pulltheplug.campaign_plan import CampaignEntry, demo_spec, plan_runs
+from pulltheplug.analysis.results import results_of
 from pulltheplug.cli import campaign_cmd
 from pulltheplug.cli.campaign_cmd import comparison_table, verdict_table
 from pulltheplug.report.campaign_html import CampaignResults, CampaignRun, render_html
-from pulltheplug.results import results_of
+from pulltheplug.run.campaign_plan import CampaignEntry, demo_spec, plan_runs
 from tests.analysis.history import failing, fault, node, run, stream
 
 # strict enough that every SLO fails: the verdict cell then lists every SLO's name

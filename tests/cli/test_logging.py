@@ -32,7 +32,7 @@ def _report(tmp_path: Path, *flags: str) -> tuple[str, bool]:
         f.write(b"\xff\xff\xff\xff\x40\x01")  # a torn last stream, as a killed run leaves: skipped, and said so
     result = CliRunner().invoke(app, [*flags, "report", str(folder), "--format", "json"])
     assert result.exit_code == 1, result.output  # the synthetic run fails its max_outage SLO
-    return result.stderr, logging.getLogger("pulltheplug.record").isEnabledFor(logging.DEBUG)
+    return result.stderr, logging.getLogger("pulltheplug.records.model").isEnabledFor(logging.DEBUG)
 
 
 def test_debug_shows_diagnostics_on_stderr(tmp_path: Path) -> None:
@@ -44,5 +44,5 @@ def test_debug_shows_diagnostics_on_stderr(tmp_path: Path) -> None:
 def test_without_debug_diagnostics_stay_quiet(tmp_path: Path) -> None:
     stderr, debug = _report(tmp_path)
     assert not debug
-    assert logging.getLogger("pulltheplug.record").isEnabledFor(logging.WARNING)
+    assert logging.getLogger("pulltheplug.records.model").isEnabledFor(logging.WARNING)
     assert "torn" not in stderr

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from pulltheplug.cli.progress import ProgressDisplay, progress_panel, progress_text
-from pulltheplug.experiment import RunProgress
+from pulltheplug.run.experiment import RunProgress
 
 
 def mid_fault() -> RunProgress:

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from pulltheplug import experiment
+from pulltheplug.analysis.results import write_results
 from pulltheplug.cli.app import app
 from pulltheplug.errors import FaultError
 from pulltheplug.lab import lab as labmod
-from pulltheplug.results import write_results
+from pulltheplug.run import experiment
 from tests.report.synthetic import PASSING_SLOS, synthetic_run, write_run
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from pulltheplug.analysis.door import door_figures
-from pulltheplug.cluster import ClusterNode
+from pulltheplug.cluster.seam import ClusterNode
 from pulltheplug.doors.haproxy import down_bound, haproxy_config, parse_stat, state_of
 from pulltheplug.doors.watch import DoorWatcher
-from pulltheplug.record import Event, RequestRecord
+from pulltheplug.records.model import Event, RequestRecord
 from pulltheplug.spec import HaproxySpec, WorkloadSpec
 
 NODES = [ClusterNode("node1", "10.213.0.2", "manager"), ClusterNode("node2", "10.213.0.3", "worker")]

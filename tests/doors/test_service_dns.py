@@ -7,11 +7,11 @@ import asyncio
 import pytest
 
 from pulltheplug.analysis.door import door_figures
-from pulltheplug.cluster import ClusterNode
+from pulltheplug.cluster.seam import ClusterNode
 from pulltheplug.doors.service_dns import SwarmResolver
 from pulltheplug.errors import SpecError
 from pulltheplug.faults.targets import pick_target
-from pulltheplug.record import Event
+from pulltheplug.records.model import Event
 
 
 def _answer(t: float, addresses: str) -> Event:

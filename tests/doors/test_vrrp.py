@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from pulltheplug.analysis.door import door_figures
-from pulltheplug.cluster import ClusterNode
+from pulltheplug.cluster.seam import ClusterNode
 from pulltheplug.doors.vrrp import default_vip, keepalived_config, read_state, takeover_bound
 from pulltheplug.faults.targets import pick_target
-from pulltheplug.record import Event, RequestRecord
+from pulltheplug.records.model import Event, RequestRecord
 from pulltheplug.spec import VipSpec
 
 

@@ -16,13 +16,13 @@ from typing import Self
 
 import pytest
 
-from pulltheplug import experiment
 from pulltheplug.analysis import summarize
 from pulltheplug.doors.haproxy import parse_stat, show_stat
 from pulltheplug.lab import cgroups
 from pulltheplug.lab import lab as labmod
 from pulltheplug.lab.network import NETNS_DIR
-from pulltheplug.record import load_run
+from pulltheplug.records.model import load_run
+from pulltheplug.run import experiment
 from pulltheplug.spec import parse_spec
 
 pytestmark = pytest.mark.lab
@@ -263,8 +263,8 @@ phases: {{steady: 3s, settle: 3s, timeout: 90s}}
 
 def test_fewer_replicas_than_nodes_a_replacement_task_takes_traffic_through_the_door(lab: labmod.Lab,
                                                                                       tmp_path: Path) -> None:
-    from pulltheplug import workload
-    from pulltheplug.swarm_api import answering_manager, leader_of, node_rows
+    from pulltheplug.swarm import workload
+    from pulltheplug.swarm.api import answering_manager, leader_of, node_rows
 
     c, swarm_nodes = answering_manager(lab)
     try:
@@ -318,7 +318,7 @@ def test_mesh_without_ip_vs_is_one_line_exit_2_and_nothing_deployed(lab: labmod.
     import sys
 
     import pulltheplug
-    from pulltheplug.swarm_api import answering_manager
+    from pulltheplug.swarm.api import answering_manager
 
     if Path("/proc/net/ip_vs").exists():
         pytest.skip("this kernel has IP_VS: the mesh is not refused here")

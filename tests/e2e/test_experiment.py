@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pulltheplug import experiment
 from pulltheplug.analysis.node_loss import is_lost
 from pulltheplug.lab import lab as labmod
-from pulltheplug.record import Run, load_run
+from pulltheplug.records.model import Run, load_run
+from pulltheplug.run import experiment
 from pulltheplug.spec import parse_spec
 
 pytestmark = pytest.mark.lab

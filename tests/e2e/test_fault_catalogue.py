@@ -19,18 +19,19 @@ from pathlib import Path
 
 import pytest
 
-from pulltheplug import experiment, workload
 from pulltheplug.analysis import summarize
-from pulltheplug.cluster import DEADMAN_MARGIN
+from pulltheplug.cluster.seam import DEADMAN_MARGIN
+from pulltheplug.cluster.traffic import TABLE
 from pulltheplug.errors import ClusterError
 from pulltheplug.faults import make_fault
 from pulltheplug.faults.base import FaultContext
 from pulltheplug.lab import cgroups, daemon, flap, network
 from pulltheplug.lab import lab as labmod
-from pulltheplug.record import load_run
+from pulltheplug.records.model import load_run
+from pulltheplug.run import experiment
 from pulltheplug.spec import parse_spec
-from pulltheplug.swarm_api import API_ERRORS, answering_manager, leader_of
-from pulltheplug.traffic import TABLE
+from pulltheplug.swarm import workload
+from pulltheplug.swarm.api import API_ERRORS, answering_manager, leader_of
 
 pytestmark = pytest.mark.lab
 

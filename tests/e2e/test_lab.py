@@ -14,12 +14,12 @@ from pathlib import Path
 import docker
 import pytest
 
-from pulltheplug import workload
 from pulltheplug.lab import cgroups
 from pulltheplug.lab import lab as labmod
 from pulltheplug.lab.network import has_default_route
 from pulltheplug.lab.state import state_path
 from pulltheplug.spec import PROBE_IMAGE
+from pulltheplug.swarm import workload
 from tests.e2e.snapshot import host_snapshot
 
 pytestmark = pytest.mark.lab

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pulltheplug import experiment
 from pulltheplug.analysis import Summary, summarize
 from pulltheplug.lab import lab as labmod
-from pulltheplug.record import Run, load_run
+from pulltheplug.records.model import Run, load_run
+from pulltheplug.run import experiment
 from pulltheplug.spec import parse_spec
 from tests.e2e.witness import Witness
 

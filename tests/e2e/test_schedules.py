@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pulltheplug import experiment, schedule
 from pulltheplug.analysis import summarize
 from pulltheplug.lab import lab as labmod
-from pulltheplug.record import load_run
+from pulltheplug.records.model import load_run
 from pulltheplug.report.html import render_html
+from pulltheplug.run import experiment, schedule
 from pulltheplug.spec import RandomScheduleSpec, parse_spec
 from tests.e2e.witness import Witness
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pulltheplug import experiment
 from pulltheplug.analysis import summarize
 from pulltheplug.lab import lab as labmod
-from pulltheplug.record import load_run
+from pulltheplug.records.model import load_run
+from pulltheplug.run import experiment
 from pulltheplug.spec import PROBE_IMAGE, parse_spec
-from pulltheplug.stack import NAMESPACE
+from pulltheplug.swarm.stack import NAMESPACE
 
 pytestmark = pytest.mark.lab
 

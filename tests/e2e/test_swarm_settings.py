@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from pulltheplug import experiment, swarm_settings
 from pulltheplug.analysis import summarize
-from pulltheplug.cluster import DEADMAN_MARGIN
+from pulltheplug.cluster.seam import DEADMAN_MARGIN
 from pulltheplug.lab import cgroups, deadman
 from pulltheplug.lab import lab as labmod
-from pulltheplug.record import load_run
+from pulltheplug.records.model import load_run
+from pulltheplug.run import experiment
 from pulltheplug.spec import parse_spec
-from pulltheplug.swarm_api import answering_manager
+from pulltheplug.swarm import settings as swarm_settings
+from pulltheplug.swarm.api import answering_manager
 
 pytestmark = pytest.mark.lab
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from pulltheplug.cluster import ClusterNode
+from pulltheplug.cluster.seam import ClusterNode
+from pulltheplug.cluster.traffic import TrafficRules, partition_groups, partition_plan, ruleset
 from pulltheplug.errors import SpecError
 from pulltheplug.faults import make_fault
 from pulltheplug.faults.base import FaultContext
 from pulltheplug.faults.quorum_loss import lost_managers
 from pulltheplug.spec import parse_spec
-from pulltheplug.traffic import TrafficRules, partition_groups, partition_plan, ruleset
 from tests.faults.test_faults import Recorder
 
 NODES = [ClusterNode("node1", "10.0.0.2", "manager"), ClusterNode("node2", "10.0.0.3", "manager"),

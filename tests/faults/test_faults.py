@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pulltheplug.cluster import DEADMAN_MARGIN, Evidence
+from pulltheplug.cluster.seam import DEADMAN_MARGIN, Evidence
 from pulltheplug.errors import FaultError, SpecError
 from pulltheplug.faults import make_fault
 from pulltheplug.spec import parse_spec

@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from pulltheplug.fast_load import run_fast_load
-from pulltheplug.load import LoadStats, classify_error, run_load
-from pulltheplug.record import RequestRecord
+from pulltheplug.load.fast import run_fast_load
+from pulltheplug.load.prober import LoadStats, classify_error, run_load
+from pulltheplug.records.model import RequestRecord
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Engine = Callable[..., Awaitable[LoadStats]]

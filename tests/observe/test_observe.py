@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulltheplug.cluster import ClusterNode
-from pulltheplug.observe import Observer
-from pulltheplug.quorum import Answer
-from pulltheplug.record import Event
-from pulltheplug.swarm_api import leader_of
+from pulltheplug.cluster.seam import ClusterNode
+from pulltheplug.observe.observer import Observer
+from pulltheplug.observe.quorum import Answer
+from pulltheplug.records.model import Event
+from pulltheplug.swarm.api import leader_of
 
 
 class FakeCluster:

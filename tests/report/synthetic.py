@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from pulltheplug.record import Event, Meta, Outcome, RequestRecord, Run, RunWriter
+from pulltheplug.records.model import Event, Meta, Outcome, RequestRecord, Run, RunWriter
 
 NODES = ("node1", "node2", "node3")
 RATE = 100.0

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pulltheplug.record import load_run
+from pulltheplug.analysis.results import results_of
+from pulltheplug.records.model import load_run
 from pulltheplug.report import timeline_of, write_html
-from pulltheplug.results import results_of
 from tests.report.synthetic import synthetic_run, write_run
 
 CHROMIUM = "/usr/bin/chromium"
@@ -79,7 +79,7 @@ def test_a_schedule_draws_a_band_and_a_lane_stripe_per_fault(tmp_path: Path) -> 
     each node's lane, and the table of intervals with their outages."""
     import dataclasses
 
-    from pulltheplug.record import Event
+    from pulltheplug.records.model import Event
 
     sync_api = pytest.importorskip("playwright.sync_api")
     base = synthetic_run()
@@ -126,7 +126,7 @@ def test_a_finding_links_to_its_span_on_the_timeline(tmp_path: Path) -> None:
     shades the span."""
     import dataclasses
 
-    from pulltheplug.record import Event
+    from pulltheplug.records.model import Event
 
     sync_api = pytest.importorskip("playwright.sync_api")
     base = synthetic_run()

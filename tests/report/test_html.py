@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 from pulltheplug.analysis import summarize
-from pulltheplug.record import NOT_SENT, RequestRecord, Run, load_run
+from pulltheplug.analysis.results import results_of
+from pulltheplug.records.model import NOT_SENT, RequestRecord, Run, load_run
 from pulltheplug.report import REPORT, write_html
-from pulltheplug.results import results_of
 from tests.analysis.history import run, stream
 from tests.analysis.test_windowed import round_robin_door
 from tests.report.synthetic import PASSING_SLOS, synthetic_run, write_run
@@ -90,7 +90,7 @@ def test_a_run_cut_short_before_any_record_still_renders(tmp_path: Path) -> None
 
 
 def test_a_lost_ssh_session_is_listed_with_the_fault_steps() -> None:
-    from pulltheplug.record import Event
+    from pulltheplug.records.model import Event
     from pulltheplug.report.html import fault_steps
 
     run = synthetic_run()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from pulltheplug.analysis.results import results_of
 from pulltheplug.report.junit import RUN_COMPLETED, junit_xml, write_junit
-from pulltheplug.results import results_of
 from tests.report.synthetic import PASSING_SLOS, synthetic_run
 
 
@@ -73,8 +73,8 @@ def test_findings_are_properties_and_a_forbidden_one_is_a_failing_case() -> None
     import dataclasses
 
     from pulltheplug.analysis import summarize
-    from pulltheplug.record import Event
-    from pulltheplug.verdict import check_slos
+    from pulltheplug.analysis.verdict import check_slos
+    from pulltheplug.records.model import Event
 
     run = synthetic_run()
     run.events += [Event(44.0, "node", {"node": "node3", "state": "down", "availability": "active", "role": "manager",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pulltheplug.analysis import outcome_counts
-from pulltheplug.record import NOT_SENT, RequestRecord
+from pulltheplug.records.model import NOT_SENT, RequestRecord
 from pulltheplug.report.timeline import nearest_rank, request_bins, timeline_of
 from tests.report.synthetic import synthetic_run
 

@@ -20,7 +20,7 @@ import yaml
 
 import pulltheplug
 from pulltheplug.lab import lab as labmod
-from pulltheplug.swarm_api import node_rows
+from pulltheplug.swarm.api import node_rows
 from tests.ssh import sshd
 
 pytestmark = pytest.mark.lab

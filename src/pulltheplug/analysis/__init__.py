@@ -12,7 +12,7 @@ from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_coun
 from pulltheplug.analysis.phases import PHASES, Phases, fault_start, phases_of
 from pulltheplug.analysis.summary import FaultInfo, Summary, summarize
 from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
-from pulltheplug.record import load_run
+from pulltheplug.records.model import load_run
 
 
 def summarize_folder(folder: Path) -> Summary:

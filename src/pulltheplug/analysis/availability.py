@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pulltheplug.analysis.phases import PHASES, Phases
 from pulltheplug.naming import sorted_nodes
-from pulltheplug.record import RequestRecord
+from pulltheplug.records.model import RequestRecord
 
 FAULTED = "fault_and_recovery"  # the fault and recovery phases together
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pulltheplug.analysis.availability import Availability
 from pulltheplug.analysis.latency import Percentiles
 from pulltheplug.naming import sorted_nodes
-from pulltheplug.record import Event
+from pulltheplug.records.model import Event
 
 MIN_STEADY_AVAILABILITY = 0.99
 MAX_LAG_P99_MS = 50.0

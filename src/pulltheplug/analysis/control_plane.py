@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pulltheplug.record import Event
+from pulltheplug.records.model import Event
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pulltheplug.record import Event, RequestRecord
+from pulltheplug.records.model import Event, RequestRecord
 
 
 @dataclass(frozen=True, slots=True)

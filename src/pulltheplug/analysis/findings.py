@@ -21,7 +21,7 @@ from pulltheplug.analysis.control_plane import ControlPlaneWindow
 from pulltheplug.analysis.node_loss import is_back, is_lost
 from pulltheplug.analysis.outages import ALL, OutageWindow
 from pulltheplug.analysis.timings import Detection, Recovery
-from pulltheplug.record import Event, Meta
+from pulltheplug.records.model import Event, Meta
 from pulltheplug.spec import FindingRule
 
 Verdict = Literal["found", "not found", "unknown"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pulltheplug.analysis.findings import FaultScope, Finding, History, findings
 from pulltheplug.analysis.outages import OutageWindow
 from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
-from pulltheplug.record import Event
+from pulltheplug.records.model import Event
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from hdrh.histogram import HdrHistogram
 
 from pulltheplug.analysis.phases import PHASES, Phase, Phases
-from pulltheplug.record import RequestRecord
+from pulltheplug.records.model import RequestRecord
 
 TIMEOUT_ERRORS = frozenset({"timeout", "connect_timeout"})  # the client gave up: its timeout, not an answer
 INTERRUPTED = "interrupted"  # cut short by the run's end, not ended by the service or the timeout

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pulltheplug.record import Event
+from pulltheplug.records.model import Event
 
 LOST = frozenset({"down", "disconnected"})
 BACK = frozenset({"ready"})

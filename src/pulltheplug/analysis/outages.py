@@ -13,7 +13,7 @@ from itertools import pairwise
 from statistics import median
 
 from pulltheplug.naming import sorted_nodes
-from pulltheplug.record import RequestRecord
+from pulltheplug.records.model import RequestRecord
 
 ALL = "all"
 

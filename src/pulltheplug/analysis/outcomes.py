@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pulltheplug.analysis.outages import error_kind
-from pulltheplug.record import RequestRecord
+from pulltheplug.records.model import RequestRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pulltheplug.record import Event, Meta, RequestRecord
+from pulltheplug.records.model import Event, Meta, RequestRecord
 
 Phase = Literal["steady", "fault", "recovery"]
 PHASES: tuple[Phase, ...] = ("steady", "fault", "recovery")

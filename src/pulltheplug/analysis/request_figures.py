@@ -17,8 +17,8 @@ from pulltheplug.analysis.latency import INTERRUPTED, TIMEOUT_ERRORS, Latency, P
 from pulltheplug.analysis.outages import ALL, OutageWindow
 from pulltheplug.analysis.outcomes import Outcomes
 from pulltheplug.analysis.phases import PHASES, Phases
-from pulltheplug.columns import FAIL, INFO, NONE, OK, RequestColumns
 from pulltheplug.naming import sorted_nodes
+from pulltheplug.records.columns import FAIL, INFO, NONE, OK, RequestColumns
 
 Mask = npt.NDArray[np.bool_]
 

@@ -27,8 +27,8 @@ from pulltheplug.analysis.request_figures import (
 )
 from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
 from pulltheplug.analysis.windowed import DegradedSpan, WindowedAvailability, window_sizes, windowed_figures
-from pulltheplug.columns import RequestColumns
-from pulltheplug.record import Event, Meta, Run
+from pulltheplug.records.columns import RequestColumns
+from pulltheplug.records.model import Event, Meta, Run
 
 
 @dataclass(frozen=True, slots=True)

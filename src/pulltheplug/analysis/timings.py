@@ -14,7 +14,7 @@ from typing import Any
 
 from pulltheplug.analysis.node_loss import first_loss, first_return
 from pulltheplug.analysis.outages import ALL, OutageWindow
-from pulltheplug.record import Event
+from pulltheplug.records.model import Event
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ import numpy as np
 import numpy.typing as npt
 
 from pulltheplug.analysis.request_figures import Mask, due_order, spacing_of
-from pulltheplug.columns import OK, RequestColumns
 from pulltheplug.naming import sorted_nodes
+from pulltheplug.records.columns import OK, RequestColumns
 
 DEFAULT_WINDOWS: tuple[float, ...] = (1.0, 10.0, 60.0)
 MIN_REQUESTS = 20  # one failure moves a window of 20 by 5 points: it cannot make a 95% window alone

@@ -13,11 +13,9 @@ from rich.text import Text
 
 from pulltheplug.analysis.compare import Metric
 from pulltheplug.analysis.findings import RULES
-from pulltheplug.backends import open_cluster
-from pulltheplug.campaign import run_campaign
-from pulltheplug.campaign_plan import DEMO_LAB, PlannedRun, demo_spec, read_index
 from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
+from pulltheplug.cli.backends import open_cluster
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.errors import PulltheplugError
 from pulltheplug.lab import lab as labmod
@@ -30,6 +28,8 @@ from pulltheplug.report.campaign_html import (
     write_campaign_report,
 )
 from pulltheplug.report.html import write_html
+from pulltheplug.run.campaign import run_campaign
+from pulltheplug.run.campaign_plan import DEMO_LAB, PlannedRun, demo_spec, read_index
 from pulltheplug.spec import CampaignSpec, load_campaign
 
 console = Console()

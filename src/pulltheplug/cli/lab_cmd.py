@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pulltheplug.cli.app import app
-from pulltheplug.cluster import NodeStatus
+from pulltheplug.cluster.seam import NodeStatus
 from pulltheplug.lab import lab as labmod
 
 console = Console()

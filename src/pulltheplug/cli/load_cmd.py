@@ -7,16 +7,16 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from pulltheplug import load_run
+from pulltheplug.analysis.verdict import exit_code
 from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.cli.render import render_summary
 from pulltheplug.errors import SpecError
-from pulltheplug.load_workers import default_workers
+from pulltheplug.load.workers import default_workers
 from pulltheplug.report.html import REPORT, write_html
+from pulltheplug.run import load_test as load_run
 from pulltheplug.spec import parse_duration
-from pulltheplug.verdict import exit_code
 
 console = Console()
 

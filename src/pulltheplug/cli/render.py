@@ -10,10 +10,10 @@ from rich.table import Table
 from pulltheplug.analysis import Detection, Summary
 from pulltheplug.analysis.door import routed_around_words
 from pulltheplug.analysis.outages import ALL, OutageWindow
+from pulltheplug.analysis.results import results_of_folder
 from pulltheplug.analysis.timings import healthy_words
+from pulltheplug.analysis.verdict import SloResult
 from pulltheplug.analysis.windowed import WindowedAvailability, window_label
-from pulltheplug.results import results_of_folder
-from pulltheplug.verdict import SloResult
 
 
 def _s(x: float | None) -> str:

@@ -15,17 +15,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from pulltheplug.campaign_plan import CAMPAIGN, read_index
+from pulltheplug.analysis.results import results_dict, write_results
+from pulltheplug.analysis.verdict import exit_code
 from pulltheplug.cli.app import app
 from pulltheplug.cli.campaign_cmd import print_tables
 from pulltheplug.errors import PulltheplugError, RunError
 from pulltheplug.live.metrics import openmetrics_of
-from pulltheplug.record import load_meta
-from pulltheplug.records_arrow import json_lines
+from pulltheplug.records.arrow import json_lines
+from pulltheplug.records.model import load_meta
 from pulltheplug.report import write_html, write_junit
 from pulltheplug.report.campaign_html import campaign_results, write_campaign_report
-from pulltheplug.results import results_dict, write_results
-from pulltheplug.verdict import exit_code
+from pulltheplug.run.campaign_plan import CAMPAIGN, read_index
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False)

@@ -9,19 +9,19 @@ import typer
 import yaml
 from rich.console import Console
 
-from pulltheplug import experiment
-from pulltheplug.backends import open_cluster
+from pulltheplug.analysis.results import SUMMARY, results_of_folder
+from pulltheplug.analysis.verdict import exit_code
 from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
+from pulltheplug.cli.backends import open_cluster
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.cli.render import render_summary
 from pulltheplug.errors import SpecError
 from pulltheplug.live.sidecar import LiveServer
 from pulltheplug.report import write_junit
 from pulltheplug.report.html import REPORT, write_html
-from pulltheplug.results import SUMMARY, results_of_folder
+from pulltheplug.run import experiment
 from pulltheplug.spec import ExperimentSpec, load_spec, parse_spec
-from pulltheplug.verdict import exit_code
 
 console = Console()
 

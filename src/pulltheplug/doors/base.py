@@ -8,7 +8,7 @@ from typing import Protocol
 
 from aiohttp.abc import AbstractResolver
 
-from pulltheplug.cluster import Cluster, ClusterNode
+from pulltheplug.cluster.seam import Cluster, ClusterNode
 from pulltheplug.doors.haproxy import HaproxyDoor, require_haproxy
 from pulltheplug.doors.service_dns import ServiceDnsDoor
 from pulltheplug.doors.vrrp import VipDoor, require_keepalived

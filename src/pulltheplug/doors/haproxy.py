@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pulltheplug.cluster import ClusterNode, Edge
+from pulltheplug.cluster.seam import ClusterNode, Edge
 from pulltheplug.doors.from_controller import FromController
 from pulltheplug.errors import ClusterError, MissingToolError
 from pulltheplug.spec import HaproxySpec

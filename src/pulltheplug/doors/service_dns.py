@@ -26,11 +26,11 @@ import dns.exception
 import dns.resolver
 import docker
 
-from pulltheplug.cluster import Cluster, ClusterNode
+from pulltheplug.cluster.netns import enter_netns
+from pulltheplug.cluster.seam import Cluster, ClusterNode
 from pulltheplug.errors import ClusterError, SpecError
-from pulltheplug.netns import enter_netns
 from pulltheplug.spec import PROBE_IMAGE, ServiceDnsSpec
-from pulltheplug.swarm_api import API_ERRORS
+from pulltheplug.swarm.api import API_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pulltheplug.cluster import Cluster, ClusterNode
+from pulltheplug.cluster.seam import Cluster, ClusterNode
 from pulltheplug.doors.from_controller import FromController
 from pulltheplug.errors import ClusterError, MissingToolError, PulltheplugError, SpecError
 from pulltheplug.spec import VipSpec

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 
 from pulltheplug.doors.base import Door
-from pulltheplug.record import Event
+from pulltheplug.records.model import Event
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from pulltheplug.cluster import DEADMAN_MARGIN, Cluster, ClusterNode, Evidence
+from pulltheplug.cluster.seam import DEADMAN_MARGIN, Cluster, ClusterNode, Evidence
 from pulltheplug.errors import FaultError
 from pulltheplug.spec import FaultSpec
 

@@ -7,7 +7,7 @@ while its tasks may still answer users.
 
 from __future__ import annotations
 
-from pulltheplug.cluster import Evidence
+from pulltheplug.cluster.seam import Evidence
 from pulltheplug.faults.base import Fault
 
 

@@ -6,7 +6,7 @@ answers; the swarm sees its heartbeats stop. Users feel timeouts (info) rather t
 
 from __future__ import annotations
 
-from pulltheplug.cluster import Evidence
+from pulltheplug.cluster.seam import Evidence
 from pulltheplug.faults.base import Fault
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pulltheplug.cluster import Evidence
+from pulltheplug.cluster.seam import Evidence
 from pulltheplug.faults.base import Fault
 
 

@@ -6,7 +6,7 @@ swarm state included) kept, so the node rejoins by itself.
 
 from __future__ import annotations
 
-from pulltheplug.cluster import Evidence
+from pulltheplug.cluster.seam import Evidence
 from pulltheplug.faults.base import Fault
 
 

@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from pulltheplug.cluster import Cluster, Evidence
+from pulltheplug.cluster.seam import Cluster, Evidence
 from pulltheplug.errors import SpecError
 from pulltheplug.faults.base import Fault, FaultContext
 from pulltheplug.spec import FaultSpec

@@ -6,7 +6,7 @@ import dataclasses
 import random
 from dataclasses import dataclass
 
-from pulltheplug.cluster import ClusterNode
+from pulltheplug.cluster.seam import ClusterNode
 from pulltheplug.errors import SpecError
 from pulltheplug.naming import sorted_nodes
 

@@ -11,11 +11,11 @@ import contextlib
 import docker
 from docker.models.containers import Container
 
-from pulltheplug.cluster import Cluster, Evidence
+from pulltheplug.cluster.seam import Cluster, Evidence
 from pulltheplug.errors import FaultError, SpecError
 from pulltheplug.faults.base import Fault, FaultContext
 from pulltheplug.spec import FaultSpec
-from pulltheplug.swarm_api import API_ERRORS
+from pulltheplug.swarm.api import API_ERRORS
 
 SERVICE_LABEL = "com.docker.swarm.service.name"
 

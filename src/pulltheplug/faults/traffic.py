@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from pulltheplug.cluster import Cluster, Evidence
+from pulltheplug.cluster.seam import Cluster, Evidence
+from pulltheplug.cluster.traffic import TrafficRules, check_loss, partition_groups, partition_plan
 from pulltheplug.faults.base import Fault, FaultContext
 from pulltheplug.spec import FaultSpec
-from pulltheplug.traffic import TrafficRules, check_loss, partition_groups, partition_plan
 
 
 class Partition(Fault):

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pulltheplug.edge_processes import EdgeProcesses
+from pulltheplug.cluster.edge_processes import EdgeProcesses
 from pulltheplug.errors import LabError
 from pulltheplug.lab import cgroups
 from pulltheplug.lab.commands import run

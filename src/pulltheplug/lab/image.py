@@ -12,8 +12,8 @@ import tarfile
 import docker
 
 from pulltheplug.errors import MissingToolError
-from pulltheplug.probe import SCRIPT
 from pulltheplug.spec import PROBE_IMAGE
+from pulltheplug.swarm.probe import SCRIPT
 
 APPLETS = ("sh", "httpd", "hostname", "cat", "echo", "sleep", "ls", "mkdir", "wget", "env", "kill")
 START = "#!/bin/sh\n" + SCRIPT

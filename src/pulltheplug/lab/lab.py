@@ -18,16 +18,17 @@ from pathlib import Path
 
 import docker
 
-from pulltheplug import swarm_form, swarm_settings
-from pulltheplug.cluster import DEADMAN_MARGIN, ClusterNode, Evidence, Listener, NodeStatus, all_whole
+from pulltheplug.cluster.seam import DEADMAN_MARGIN, ClusterNode, Evidence, Listener, NodeStatus, all_whole
+from pulltheplug.cluster.traffic import TABLE, TrafficRules, ruleset
 from pulltheplug.errors import ClusterError, FaultError, LabError, MissingToolError, NotRootError
 from pulltheplug.lab import cgroups, daemon, deadman, flap, image, network, services
 from pulltheplug.lab.edge import LabEdge
 from pulltheplug.lab.mounts import unmount_under
 from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, check_name, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, list_labs, load_state, require_state, save_state, state_path
-from pulltheplug.swarm_api import answering_manager, node_rows
-from pulltheplug.traffic import TABLE, TrafficRules, ruleset
+from pulltheplug.swarm import form as swarm_form
+from pulltheplug.swarm import settings as swarm_settings
+from pulltheplug.swarm.api import answering_manager, node_rows
 
 log = logging.getLogger(__name__)
 IPVS = Path("/proc/net/ip_vs")  # present once the kernel's IP_VS is loaded (dockerd would load it)

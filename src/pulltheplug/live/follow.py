@@ -14,8 +14,8 @@ from typing import IO, Any
 
 from pulltheplug.errors import RunError
 from pulltheplug.live.state import LiveState
-from pulltheplug.record import EVENTS, META, REQUESTS, load_meta
-from pulltheplug.records_arrow import REQUESTS_ARROW, read_batches
+from pulltheplug.records.arrow import REQUESTS_ARROW, read_batches
+from pulltheplug.records.model import EVENTS, META, REQUESTS, load_meta
 
 log = logging.getLogger(__name__)
 

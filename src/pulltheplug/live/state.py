@@ -18,7 +18,7 @@ from typing import Any
 
 from pulltheplug.live.windows import LiveWindows
 from pulltheplug.naming import node_sort_key
-from pulltheplug.record import NOT_SENT, Event, Meta
+from pulltheplug.records.model import NOT_SENT, Event, Meta
 
 BIN_WIDTH = 0.1  # the report timeline's bin (report/timeline.py): the live page draws the same bars
 # The latency histogram's upper bounds, seconds (the Prometheus client's defaults, widened to 30 s timeouts)

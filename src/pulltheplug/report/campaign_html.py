@@ -27,12 +27,12 @@ from pulltheplug.analysis.compare import (
     compare_faults,
 )
 from pulltheplug.analysis.findings import RULES, FindingCount, finding_counts
-from pulltheplug.campaign_plan import CAMPAIGN, CampaignEntry, plan_runs, read_index
+from pulltheplug.analysis.results import results_of_folder
+from pulltheplug.analysis.verdict import SloResult, exit_code
 from pulltheplug.errors import PulltheplugError, RunError
-from pulltheplug.record import load_meta
-from pulltheplug.results import results_of_folder
+from pulltheplug.records.model import load_meta
+from pulltheplug.run.campaign_plan import CAMPAIGN, CampaignEntry, plan_runs, read_index
 from pulltheplug.spec import CampaignSpec, load_campaign
-from pulltheplug.verdict import SloResult, exit_code
 
 REPORT = "report.html"
 RUN_REPORT = "report.html"  # each run's own report, inside its folder

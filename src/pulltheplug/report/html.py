@@ -15,17 +15,17 @@ from pulltheplug import __version__
 from pulltheplug.analysis import ALL, PHASES, Summary
 from pulltheplug.analysis.door import routed_around_words
 from pulltheplug.analysis.request_figures import sent_mask
+from pulltheplug.analysis.results import results_of
 from pulltheplug.analysis.timings import healthy_words
+from pulltheplug.analysis.verdict import SloResult, exit_code
 from pulltheplug.analysis.windowed import WindowedFigures, curve_sizes, window_label, windowed_figures, worst_of
-from pulltheplug.columns import RequestColumns
 from pulltheplug.naming import node_sort_key
-from pulltheplug.record import Run, load_run
+from pulltheplug.records.columns import RequestColumns
+from pulltheplug.records.model import Run, load_run
 from pulltheplug.report.figure import DIV_ID, figure_div, timeline_figure
 from pulltheplug.report.timeline import timeline_of
 from pulltheplug.report.windowed_figure import DIV_ID as WINDOWED_ID
 from pulltheplug.report.windowed_figure import windowed_figure
-from pulltheplug.results import results_of
-from pulltheplug.verdict import SloResult, exit_code
 
 REPORT = "report.html"
 TEMPLATE = "report.html.j2"

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pulltheplug.analysis import Summary
-from pulltheplug.verdict import RUN_COMPLETED, SloResult
+from pulltheplug.analysis.verdict import RUN_COMPLETED, SloResult
 
 
 def _case(suite: ET.Element, classname: str, name: str, failure: str | None, details: str = "",

@@ -14,9 +14,9 @@ from typing import Any, Literal
 import numpy as np
 
 from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, phases_of
-from pulltheplug.columns import FAIL, INFO, OK, RequestColumns
 from pulltheplug.naming import node_sort_key
-from pulltheplug.record import Event, Meta, RequestRecord, Run
+from pulltheplug.records.columns import FAIL, INFO, OK, RequestColumns
+from pulltheplug.records.model import Event, Meta, RequestRecord, Run
 
 BIN_WIDTH = 0.1  # seconds: fine enough to see a 1 s outage, coarse enough for a 10 min run
 _EPS = 1e-9  # k / rate / width lands a hair under an integer in floating point

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import docker
 
-from pulltheplug import swarm_settings
-from pulltheplug.cluster import DEADMAN_MARGIN, ClusterNode, Edge, Evidence, Listener, NodeStatus, all_whole
+from pulltheplug.cluster.seam import DEADMAN_MARGIN, ClusterNode, Edge, Evidence, Listener, NodeStatus, all_whole
+from pulltheplug.cluster.traffic import TABLE, TrafficRules, ruleset
 from pulltheplug.errors import ClusterError, FaultError, PulltheplugError, SpecError
 from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import deadman, node_actions
@@ -28,8 +28,8 @@ from pulltheplug.ssh.edge import ControllerEdge
 from pulltheplug.ssh.inventory import FaultAction, Host, load_inventory
 from pulltheplug.ssh.power import run_power
 from pulltheplug.ssh.session import Sessions, SshOptions
-from pulltheplug.swarm_api import API_ERRORS, answering_manager, node_rows
-from pulltheplug.traffic import TABLE, TrafficRules, ruleset
+from pulltheplug.swarm import settings as swarm_settings
+from pulltheplug.swarm.api import API_ERRORS, answering_manager, node_rows
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 import shlex
 from typing import Literal
 
+from pulltheplug.cluster.traffic import TABLE
 from pulltheplug.ssh.errors import MachineFaultRefusedError
 from pulltheplug.ssh.inventory import FaultAction, Host
-from pulltheplug.traffic import TABLE
 
 Timer = Literal["systemd-run", "setsid"]
 NOT_ARMED = 97  # exit status of a fault command whose dead-man could not be armed (nothing injected)

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pulltheplug.edge_processes import EdgeProcesses
+from pulltheplug.cluster.edge_processes import EdgeProcesses
 
 
 class ControllerEdge(EdgeProcesses):

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import docker
 
-from pulltheplug import swarm_form
 from pulltheplug.errors import ClusterError
 from pulltheplug.ssh.check import parse_interfaces
 from pulltheplug.ssh.inventory import Host, Inventory
 from pulltheplug.ssh.session import Sessions, SshOptions
-from pulltheplug.swarm_api import API_ERRORS, node_rows
+from pulltheplug.swarm import form as swarm_form
+from pulltheplug.swarm.api import API_ERRORS, node_rows
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import logging
 import time
 from typing import Any
 
-from pulltheplug.cluster import Cluster
+from pulltheplug.cluster.seam import Cluster
 from pulltheplug.errors import ClusterError
 from pulltheplug.spec import SwarmSettingsSpec
-from pulltheplug.swarm_api import API_ERRORS, answering_manager
+from pulltheplug.swarm.api import API_ERRORS, answering_manager
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, cast
 
-from pulltheplug.fast_load import new_loop, run_fast_load
-from pulltheplug.load import GET, LoadStats, RequestShape
-from pulltheplug.record import RequestRecord
+from pulltheplug.load.fast import new_loop, run_fast_load
+from pulltheplug.load.prober import GET, LoadStats, RequestShape
+from pulltheplug.records.model import RequestRecord
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pulltheplug.cluster import ClusterNode
+from pulltheplug.cluster.seam import ClusterNode
 from pulltheplug.errors import SpecError
 
 TABLE = "pulltheplug"  # family inet: IPv4 and IPv6 alike

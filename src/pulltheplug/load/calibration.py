@@ -19,8 +19,8 @@ import threading
 import time
 from typing import cast
 
-from pulltheplug.fast_load import new_loop, run_fast_load
-from pulltheplug.record import RequestRecord
+from pulltheplug.load.fast import new_loop, run_fast_load
+from pulltheplug.records.model import RequestRecord
 
 log = logging.getLogger(__name__)
 

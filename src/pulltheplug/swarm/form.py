@@ -17,7 +17,7 @@ from typing import Any, Literal
 import docker
 
 from pulltheplug.errors import ClusterError
-from pulltheplug.swarm_api import API_ERRORS, node_rows
+from pulltheplug.swarm.api import API_ERRORS, node_rows
 
 log = logging.getLogger(__name__)
 

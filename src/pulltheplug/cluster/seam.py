@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import docker
 
 if TYPE_CHECKING:
-    from pulltheplug.traffic import TrafficRules
+    from pulltheplug.cluster.traffic import TrafficRules
 
 Evidence = dict[str, Any]  # what was checked after an action, as it goes into the fault's events
 Listener = Callable[[str, dict[str, Any]], None]  # (event type, data): what the backend saw by itself

@@ -19,9 +19,9 @@ import docker
 from docker.types import EndpointSpec, ServiceMode
 
 from pulltheplug.errors import ClusterError, SpecError
-from pulltheplug.probe import SCRIPT
 from pulltheplug.spec import PROBE_IMAGE
-from pulltheplug.swarm_api import API_ERRORS, task_row
+from pulltheplug.swarm.api import API_ERRORS, task_row
+from pulltheplug.swarm.probe import SCRIPT
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pulltheplug.cluster import Cluster
+from pulltheplug.cluster.seam import Cluster
 from pulltheplug.spec import ClusterSpec
 
 

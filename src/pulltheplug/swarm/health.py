@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import time
 
-from pulltheplug.cluster import Cluster, gaps
+from pulltheplug.cluster.seam import Cluster, gaps
 from pulltheplug.errors import ClusterError, PulltheplugError
-from pulltheplug.swarm_api import API_ERRORS
+from pulltheplug.swarm.api import API_ERRORS
 
 log = logging.getLogger(__name__)
 

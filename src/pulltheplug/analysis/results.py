@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from pulltheplug.analysis import Summary, summarize
-from pulltheplug.record import Run, load_run
-from pulltheplug.verdict import SloResult, check_slos, exit_code
+from pulltheplug.analysis.verdict import SloResult, check_slos, exit_code
+from pulltheplug.records.model import Run, load_run
 
 SUMMARY = "summary.json"
 

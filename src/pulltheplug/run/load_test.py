@@ -16,14 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pulltheplug.calibration import HEADROOM, per_core_rate
+from pulltheplug.analysis.results import write_results
 from pulltheplug.errors import SpecError
-from pulltheplug.experiment import OnResults, RunProgress, Tally, named_entries, run_folder
-from pulltheplug.fast_load import can_carry, new_loop, run_fast_load
-from pulltheplug.load import LoadStats, run_load
-from pulltheplug.load_workers import run_workers
-from pulltheplug.record import Event, Meta, RequestRecord, RunWriter
-from pulltheplug.results import write_results
+from pulltheplug.load.calibration import HEADROOM, per_core_rate
+from pulltheplug.load.fast import can_carry, new_loop, run_fast_load
+from pulltheplug.load.prober import LoadStats, run_load
+from pulltheplug.load.workers import run_workers
+from pulltheplug.records.model import Event, Meta, RequestRecord, RunWriter
+from pulltheplug.run.experiment import OnResults, RunProgress, Tally, named_entries, run_folder
 from pulltheplug.spec import SloSpec
 
 log = logging.getLogger(__name__)

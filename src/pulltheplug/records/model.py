@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from pulltheplug.errors import RunError
 
 if TYPE_CHECKING:
-    from pulltheplug.columns import RequestColumns
+    from pulltheplug.records.columns import RequestColumns
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class RunWriter:
         (folder / SPEC).write_text(spec_text)
         self.meta = meta
         self.write_meta()
-        from pulltheplug.records_arrow import REQUESTS_ARROW, ArrowRequests  # it reads records: not at import
+        from pulltheplug.records.arrow import REQUESTS_ARROW, ArrowRequests  # it reads records: not at import
 
         self._requests = ArrowRequests(folder / REQUESTS_ARROW)
         self._events = JsonLines(folder / EVENTS)
@@ -229,8 +229,8 @@ def load_meta(folder: Path) -> Meta:
 
 def load_run(folder: Path, columnar: bool = False) -> Run:
     """The run folder's records; with `columnar`, the requests as columns only (see Run)."""
-    from pulltheplug.columns import RequestColumns
-    from pulltheplug.records_arrow import REQUESTS_ARROW, read_columns
+    from pulltheplug.records.arrow import REQUESTS_ARROW, read_columns
+    from pulltheplug.records.columns import RequestColumns
 
     meta = load_meta(folder)
     requests: list[RequestRecord] = []

@@ -36,7 +36,7 @@ import httptools
 import uvloop
 from yarl import URL
 
-from pulltheplug.load import (
+from pulltheplug.load.prober import (
     DNS_CACHE_TTL,
     GET,
     SERVER_HEADER,
@@ -47,7 +47,7 @@ from pulltheplug.load import (
     follow_schedule,
     served_by,
 )
-from pulltheplug.record import NOT_SENT, Outcome, RequestRecord
+from pulltheplug.records.model import NOT_SENT, Outcome, RequestRecord
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.tracing import Trace
 from yarl import URL
 
-from pulltheplug.netns import enter_netns
-from pulltheplug.record import NOT_SENT, Outcome, RequestRecord
+from pulltheplug.cluster.netns import enter_netns
+from pulltheplug.records.model import NOT_SENT, Outcome, RequestRecord
 
 log = logging.getLogger(__name__)
 

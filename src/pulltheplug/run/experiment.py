@@ -21,27 +21,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pulltheplug import schedule, stack, swarm_settings, workload
 from pulltheplug.analysis import Summary
-from pulltheplug.cluster import Cluster, ClusterNode
+from pulltheplug.analysis.results import write_results
+from pulltheplug.analysis.verdict import SloResult
+from pulltheplug.cluster.seam import Cluster, ClusterNode
 from pulltheplug.doors import Door, DoorWatcher, make_door
 from pulltheplug.doors.service_dns import ensure_network
 from pulltheplug.doors.service_dns import wait_answering as wait_in_netns
 from pulltheplug.errors import ClusterError, SpecError
-from pulltheplug.fast_load import can_carry, run_fast_load
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.base import FaultContext
 from pulltheplug.faults.targets import TargetPick, pick_target
-from pulltheplug.health import CLUSTER_FAILURES, require_whole
 from pulltheplug.live.state import OpenOutage, RecentRates, longest_open, running_per_node
-from pulltheplug.load import RequestShape, run_load, run_load_in_netns
-from pulltheplug.observe import Observer
-from pulltheplug.record import Event, Meta, RequestRecord, Run, RunWriter
-from pulltheplug.results import write_results
+from pulltheplug.load.fast import can_carry, run_fast_load
+from pulltheplug.load.prober import RequestShape, run_load, run_load_in_netns
+from pulltheplug.observe.observer import Observer
+from pulltheplug.records.model import Event, Meta, RequestRecord, Run, RunWriter
+from pulltheplug.run import schedule
+from pulltheplug.run.stop_signals import StopRequested, StopSignals, stop_signals
 from pulltheplug.spec import ExperimentSpec, FaultSpec, RequestSpec
-from pulltheplug.stop_signals import StopRequested, StopSignals, stop_signals
-from pulltheplug.swarm_api import API_ERRORS, answering_manager, leader_of, node_rows
-from pulltheplug.verdict import SloResult
+from pulltheplug.swarm import settings as swarm_settings
+from pulltheplug.swarm import stack, workload
+from pulltheplug.swarm.api import API_ERRORS, answering_manager, leader_of, node_rows
+from pulltheplug.swarm.health import CLUSTER_FAILURES, require_whole
 
 log = logging.getLogger(__name__)
 

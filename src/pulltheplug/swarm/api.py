@@ -7,7 +7,7 @@ from typing import Any
 import docker
 import requests
 
-from pulltheplug.cluster import Cluster
+from pulltheplug.cluster.seam import Cluster
 from pulltheplug.errors import ClusterError
 
 # what a call to a daemon may raise when the daemon is slow, gone, or has no leader to ask

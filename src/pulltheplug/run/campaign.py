@@ -17,13 +17,13 @@ from pathlib import Path
 
 import yaml
 
-from pulltheplug import experiment
-from pulltheplug.campaign_plan import CAMPAIGN, INDEX, CampaignEntry, PlannedRun, plan_runs, run_spec
-from pulltheplug.cluster import Cluster
+from pulltheplug.cluster.seam import Cluster
 from pulltheplug.errors import PulltheplugError
-from pulltheplug.health import CLUSTER_FAILURES, wait_whole
-from pulltheplug.record import load_meta
+from pulltheplug.records.model import load_meta
+from pulltheplug.run import experiment
+from pulltheplug.run.campaign_plan import CAMPAIGN, INDEX, CampaignEntry, PlannedRun, plan_runs, run_spec
 from pulltheplug.spec import CampaignSpec
+from pulltheplug.swarm.health import CLUSTER_FAILURES, wait_whole
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc
 
-from pulltheplug.columns import NONE, OUTCOMES, RequestColumns
-from pulltheplug.record import RequestRecord
+from pulltheplug.records.columns import NONE, OUTCOMES, RequestColumns
+from pulltheplug.records.model import RequestRecord
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def read_columns(path: Path) -> RequestColumns:
 
 def json_lines(folder: Path) -> Iterator[str]:
     """The run's requests as JSON lines (requests.jsonl's format), a stream at a time: for grep and jq."""
-    from pulltheplug.record import REQUESTS, read_lines, request_to_dict
+    from pulltheplug.records.model import REQUESTS, read_lines, request_to_dict
 
     path = folder / REQUESTS_ARROW
     if not path.exists():  # an older run folder: its own lines

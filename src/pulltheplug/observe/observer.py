@@ -19,11 +19,11 @@ from typing import Any
 
 import docker
 
-from pulltheplug.cluster import Cluster
-from pulltheplug.quorum import Answer, ManagerState, quorum
-from pulltheplug.record import Event
-from pulltheplug.swarm_api import API_ERRORS, leader_of, node_rows, task_row
-from pulltheplug.workload import is_settled
+from pulltheplug.cluster.seam import Cluster
+from pulltheplug.observe.quorum import Answer, ManagerState, quorum
+from pulltheplug.records.model import Event
+from pulltheplug.swarm.api import API_ERRORS, leader_of, node_rows, task_row
+from pulltheplug.swarm.workload import is_settled
 
 log = logging.getLogger(__name__)
 

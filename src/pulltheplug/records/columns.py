@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from pulltheplug.record import Outcome, RequestRecord
+from pulltheplug.records.model import Outcome, RequestRecord
 
 OUTCOMES: tuple[Outcome, ...] = ("ok", "fail", "info")
 OK, FAIL, INFO = 0, 1, 2
