@@ -23,7 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from pulltheplug.records.arrow import REQUESTS_ARROW, SCHEMA
-from pulltheplug.records.model import Event, Meta, RequestRecord, RunWriter
+from pulltheplug.records.folder import RunWriter
+from pulltheplug.records.model import Event, Meta, RequestRecord
 
 ENTRIES = ("node1", "node2", "node3")
 

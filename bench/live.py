@@ -26,7 +26,8 @@ from prober import CLIENT_CORE, SERVER_CORE, free_port, pin, quantile, static_se
 
 from pulltheplug.live.sidecar import LiveServer
 from pulltheplug.load.prober import run_load
-from pulltheplug.records.model import Event, Meta, RequestRecord, RunWriter
+from pulltheplug.records.folder import RunWriter
+from pulltheplug.records.model import Event, Meta, RequestRecord
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]

@@ -10,9 +10,9 @@ import pytest
 
 from pulltheplug.cluster.seam import NodeStatus, all_whole
 from pulltheplug.errors import ClusterError
+from pulltheplug.records.campaign_index import read_index
 from pulltheplug.run import campaign, experiment
 from pulltheplug.run.campaign import run_campaign
-from pulltheplug.run.campaign_plan import read_index
 from pulltheplug.spec import CampaignSpec, ClusterSpec, ExperimentSpec
 from pulltheplug.swarm.health import wait_whole
 
@@ -73,7 +73,7 @@ def test_a_failed_run_is_logged_with_its_traceback(error: Exception, level: int,
 
 
 def test_doors_multiply_the_plan_and_each_run_goes_through_its_door() -> None:
-    from pulltheplug.run.campaign_plan import demo_spec, plan_runs, run_spec
+    from pulltheplug.spec.campaign_plan import demo_spec, plan_runs, run_spec
 
     spec = demo_spec(quick=True)
     plan = plan_runs(spec)
@@ -88,7 +88,7 @@ def test_doors_multiply_the_plan_and_each_run_goes_through_its_door() -> None:
 
 
 def test_an_index_line_written_before_doors_reads_as_straight_to_the_nodes() -> None:
-    from pulltheplug.run.campaign_plan import CampaignEntry
+    from pulltheplug.records.campaign_index import CampaignEntry
 
     old = {"number": 1, "scenario": "nic-down@leader", "fault": "nic-down", "target": "leader", "repetition": 1,
            "folder": "x", "status": "complete", "converged": True, "rebuilt_before": False}

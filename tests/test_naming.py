@@ -25,7 +25,7 @@ LEXICAL = sorted(NODES)  # node1, node10, node11, node12, node2, ...: the order 
 
 def test_the_progress_line_lists_nodes_naturally() -> None:
     from pulltheplug.cli.progress import progress_text
-    from pulltheplug.run.experiment import RunProgress
+    from pulltheplug.run.progress import RunProgress
 
     line = progress_text(RunProgress(nodes=dict.fromkeys(LEXICAL, "ready")))
     shown = line.rsplit("|", 1)[-1].split()

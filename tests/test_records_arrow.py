@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from pulltheplug.records.arrow import REQUESTS_ARROW, ArrowRequests, json_lines, read_batches, read_columns
-from pulltheplug.records.model import META, REQUESTS, Meta, load_run, request_to_dict
+from pulltheplug.records.folder import load_run
+from pulltheplug.records.model import META, REQUESTS, Meta, request_to_dict
 from tests.analysis.test_request_figures import history
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from pulltheplug.analysis.results import SUMMARY, read_results, results_of, results_of_folder, write_results
 from pulltheplug.cli.app import app
-from pulltheplug.records.model import load_run
+from pulltheplug.records.folder import load_run
 from tests.report.synthetic import synthetic_run, write_run
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from pulltheplug.errors import SpecError
-from pulltheplug.run.campaign_plan import plan_runs, run_spec
 from pulltheplug.run.schedule import Slot, check, clashes, draw, drop_clashing
 from pulltheplug.spec import RandomScheduleSpec, load_campaign, load_spec, parse_spec
+from pulltheplug.spec.campaign_plan import plan_runs, run_spec
 
 
 def test_a_seeded_draw_repeats_and_every_fault_ends_within_the_soak() -> None:

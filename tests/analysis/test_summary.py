@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pulltheplug.analysis import summarize, summarize_folder
-from pulltheplug.records.model import NOT_SENT, Event, RequestRecord, RunWriter, load_run
+from pulltheplug.records.folder import RunWriter, load_run
+from pulltheplug.records.model import NOT_SENT, Event, RequestRecord
 from tests.analysis.history import ENTRIES, control_plane, failing, fault, node, run, stream, task
 
 

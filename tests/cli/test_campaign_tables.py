@@ -15,8 +15,9 @@ from pulltheplug.analysis.findings import finding_counts
 from pulltheplug.analysis.results import results_of
 from pulltheplug.cli import campaign_cmd
 from pulltheplug.cli.campaign_cmd import comparison_table, verdict_table
+from pulltheplug.records.campaign_index import CampaignEntry
 from pulltheplug.report.campaign_html import CampaignResults, CampaignRun, render_html
-from pulltheplug.run.campaign_plan import CampaignEntry, demo_spec, plan_runs
+from pulltheplug.spec.campaign_plan import demo_spec, plan_runs
 from tests.analysis.history import failing, fault, node, run, stream
 
 # strict enough that every SLO fails: the verdict cell then lists every SLO's name

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from pulltheplug.records.model import load_run
+from pulltheplug.records.folder import load_run
 from tests.cli.test_errors import cli
 from tests.live.test_server import free_port
 

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from pulltheplug.cli.progress import ProgressDisplay, progress_panel, progress_text
-from pulltheplug.run.experiment import RunProgress
+from pulltheplug.run.progress import RunProgress
 
 
 def mid_fault() -> RunProgress:

@@ -11,7 +11,8 @@ from rich.console import Console
 from pulltheplug.analysis import Summary, summarize
 from pulltheplug.analysis.results import results_of
 from pulltheplug.cli.render import render_summary, summary_tables
-from pulltheplug.records.model import NOT_SENT, RequestRecord, load_run
+from pulltheplug.records.folder import load_run
+from pulltheplug.records.model import NOT_SENT, RequestRecord
 from tests.analysis.history import run, stream
 from tests.analysis.test_windowed import round_robin_door
 from tests.report.synthetic import PASSING_SLOS, synthetic_run, write_run

@@ -21,7 +21,7 @@ from pulltheplug.doors.haproxy import parse_stat, show_stat
 from pulltheplug.lab import cgroups
 from pulltheplug.lab import lab as labmod
 from pulltheplug.lab.network import NETNS_DIR
-from pulltheplug.records.model import load_run
+from pulltheplug.records.folder import load_run
 from pulltheplug.run import experiment
 from pulltheplug.spec import parse_spec
 

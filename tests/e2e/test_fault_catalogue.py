@@ -27,7 +27,7 @@ from pulltheplug.faults import make_fault
 from pulltheplug.faults.base import FaultContext
 from pulltheplug.lab import cgroups, daemon, flap, network
 from pulltheplug.lab import lab as labmod
-from pulltheplug.records.model import load_run
+from pulltheplug.records.folder import load_run
 from pulltheplug.run import experiment
 from pulltheplug.spec import parse_spec
 from pulltheplug.swarm import workload

@@ -13,7 +13,8 @@ import pytest
 
 from pulltheplug.analysis import Summary, summarize
 from pulltheplug.lab import lab as labmod
-from pulltheplug.records.model import Run, load_run
+from pulltheplug.records.folder import load_run
+from pulltheplug.records.model import Run
 from pulltheplug.run import experiment
 from pulltheplug.spec import parse_spec
 from tests.e2e.witness import Witness

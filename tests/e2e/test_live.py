@@ -26,7 +26,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pulltheplug.lab import lab as labmod
-from pulltheplug.records.model import load_run
+from pulltheplug.records.folder import load_run
 from tests.e2e.test_experiment import FAST
 from tests.live.test_server import free_port
 from tests.report.test_browser import ARGS, ARTIFACTS, CHROMIUM

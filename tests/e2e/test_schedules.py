@@ -13,7 +13,7 @@ import pytest
 
 from pulltheplug.analysis import summarize
 from pulltheplug.lab import lab as labmod
-from pulltheplug.records.model import load_run
+from pulltheplug.records.folder import load_run
 from pulltheplug.report.html import render_html
 from pulltheplug.run import experiment, schedule
 from pulltheplug.spec import RandomScheduleSpec, parse_spec

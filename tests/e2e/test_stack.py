@@ -9,7 +9,7 @@ import pytest
 
 from pulltheplug.analysis import summarize
 from pulltheplug.lab import lab as labmod
-from pulltheplug.records.model import load_run
+from pulltheplug.records.folder import load_run
 from pulltheplug.run import experiment
 from pulltheplug.spec import PROBE_IMAGE, parse_spec
 from pulltheplug.swarm.stack import NAMESPACE

@@ -17,7 +17,7 @@ from pulltheplug.analysis import summarize
 from pulltheplug.cluster.seam import DEADMAN_MARGIN
 from pulltheplug.lab import cgroups, deadman
 from pulltheplug.lab import lab as labmod
-from pulltheplug.records.model import load_run
+from pulltheplug.records.folder import load_run
 from pulltheplug.run import experiment
 from pulltheplug.spec import parse_spec
 from pulltheplug.swarm import settings as swarm_settings

@@ -15,7 +15,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pulltheplug.live.metrics import openmetrics_of, registry_of
-from pulltheplug.records.model import load_run
+from pulltheplug.records.folder import load_run
 from tests.live.test_state import folded
 from tests.report.synthetic import synthetic_run, write_run
 

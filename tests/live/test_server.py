@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pulltheplug.errors import SpecError
 from pulltheplug.live.sidecar import LiveServer, check_bind
-from pulltheplug.records.model import RunWriter
+from pulltheplug.records.folder import RunWriter
 from tests.cli.test_errors import cli
 from tests.report.synthetic import synthetic_run
 

@@ -9,7 +9,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from pulltheplug.records.model import Event, Meta, Outcome, RequestRecord, Run, RunWriter
+from pulltheplug.records.folder import RunWriter
+from pulltheplug.records.model import Event, Meta, Outcome, RequestRecord, Run
 
 NODES = ("node1", "node2", "node3")
 RATE = 100.0

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pulltheplug.analysis.results import results_of
-from pulltheplug.records.model import load_run
+from pulltheplug.records.folder import load_run
 from pulltheplug.report import timeline_of, write_html
 from tests.report.synthetic import synthetic_run, write_run
 

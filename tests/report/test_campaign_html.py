@@ -14,9 +14,10 @@ import yaml
 from pulltheplug.analysis import summarize_folder
 from pulltheplug.analysis.compare import METRICS
 from pulltheplug.errors import RunError
-from pulltheplug.records.model import Event, Meta, RunWriter
+from pulltheplug.records.campaign_index import CAMPAIGN, INDEX, CampaignEntry
+from pulltheplug.records.folder import RunWriter
+from pulltheplug.records.model import Event, Meta
 from pulltheplug.report.campaign_html import campaign_results, mean_ci, render_campaign
-from pulltheplug.run.campaign_plan import CAMPAIGN, INDEX, CampaignEntry
 from pulltheplug.spec import CampaignSpec, ClusterSpec, ExperimentSpec
 from tests.analysis.history import ENTRIES, failing, fault, node, stream
 

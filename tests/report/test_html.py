@@ -7,7 +7,8 @@ from pathlib import Path
 
 from pulltheplug.analysis import summarize
 from pulltheplug.analysis.results import results_of
-from pulltheplug.records.model import NOT_SENT, RequestRecord, Run, load_run
+from pulltheplug.records.folder import load_run
+from pulltheplug.records.model import NOT_SENT, RequestRecord, Run
 from pulltheplug.report import REPORT, write_html
 from tests.analysis.history import run, stream
 from tests.analysis.test_windowed import round_robin_door

@@ -331,7 +331,7 @@ def _run_over_ssh(nodes: sshd.SshdLab, tmp_path: Path, kind: str, duration: floa
 def test_a_nic_down_run_over_ssh_is_reverted_by_the_dead_man_and_reported(nodes: sshd.SshdLab,
                                                                           tmp_path: Path) -> None:
     from pulltheplug.analysis.results import read_results
-    from pulltheplug.records.model import load_run
+    from pulltheplug.records.folder import load_run
 
     folder, samples = _run_over_ssh(nodes, tmp_path, "nic-down", 8.0)
     run = load_run(folder)
@@ -368,7 +368,7 @@ def test_a_nic_down_run_over_ssh_is_reverted_by_the_dead_man_and_reported(nodes:
 
 
 def test_a_freeze_run_over_ssh(nodes: sshd.SshdLab, tmp_path: Path) -> None:
-    from pulltheplug.records.model import load_run
+    from pulltheplug.records.folder import load_run
 
     folder, _ = _run_over_ssh(nodes, tmp_path, "freeze", 5.0)
     run = load_run(folder)
@@ -383,7 +383,7 @@ def test_a_freeze_run_over_ssh(nodes: sshd.SshdLab, tmp_path: Path) -> None:
 def test_a_power_loss_run_over_ssh_through_a_command_power_driver(nodes: sshd.SshdLab, tmp_path: Path) -> None:
     """The driver is what a PDU script would be: run on the controller, it cuts (and restores) node2's power,
     here the lab's own power cut of that node. The boot_id guard does not stop it: the supply is not the kernel."""
-    from pulltheplug.records.model import load_run
+    from pulltheplug.records.folder import load_run
 
     def lab_call(method: str) -> str:
         code = f"from pulltheplug.lab.lab import Lab; Lab.open({LAB!r}).{method}('node2')"
@@ -413,7 +413,7 @@ def test_a_nic_down_over_ssh_through_haproxy_on_the_controller(nodes: sshd.SshdL
     """HAProxy runs on the controller, on loopback, in front of the hosts: users behind it lose only what was
     in flight until its checks gave up on node2; nothing of it is left after the run."""
     from pulltheplug.analysis import summarize
-    from pulltheplug.records.model import load_run
+    from pulltheplug.records.folder import load_run
 
     entry = "{kind: haproxy, haproxy: {inter: 500ms, fall: 2, rise: 2, connect_timeout: 500ms}}"
     folder, samples = _run_over_ssh(nodes, tmp_path, "nic-down", 6.0, entry)
@@ -465,7 +465,7 @@ def test_a_partition_over_ssh_cuts_the_hosts_apart_but_not_from_the_controller(n
                                                                               tmp_path: Path) -> None:
     """nftables on both hosts through SSH, each with its dead-man armed first: node1 and node2 cannot reach
     each other, the controller reaches both; the run removes the tables."""
-    from pulltheplug.records.model import load_run
+    from pulltheplug.records.folder import load_run
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(RUN_SPEC.format(kind="partition", inventory=nodes.inventory, known_hosts=nodes.known_hosts,
@@ -497,7 +497,7 @@ def test_a_flap_over_ssh_is_driven_on_the_host_and_ends_with_the_link_up(nodes: 
                                                                         tmp_path: Path) -> None:
     """The loop runs on the host (each down cuts SSH, the loop goes on): the link goes down once per period,
     as the test saw it, and is up after the run."""
-    from pulltheplug.records.model import load_run
+    from pulltheplug.records.folder import load_run
 
     flap_spec = RUN_SPEC.replace("duration: {duration}s}", "duration: {duration}s, flap: {{period: 2s, down: 500ms}}}")
     folder, polled = _run_over_ssh(nodes, tmp_path, "flap", 6, template=flap_spec)

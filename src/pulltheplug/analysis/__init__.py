@@ -1,4 +1,4 @@
-"""Analysis: pure functions from a run's history to a Summary (no I/O beyond record.load_run)."""
+"""Analysis: pure functions from a run's history to a Summary (no I/O beyond records.folder.load_run)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_coun
 from pulltheplug.analysis.phases import PHASES, Phases, fault_start, phases_of
 from pulltheplug.analysis.summary import FaultInfo, Summary, summarize
 from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
-from pulltheplug.records.model import load_run
+from pulltheplug.records.folder import load_run
 
 
 def summarize_folder(folder: Path) -> Summary:

@@ -17,7 +17,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from pulltheplug.analysis import Summary, summarize
 from pulltheplug.analysis.verdict import SloResult, check_slos, exit_code
-from pulltheplug.records.model import Run, load_run
+from pulltheplug.records.folder import load_run
+from pulltheplug.records.model import Run
 
 SUMMARY = "summary.json"
 

@@ -20,6 +20,7 @@ from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.errors import PulltheplugError
 from pulltheplug.lab import lab as labmod
 from pulltheplug.live.sidecar import LiveServer
+from pulltheplug.records.campaign_index import read_index
 from pulltheplug.report.campaign_html import (
     CampaignResults,
     campaign_results,
@@ -29,8 +30,8 @@ from pulltheplug.report.campaign_html import (
 )
 from pulltheplug.report.html import write_html
 from pulltheplug.run.campaign import run_campaign
-from pulltheplug.run.campaign_plan import DEMO_LAB, PlannedRun, demo_spec, read_index
 from pulltheplug.spec import CampaignSpec, load_campaign
+from pulltheplug.spec.campaign_plan import DEMO_LAB, PlannedRun, demo_spec
 
 console = Console()
 log = logging.getLogger(__name__)

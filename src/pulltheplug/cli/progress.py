@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pulltheplug.naming import node_sort_key
-from pulltheplug.run.experiment import RunProgress
+from pulltheplug.run.progress import RunProgress
 
 PLAIN_EVERY = 5.0  # seconds between two progress lines in a log (and at every phase change)
 STATE_STYLE = {"ready": "green", "down": "bold red", "unknown": "yellow", "disconnected": "red"}

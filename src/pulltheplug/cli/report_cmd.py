@@ -22,10 +22,10 @@ from pulltheplug.cli.campaign_cmd import print_tables
 from pulltheplug.errors import PulltheplugError, RunError
 from pulltheplug.live.metrics import openmetrics_of
 from pulltheplug.records.arrow import json_lines
-from pulltheplug.records.model import load_meta
+from pulltheplug.records.campaign_index import CAMPAIGN, read_index
+from pulltheplug.records.folder import load_meta
 from pulltheplug.report import write_html, write_junit
 from pulltheplug.report.campaign_html import campaign_results, write_campaign_report
-from pulltheplug.run.campaign_plan import CAMPAIGN, read_index
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False)

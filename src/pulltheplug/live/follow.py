@@ -15,7 +15,8 @@ from typing import IO, Any
 from pulltheplug.errors import RunError
 from pulltheplug.live.state import LiveState
 from pulltheplug.records.arrow import REQUESTS_ARROW, read_batches
-from pulltheplug.records.model import EVENTS, META, REQUESTS, load_meta
+from pulltheplug.records.folder import load_meta
+from pulltheplug.records.model import EVENTS, META, REQUESTS
 
 log = logging.getLogger(__name__)
 

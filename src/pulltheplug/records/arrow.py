@@ -4,7 +4,7 @@ The file is a sequence of whole Arrow IPC streams (schema, one record batch, end
 per flush: a flush every FLUSH_EVERY s, so a crash loses at most the last second of requests; a torn last
 stream is left out on reading, and a reader can pick up where it stopped (the live page does). Strings are
 dictionary-encoded and buffers zstd-compressed: about 12 bytes a request on disk where JSON lines took 160.
-Run folders written before it hold `requests.jsonl`, which `record.load_run` still reads.
+Run folders written before it hold `requests.jsonl`, which `records.folder.load_run` still reads.
 """
 
 from __future__ import annotations

@@ -12,13 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
-
-from pulltheplug.errors import RunError
 
 if TYPE_CHECKING:
     from pulltheplug.records.columns import RequestColumns
@@ -149,43 +146,6 @@ def event_to_dict(e: Event) -> dict[str, Any]:
     return {"t": round(e.t, 6), "type": e.type, **e.data}
 
 
-class RunWriter:
-    """The run folder being written: every record goes to disk at once."""
-
-    def __init__(self, folder: Path, meta: Meta, spec_text: str) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=False)
-        (folder / SPEC).write_text(spec_text)
-        self.meta = meta
-        self.write_meta()
-        from pulltheplug.records.arrow import REQUESTS_ARROW, ArrowRequests  # it reads records: not at import
-
-        self._requests = ArrowRequests(folder / REQUESTS_ARROW)
-        self._events = JsonLines(folder / EVENTS)
-        self._lock = threading.Lock()  # events come from the run, the observer and fault threads
-
-    def request(self, r: RequestRecord) -> None:
-        self._requests.write(r)
-
-    def flush(self) -> None:
-        """Write the requests kept since the last flush now (they go every second anyway)."""
-        self._requests.flush()
-
-    def event(self, e: Event) -> None:
-        with self._lock:
-            self._events.write(event_to_dict(e))
-
-    def write_meta(self) -> None:
-        tmp = self.folder / (META + ".tmp")
-        tmp.write_text(json.dumps(asdict(self.meta), indent=2))
-        tmp.replace(self.folder / META)
-
-    def close(self) -> None:
-        self._requests.close()
-        self._events.close()
-        self.write_meta()
-
-
 @dataclass
 class Run:
     """A run folder read back: everything analysis and reports need, nothing more.
@@ -214,41 +174,3 @@ def read_lines(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
             except json.JSONDecodeError as exc:  # a torn last line after a crash: everything before it counts
                 log.debug("%s:%d skipped, torn or not JSON (%s)", path, number, exc)
-
-
-def load_meta(folder: Path) -> Meta:
-    """The run folder's meta.json alone (cheap: no records read); RunError for a folder that is not a run."""
-    meta_path = folder / META
-    if not meta_path.exists():
-        raise RunError(f"{folder} is not a run folder (no {META}): give the folder `pulltheplug run` made")
-    try:
-        return Meta(**json.loads(meta_path.read_text()))
-    except (ValueError, TypeError) as exc:
-        raise RunError(f"{meta_path} is unreadable: {exc}") from exc
-
-
-def load_run(folder: Path, columnar: bool = False) -> Run:
-    """The run folder's records; with `columnar`, the requests as columns only (see Run)."""
-    from pulltheplug.records.arrow import REQUESTS_ARROW, read_columns
-    from pulltheplug.records.columns import RequestColumns
-
-    meta = load_meta(folder)
-    requests: list[RequestRecord] = []
-    columns = None
-    if (folder / REQUESTS_ARROW).exists():
-        columns = read_columns(folder / REQUESTS_ARROW)
-        if not columnar:
-            requests, columns = columns.records(), None
-    else:
-        requests = [RequestRecord(**d) for d in read_lines(folder / REQUESTS)]
-        if columnar:
-            requests, columns = [], RequestColumns.from_records(requests)
-    events = []
-    for d in read_lines(folder / EVENTS):
-        t = d.pop("t")
-        kind = d.pop("type")
-        events.append(Event(t=t, type=kind, data=d))
-    spec_path = folder / SPEC
-    log.debug("%s: %d requests, %d events", folder, len(columns) if columns is not None else len(requests),
-              len(events))
-    return Run(folder, meta, requests, events, spec_path.read_text() if spec_path.exists() else "", columns)

@@ -30,9 +30,10 @@ from pulltheplug.analysis.findings import RULES, FindingCount, finding_counts
 from pulltheplug.analysis.results import results_of_folder
 from pulltheplug.analysis.verdict import SloResult, exit_code
 from pulltheplug.errors import PulltheplugError, RunError
-from pulltheplug.records.model import load_meta
-from pulltheplug.run.campaign_plan import CAMPAIGN, CampaignEntry, plan_runs, read_index
+from pulltheplug.records.campaign_index import CAMPAIGN, CampaignEntry, read_index
+from pulltheplug.records.folder import load_meta
 from pulltheplug.spec import CampaignSpec, load_campaign
+from pulltheplug.spec.campaign_plan import plan_runs
 
 REPORT = "report.html"
 RUN_REPORT = "report.html"  # each run's own report, inside its folder

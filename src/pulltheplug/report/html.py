@@ -21,7 +21,8 @@ from pulltheplug.analysis.verdict import SloResult, exit_code
 from pulltheplug.analysis.windowed import WindowedFigures, curve_sizes, window_label, windowed_figures, worst_of
 from pulltheplug.naming import node_sort_key
 from pulltheplug.records.columns import RequestColumns
-from pulltheplug.records.model import Run, load_run
+from pulltheplug.records.folder import load_run
+from pulltheplug.records.model import Run
 from pulltheplug.report.figure import DIV_ID, figure_div, timeline_figure
 from pulltheplug.report.timeline import timeline_of
 from pulltheplug.report.windowed_figure import DIV_ID as WINDOWED_ID

@@ -19,10 +19,12 @@ import yaml
 
 from pulltheplug.cluster.seam import Cluster
 from pulltheplug.errors import PulltheplugError
-from pulltheplug.records.model import load_meta
+from pulltheplug.records.campaign_index import CAMPAIGN, INDEX, CampaignEntry
+from pulltheplug.records.folder import load_meta
 from pulltheplug.run import experiment
-from pulltheplug.run.campaign_plan import CAMPAIGN, INDEX, CampaignEntry, PlannedRun, plan_runs, run_spec
+from pulltheplug.run.progress import OnResults, RunProgress
 from pulltheplug.spec import CampaignSpec
+from pulltheplug.spec.campaign_plan import PlannedRun, plan_runs, run_spec
 from pulltheplug.swarm.health import CLUSTER_FAILURES, wait_whole
 
 log = logging.getLogger(__name__)
@@ -32,9 +34,9 @@ def run_campaign(
     cluster: Cluster,
     runs_dir: Path,
     on_run: Callable[[PlannedRun, int], None] | None = None,
-    on_progress: Callable[[experiment.RunProgress], None] | None = None,
+    on_progress: Callable[[RunProgress], None] | None = None,
     on_note: Callable[[str], None] | None = None,
-    on_results: experiment.OnResults | None = None,
+    on_results: OnResults | None = None,
     on_folder: Callable[[Path], None] | None = None,
 ) -> Path:
     """Run the whole matrix on `cluster`; returns the campaign folder. Ctrl-C stops after saving the current

@@ -21,9 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pulltheplug.analysis import Summary
 from pulltheplug.analysis.results import write_results
-from pulltheplug.analysis.verdict import SloResult
 from pulltheplug.cluster.seam import Cluster, ClusterNode
 from pulltheplug.doors import Door, DoorWatcher, make_door
 from pulltheplug.doors.service_dns import ensure_network
@@ -32,12 +30,14 @@ from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.base import FaultContext
 from pulltheplug.faults.targets import TargetPick, pick_target
-from pulltheplug.live.state import OpenOutage, RecentRates, longest_open, running_per_node
+from pulltheplug.live.state import running_per_node
 from pulltheplug.load.fast import can_carry, run_fast_load
 from pulltheplug.load.prober import RequestShape, run_load, run_load_in_netns
 from pulltheplug.observe.observer import Observer
-from pulltheplug.records.model import Event, Meta, RequestRecord, Run, RunWriter
+from pulltheplug.records.folder import RunWriter
+from pulltheplug.records.model import Event, Meta
 from pulltheplug.run import schedule
+from pulltheplug.run.progress import OnResults, RunProgress, Tally, named_entries, run_folder
 from pulltheplug.run.stop_signals import StopRequested, StopSignals, stop_signals
 from pulltheplug.spec import ExperimentSpec, FaultSpec, RequestSpec
 from pulltheplug.swarm import settings as swarm_settings
@@ -48,34 +48,8 @@ from pulltheplug.swarm.health import CLUSTER_FAILURES, require_whole
 log = logging.getLogger(__name__)
 
 
-OnResults = Callable[[Run, Summary, list[SloResult]], object]
 # what a revert or a restore fails with when the cluster does not do what was asked (anything else is a bug)
 REVERT_ERRORS = (*CLUSTER_FAILURES, subprocess.SubprocessError)
-
-
-@dataclass
-class RunProgress:
-    """What the terminal shows while a run goes on."""
-
-    phase: str = "starting"
-    elapsed: float = 0.0
-    ok: int = 0
-    fail: int = 0
-    info: int = 0
-    target: str = ""
-    fault: str = ""
-    nodes: dict[str, str] = field(default_factory=dict)
-    leader: str | None = None
-    control_plane: bool | None = None
-    phase_until: float | None = None  # run seconds when the phase is planned to end (recovery: its timeout)
-    rates: dict[str, int] = field(default_factory=dict)  # requests finished in the last second, by outcome
-    outage: tuple[str, float] | None = None  # the entry whose outage is still open, and its length so far
-    tasks: dict[str, int] = field(default_factory=dict)  # node -> running tasks of the service
-    cluster: bool = True  # False for `pulltheplug load`: no nodes, leader or control plane to show
-
-    @property
-    def phase_left(self) -> float | None:
-        return None if self.phase_until is None else max(self.phase_until - self.elapsed, 0.0)
 
 
 @dataclass
@@ -185,38 +159,6 @@ class _Notes:
         kind = first["kind"] if len(self.active) == 1 else "schedule"
         self.cluster.note_fault({"kind": kind, "node": first["node"], "nodes": first["nodes"], "run": self.run,
                                  "since": since, "faults": list(self.active.values())})
-
-
-class Tally:
-    """Writes each request at once and keeps what convergence needs (when the last failure was due)."""
-
-    def __init__(self, writer: RunWriter, progress: RunProgress) -> None:
-        self.writer = writer
-        self.progress = progress
-        self.last_bad_due = -1.0
-        self.recent = RecentRates()
-        self.outages: dict[str, OpenOutage] = {}
-
-    def progress_at(self, now: float) -> RunProgress:
-        """The progress with what users felt brought up to `now`: the last second, the open outage."""
-        p = self.progress
-        p.elapsed, p.rates, p.outage = now, self.recent.at(now), longest_open(self.outages, now)
-        return p
-
-    def __call__(self, r: RequestRecord) -> None:
-        self.writer.request(r)
-        if not r.was_sent:
-            return
-        self.recent.add(r.end, r.outcome)
-        self.outages.setdefault(r.target, OpenOutage()).add(r.due, r.outcome == "ok")
-        if r.outcome == "ok":
-            self.progress.ok += 1
-        else:
-            self.last_bad_due = max(self.last_bad_due, r.due)
-            if r.outcome == "fail":
-                self.progress.fail += 1
-            else:
-                self.progress.info += 1
 
 
 def prepare(spec: ExperimentSpec, cluster: Cluster) -> Prepared:
@@ -333,12 +275,6 @@ def _node_entries(spec: ExperimentSpec, nodes: list[ClusterNode]) -> dict[str, s
     return {n.name: f"http://{n.address}:{w.port}{path}" for n in nodes}
 
 
-def named_entries(urls: list[str]) -> dict[str, str]:
-    """Entry name -> URL: each named by its host:port, or by its whole URL where two share a host:port."""
-    names = [urlsplit(u).netloc or u for u in urls]
-    return {(n if names.count(n) == 1 else u): u for n, u in zip(names, urls, strict=True)}
-
-
 def _fault_meta(spec: ExperimentSpec, prep: Prepared) -> dict[str, object]:
     """What meta.json says of the fault: kind, target, node (and its nodes, shape), or the whole schedule."""
     pick = prep.pick
@@ -354,16 +290,6 @@ def _fault_meta(spec: ExperimentSpec, prep: Prepared) -> dict[str, object]:
             "duration": max((p.at + p.fault.duration for p in prep.faults), default=0.0),
             "schedule": slots,
             **({"random": {**rs.model_dump(mode="json"), "seed": prep.schedule_seed}} if rs is not None else {})}
-
-
-def run_folder(runs_dir: Path, name: str) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder = runs_dir / f"{stamp}-{name}"
-    i = 1
-    while folder.exists():
-        i += 1
-        folder = runs_dir / f"{stamp}-{name}-{i}"
-    return folder
 
 
 def execute(

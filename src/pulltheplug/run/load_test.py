@@ -22,8 +22,9 @@ from pulltheplug.load.calibration import HEADROOM, per_core_rate
 from pulltheplug.load.fast import can_carry, new_loop, run_fast_load
 from pulltheplug.load.prober import LoadStats, run_load
 from pulltheplug.load.workers import run_workers
-from pulltheplug.records.model import Event, Meta, RequestRecord, RunWriter
-from pulltheplug.run.experiment import OnResults, RunProgress, Tally, named_entries, run_folder
+from pulltheplug.records.folder import RunWriter
+from pulltheplug.records.model import Event, Meta, RequestRecord
+from pulltheplug.run.progress import OnResults, RunProgress, Tally, named_entries, run_folder
 from pulltheplug.spec import SloSpec
 
 log = logging.getLogger(__name__)

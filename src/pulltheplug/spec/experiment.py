@@ -7,50 +7,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-import yaml
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from pulltheplug.errors import SpecError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-PROBE_IMAGE = "pulltheplug/probe:1"  # built and imported on every lab node (lab/image.py), never pulled
-
-def parse_duration(value: Any) -> float:
-    """'500ms', '20s', '2m', or a number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a string like '20s', '500ms', '2m'")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return float(m.group(1)) * _UNITS[m.group(2)]
-    raise ValueError(f"{value!r} is not a duration: use a number of seconds or '20s', '500ms', '2m'")
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
-FaultKind = Literal["nic-down", "reboot", "power-loss", "freeze", "partition", "loss", "flap", "engine-crash",
-                    "task-kill", "quorum-loss", "none"]
-FAULT_KINDS: tuple[str, ...] = ("nic-down", "reboot", "power-loss", "freeze", "none")
-SEED_FAULTS: tuple[FaultKind, ...] = ("nic-down", "reboot", "power-loss")  # the seed's three experiments
-TARGET_KEYWORDS: tuple[str, ...] = ("random", "random-worker", "random-manager", "leader", "follower", "door")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from pulltheplug.spec.base import PROBE_IMAGE, TARGET_KEYWORDS, Duration, EntryKind, FaultKind, Strict, validated
 
 
 class ClusterSpec(Strict):
@@ -95,9 +61,6 @@ class ServiceDnsSpec(Strict):
     network: str = Field("ptp-net", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
                          description="The attachable overlay network the service and the client share.")
     target_port: int = Field(80, ge=1, le=65535, description="The port the service's tasks listen on.")
-
-
-EntryKind = Literal["nodes", "haproxy", "vip", "mesh", "service-dns"]
 
 
 class EntrySpec(Strict):
@@ -243,7 +206,7 @@ class FaultSpec(Strict):
         return t
 
 
-def _known_targets(targets: list[str]) -> list[str]:
+def known_targets(targets: list[str]) -> list[str]:
     for t in targets:
         FaultSpec._target_is_known(t)
     return targets
@@ -264,7 +227,7 @@ class RandomScheduleSpec(Strict):
     duration: Duration = Field(10.0, gt=0, description="Each fault's length.")
     seed: int | None = Field(None, description="Default: drawn, and recorded.")
 
-    _targets_are_known = field_validator("targets")(_known_targets)
+    _targets_are_known = field_validator("targets")(known_targets)
 
     @field_validator("kinds")
     @classmethod
@@ -394,24 +357,8 @@ class ExperimentSpec(Strict):
         return self
 
 
-def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    node, line = root, None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = [v for k, v in node.value if getattr(k, "value", None) == key]
-            if not match:
-                break
-            node = match[0]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
 def parse_spec(text: str, source: str = "spec") -> ExperimentSpec:
-    spec: ExperimentSpec = _validated(ExperimentSpec, text, source)
+    spec: ExperimentSpec = validated(ExperimentSpec, text, source)
     return spec
 
 
@@ -421,56 +368,3 @@ def load_spec(path: Path) -> ExperimentSpec:
     except OSError as exc:
         raise SpecError(f"cannot read spec {path}: {exc.strerror}") from exc
     return parse_spec(text, str(path))
-
-
-class CampaignLabSpec(Strict):
-    nodes: int = Field(5, ge=1, le=50)
-    managers: int = Field(3, ge=1)
-
-
-class CampaignSpec(Strict):
-    """A matrix of faults x targets x doors x repetitions, run back to back on one lab."""
-
-    name: str = Field("campaign", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    base: ExperimentSpec = Field(default_factory=ExperimentSpec, description="What every run shares.")
-    faults: list[FaultKind] = Field(default_factory=lambda: list(SEED_FAULTS), min_length=1)
-    targets: list[str] = Field(default_factory=lambda: ["leader", "follower", "random-worker"], min_length=1)
-    settings: list[SwarmSettingsSpec] = Field(default_factory=lambda: [SwarmSettingsSpec()], min_length=1,
-                                              description="Swarm settings to sweep: every fault and target under "
-                                              "each (e.g. dispatcher_heartbeat 1s, 5s, 15s).")
-    doors: list[EntryKind] = Field(default_factory=lambda: list[EntryKind](["nodes"]), min_length=1,
-                                   description="Front doors to compare: every fault and target through each.")
-    repetitions: int = Field(5, ge=1, le=100)
-    lab: CampaignLabSpec = Field(default_factory=CampaignLabSpec)
-    rebuild_lab: bool = Field(True, description="Rebuild the lab when a run leaves it unconverged.")
-    healthy_timeout: Duration = Field(180.0, description="Wait this long for the lab to heal between runs.")
-
-    _targets_are_known = field_validator("targets")(_known_targets)
-
-
-def _validated(model: type[Strict], text: str, source: str) -> Any:
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from exc
-    if not isinstance(data, dict):
-        raise SpecError(f"{source}: the spec must be a mapping of sections")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(x for x in first["loc"] if not str(x).startswith("function-"))
-        field = ".".join(str(x) for x in loc) or "spec"
-        line = _line_of(root, loc)
-        where = f"{source}:{line}" if line else source
-        raise SpecError(f"{where}: {field}: {first['msg']}") from exc
-
-
-def load_campaign(path: Path) -> CampaignSpec:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(f"cannot read campaign {path}: {exc.strerror}") from exc
-    spec: CampaignSpec = _validated(CampaignSpec, text, str(path))
-    return spec

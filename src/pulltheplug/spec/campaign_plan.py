@@ -1,18 +1,14 @@
-"""A campaign's plan and index: which runs, in what order, and what each became. Pure data, no I/O
-beyond the index file, so reports read it without the runner (campaign.py)."""
+"""A campaign's plan: which runs, in what order, each one's spec; and the demo's campaign. Pure functions of
+the campaign spec, so reports read a plan without the runner (run/campaign.py)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
-from pulltheplug.spec import (
-    SEED_FAULTS,
-    CampaignLabSpec,
-    CampaignSpec,
+from pulltheplug.spec.base import SEED_FAULTS, EntryKind
+from pulltheplug.spec.campaign import CampaignLabSpec, CampaignSpec
+from pulltheplug.spec.experiment import (
     ClusterSpec,
-    EntryKind,
     EntrySpec,
     ExperimentSpec,
     FaultSpec,
@@ -23,8 +19,6 @@ from pulltheplug.spec import (
     WorstWindowSlo,
 )
 
-INDEX = "index.jsonl"
-CAMPAIGN = "campaign.yaml"
 DEMO_LAB = "demo"
 SEED_TARGETS = ("leader", "follower", "random-worker")
 
@@ -44,21 +38,6 @@ class PlannedRun:
     def scenario(self) -> str:
         return (f"{self.fault}@{self.target}" + (f" via {self.door}" if self.doors > 1 else "")
                 + (f" ({self.settings})" if self.settings else ""))
-
-
-@dataclass(frozen=True)
-class CampaignEntry:
-    number: int
-    scenario: str
-    fault: str
-    target: str
-    repetition: int
-    folder: str  # relative to the campaign folder
-    status: str
-    converged: bool
-    rebuilt_before: bool
-    door: str = "nodes"  # older index lines have none: they went straight to the nodes
-    settings: str = ""  # the swarm settings' label in a sweep
 
 
 DEMO_DOORS: tuple[EntryKind, ...] = ("nodes", "haproxy", "vip")
@@ -114,10 +93,3 @@ def run_spec(spec: CampaignSpec, run: PlannedRun) -> ExperimentSpec:
     workload = spec.base.workload.model_copy(update={"entry": entry})
     return spec.base.model_copy(update={"fault": fault, "name": name, "workload": workload,
                                         "swarm": spec.settings[run.setting]})
-
-
-def read_index(folder: Path) -> list[CampaignEntry]:
-    path = folder / INDEX
-    if not path.exists():
-        return []
-    return [CampaignEntry(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
