@@ -86,15 +86,15 @@ class HealingThenStop(Healing):
 
 def test_a_run_waits_for_a_whole_cluster_unless_told_not_to() -> None:
     """By default a run first waits for the cluster (back-to-back runs measure their own fault); 0 never reads it."""
-    from pulltheplug.run import experiment
+    from pulltheplug.run.preparation import prepare
     from pulltheplug.spec import ExperimentSpec
 
     assert ExperimentSpec().phases.wait_whole == 60.0
     healing: Any = HealingThenStop(broken=1)
     with pytest.raises(Stop):
-        experiment.prepare(ExperimentSpec(), healing)
+        prepare(ExperimentSpec(), healing)
     assert healing.reads == 2  # read broken, waited a second, read whole
     at_once: Any = HealingThenStop(broken=100)
     with pytest.raises(Stop):
-        experiment.prepare(ExperimentSpec.model_validate({"phases": {"wait_whole": 0}}), at_once)
+        prepare(ExperimentSpec.model_validate({"phases": {"wait_whole": 0}}), at_once)
     assert at_once.reads == 0

@@ -13,7 +13,7 @@ from pulltheplug.analysis.results import write_results
 from pulltheplug.cli.app import app
 from pulltheplug.errors import FaultError
 from pulltheplug.lab import lab as labmod
-from pulltheplug.run import experiment
+from pulltheplug.run import experiment, preparation
 from tests.report.synthetic import PASSING_SLOS, synthetic_run, write_run
 
 
@@ -21,7 +21,7 @@ def test_an_interrupted_run_writes_a_failing_junit_and_exits_130(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_run(tmp_path / "run", synthetic_run(slo=PASSING_SLOS, interrupted_at=35.0))
     monkeypatch.setattr(labmod, "require_up", lambda name: None)
-    monkeypatch.setattr(experiment, "prepare", lambda spec, cluster: None)
+    monkeypatch.setattr(preparation, "prepare", lambda spec, cluster: None)
 
     def execute(*args: Any, **kwargs: Any) -> Path:
         return folder
@@ -42,7 +42,7 @@ def test_a_failed_run_still_writes_a_failing_junit(tmp_path: Path, monkeypatch: 
     folder = write_run(tmp_path / "run", made)
     write_results(folder)  # as the run does before it raises
     monkeypatch.setattr(labmod, "require_up", lambda name: None)
-    monkeypatch.setattr(experiment, "prepare", lambda spec, cluster: None)
+    monkeypatch.setattr(preparation, "prepare", lambda spec, cluster: None)
 
     def execute(*args: Any, on_folder: Any = None, **kwargs: Any) -> Path:
         on_folder(folder)

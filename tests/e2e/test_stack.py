@@ -11,6 +11,7 @@ from pulltheplug.analysis import summarize
 from pulltheplug.lab import lab as labmod
 from pulltheplug.records.folder import load_run
 from pulltheplug.run import experiment
+from pulltheplug.run.preparation import prepare
 from pulltheplug.spec import PROBE_IMAGE, parse_spec
 from pulltheplug.swarm.stack import NAMESPACE
 
@@ -93,7 +94,7 @@ workload: {{stack: {tmp_path / "compose.yaml"}, stack_name: e2ebad, service: web
 fault: {{kind: none}}
 """
     with pytest.raises(SpecError, match=r"bad.tar does not load on node1"):
-        experiment.prepare(parse_spec(text), lab)
+        prepare(parse_spec(text), lab)
     c = lab.docker_client("node1")
     try:
         assert not c.services.list(filters={"label": f"{NAMESPACE}=e2ebad"})

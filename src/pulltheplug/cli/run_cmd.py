@@ -20,7 +20,7 @@ from pulltheplug.errors import SpecError
 from pulltheplug.live.sidecar import LiveServer
 from pulltheplug.report import write_junit
 from pulltheplug.report.html import REPORT, write_html
-from pulltheplug.run import experiment
+from pulltheplug.run import experiment, preparation
 from pulltheplug.spec import ExperimentSpec, load_spec, parse_spec
 
 console = Console()
@@ -85,7 +85,7 @@ def _run(spec: ExperimentSpec, text: str, runs_dir: Path, junit: Path | None, se
     cluster = open_cluster(spec.cluster, *spec.fault_plan())
     whole = f"the cluster whole (up to {spec.phases.wait_whole:g}s), " if spec.phases.wait_whole else ""
     with console.status(f"preparing: {whole}workload, entries, target"):
-        prepared = experiment.prepare(spec, cluster)
+        prepared = preparation.prepare(spec, cluster)
     made: list[Path] = []
 
     def on_folder(folder: Path) -> None:
@@ -105,7 +105,7 @@ def _run(spec: ExperimentSpec, text: str, runs_dir: Path, junit: Path | None, se
             live_opts.finish(server, watch, made[0] / REPORT, "failed", console)
         raise
     finally:
-        experiment.close_door(prepared)  # the run closes it; this covers a failure before the run began
+        preparation.close_door(prepared)  # the run closes it; this covers a failure before the run began
     summary, slos = render_summary(console, folder)
     console.print(f"report: {folder / REPORT}")  # written by the run itself
     if junit is not None:

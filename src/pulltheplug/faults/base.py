@@ -83,21 +83,3 @@ class Fault(ABC):
             return action(node)
         except FaultError as exc:
             raise FaultError(f"{self.kind} on {node}: {exc}") from exc
-
-
-def make_fault(kind: str, cluster: Cluster, node: str, duration: float, spec: FaultSpec | None = None,
-               context: FaultContext | None = None) -> Fault:
-    """The fault, planned: a shape the cluster cannot form is a SpecError here, before anything is injected."""
-    from pulltheplug.faults.engine_crash import EngineCrash
-    from pulltheplug.faults.freeze import Freeze
-    from pulltheplug.faults.nic_down import NicDown
-    from pulltheplug.faults.node_power import PowerLoss, Reboot
-    from pulltheplug.faults.quorum_loss import QuorumLoss
-    from pulltheplug.faults.task_kill import TaskKill
-    from pulltheplug.faults.traffic import Flap, Loss, Partition
-
-    kinds: dict[str, type[Fault]] = {k.kind: k for k in (NicDown, Reboot, PowerLoss, Freeze, Partition, Loss, Flap,
-                                                         EngineCrash, TaskKill, QuorumLoss)}
-    if kind not in kinds:
-        raise FaultError(f"unknown fault {kind!r}: use one of {', '.join(kinds)}")
-    return kinds[kind](cluster, node, duration, spec, context)

@@ -39,7 +39,7 @@ def arm(plan: LabPlan, seconds: float, timeout: float = 10.0) -> int:
     joins = cgroups.join_script(cgroup(plan))
     # the shell says armed and sleeps; Python starts only if it fires: arming takes a fork, not an interpreter's
     # start (0.1 to 0.5 s on a loaded machine, which moved a schedule's second fault that much off its offset)
-    argv = [sys.executable, "-m", "pulltheplug.lab.deadman", plan.name, f"{seconds:.3f}"]
+    argv = [sys.executable, "-m", "pulltheplug.lab.deadman_fire", plan.name, f"{seconds:.3f}"]
     script = f"{joins} && echo {ARMED} && sleep {seconds:.3f} && exec {shlex.join(argv)} >/dev/null"
     out = Path(plan.dir) / "deadman.log"
     with open(out, "ab") as log_file:
@@ -71,28 +71,3 @@ def disarm(pid: int) -> None:
     proc = _children.pop(pid, None)
     if proc is not None:
         proc.wait(5)
-
-
-def fire(name: str, seconds: float) -> list[str]:
-    """Heal the lab if a fault is still noted, `seconds` after the dead-man was armed; what was done."""
-    from pulltheplug.lab.lab import Lab
-
-    lab = Lab.open(name)
-    fault, settings = lab.active_fault(), lab.noted_settings()
-    if fault is None and settings is None:
-        return []
-    log.warning("lab %s: fault %s, swarm settings to put back %s, %.0fs after it was armed: healing", name, fault,
-                settings, seconds)
-    return lab.heal()
-
-
-def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s deadman %(message)s")
-    name, seconds = argv[0], float(argv[1])  # the shell that armed it has slept those seconds
-    for line in fire(name, seconds):
-        log.info("%s", line)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,105 @@
+"""A run's phases on its event loop: steady state, the faults, recovery until converged (every node Ready,
+every replica running, requests healthy for the settle time) or the timeout, and the progress ticker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from pulltheplug.live.state import running_per_node
+from pulltheplug.load.fast import can_carry, run_fast_load
+from pulltheplug.load.prober import run_load, run_load_in_netns
+from pulltheplug.observe.observer import Observer
+from pulltheplug.records.folder import RunWriter
+from pulltheplug.records.model import Event
+from pulltheplug.run.fault_steps import FaultState, run_faults, sleep_or_fail
+from pulltheplug.run.preparation import Prepared, request_shape
+from pulltheplug.run.progress import RunProgress, Tally
+from pulltheplug.spec import ExperimentSpec
+
+log = logging.getLogger(__name__)
+
+
+async def phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float], writer: RunWriter,
+                  observer: Observer, tally: Tally, progress: RunProgress, faults: list[FaultState],
+                  emit: Callable[[Event], None], on_progress: Callable[[RunProgress], None] | None) -> None:
+    meta = writer.meta
+    stop = asyncio.Event()
+    meta.phases["steady"] = clock()
+    emit(Event(clock(), "phase", {"phase": "steady"}))
+    progress.phase, progress.phase_until = "steady", clock() + spec.phases.steady
+    writer.write_meta()
+    shape = request_shape(spec.workload.request)
+    door = prep.door
+    if door is not None and door.netns is not None:  # from inside the swarm (a client container)
+        load = asyncio.create_task(run_load_in_netns(
+            door.netns, stop, door.resolver, entries=prep.entries, rate=spec.load.rate, timeout=spec.load.timeout,
+            t0=meta.t0_monotonic, on_record=tally, max_in_flight=spec.load.max_in_flight, shape=shape))
+    elif spec.load.client == "fast" and can_carry(list(prep.entries.values())):
+        load = asyncio.create_task(run_fast_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic,
+                                                 stop, tally, spec.load.max_in_flight, shape,
+                                                 keep_alive=spec.load.keep_alive))
+    else:
+        load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic,
+                                            stop, tally, spec.load.max_in_flight, shape))
+    ticker = asyncio.create_task(_tick(clock, observer, tally, on_progress))
+    try:
+        await sleep_or_fail(spec.phases.steady, load)
+        if faults:
+            await run_faults(spec, faults, clock, emit, writer, progress, load)
+        else:
+            await sleep_or_fail(spec.fault.duration, load)
+        progress.phase, progress.phase_until = "recovery", clock() + spec.phases.timeout
+        converged = await _until_converged(spec, prep, clock, observer, tally, load)
+        if converged is not None:
+            meta.phases["converged"] = converged
+        else:
+            meta.error = f"did not converge within {spec.phases.timeout:.0f}s after the revert"
+    finally:
+        stop.set()
+        ticker.cancel()
+        meta.phases["end"] = clock()
+        emit(Event(clock(), "phase", {"phase": "end"}))
+        await asyncio.gather(load, ticker, return_exceptions=True)
+        if not ticker.cancelled() and ticker.exception() is not None:
+            log.warning("the progress ticker failed", exc_info=ticker.exception())
+        if load.done() and not load.cancelled():
+            if load.exception() is not None:
+                raise load.exception()  # type: ignore[misc]
+            stats = load.result()
+            meta.load.update(sent=stats.sent, max_lag=round(stats.max_lag, 6), peak_in_flight=stats.peak_in_flight)
+
+
+async def _until_converged(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float],
+                           observer: Observer, tally: Tally, load: asyncio.Task[object]) -> float | None:
+    """Every node Ready, every desired task running, and no failed request for `settle` seconds.
+
+    Returns when the cluster side converged (and stayed so), or None on timeout.
+    """
+    names = prep.nodes
+    start = clock()
+    since: float | None = None
+    while clock() - start < spec.phases.timeout:
+        v = observer.snapshot()
+        cluster_ok = bool(v.control_plane) and v.all_ready(names) and v.tasks_settled(prep.replicas)
+        since = (since if since is not None else clock()) if cluster_ok else None
+        healthy = clock() - max(tally.last_bad_due, start) >= spec.phases.settle
+        if since is not None and healthy:
+            return since
+        await sleep_or_fail(0.25, load)
+    return None
+
+
+async def _tick(clock: Callable[[], float], observer: Observer, tally: Tally,
+                on_progress: Callable[[RunProgress], None] | None) -> None:
+    while on_progress is not None:
+        v = observer.snapshot()
+        progress = tally.progress_at(clock())
+        progress.nodes = {n: row["state"] for n, row in v.nodes.items()}
+        progress.leader = v.leader
+        progress.control_plane = v.control_plane
+        progress.tasks = running_per_node(v.tasks.values())
+        on_progress(progress)
+        await asyncio.sleep(0.5)
