@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pulltheplug.analysis import outcome_counts
+from pulltheplug.analysis.percentile import nearest_rank
 from pulltheplug.records.model import NOT_SENT, RequestRecord
-from pulltheplug.report.timeline import nearest_rank, request_bins, timeline_of
+from pulltheplug.report.timeline import request_bins, timeline_of
 from tests.report.synthetic import synthetic_run
 
 

@@ -1,4 +1,5 @@
-"""Latency (from due time, as wrk2 measures it) and client lag, as HdrHistogram percentiles.
+"""Latency (from due time, as wrk2 measures it) and client lag, as percentiles by nearest rank (analysis.percentile)
+of whole microseconds.
 
 Latency is given twice: of every request that ended (a failure too: during an outage, ok-only latency
 looks fine because the slow requests are the ones that failed) and of ok requests only. A request that
@@ -8,26 +9,23 @@ figures say how many such requests they hold.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
-from hdrh.histogram import HdrHistogram
-
+from pulltheplug.analysis.percentile import rank
 from pulltheplug.analysis.phases import PHASES, Phase, Phases
 from pulltheplug.records.model import RequestRecord
 
 TIMEOUT_ERRORS = frozenset({"timeout", "connect_timeout"})  # the client gave up: its timeout, not an answer
 INTERRUPTED = "interrupted"  # cut short by the run's end, not ended by the service or the timeout
 
-LOWEST_US = 1
-HIGHEST_US = 120_000_000  # 120 s: longer than any request timeout the spec allows in practice
-SIGNIFICANT_DIGITS = 3
-
 
 @dataclass(frozen=True, slots=True)
 class Percentiles:
-    """Milliseconds; `max_ms` is exact, the percentiles are to 3 significant digits.
+    """Milliseconds; the percentiles are exact to the microsecond (nearest rank), `max_ms` exact.
 
     `timeouts`: how many of the `count` values are requests that hit the client timeout (latency only).
     """
@@ -64,19 +62,18 @@ class _Values:
     def percentiles(self) -> Percentiles | None:
         if not self.n:
             return None
-        h = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-        for us, count in self.counts.items():
-            h.record_value(min(max(us, 0), HIGHEST_US), count)
+        values = sorted(self.counts)
+        below = list(accumulate(self.counts[v] for v in values))  # how many values are at or below each
 
         def ms(p: float) -> float:
-            return float(h.get_value_at_percentile(p)) / 1000.0
+            return values[bisect_right(below, rank(self.n, p))] / 1000.0
 
         return Percentiles(count=self.n, p50_ms=ms(50), p90_ms=ms(90), p99_ms=ms(99), max_ms=self.max_s * 1000.0,
                            timeouts=self.timeouts)
 
 
 def percentiles(seconds: Iterable[float], timeouts: int = 0) -> Percentiles | None:
-    """None for no values; values above 120 s are clamped to it, not dropped (the histogram would)."""
+    """None for no values."""
     return _Values.of(list(seconds), timeouts).percentiles()
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pulltheplug.analysis.percentile import nearest_rank
 from pulltheplug.live.windows import LiveWindows
 from pulltheplug.naming import node_sort_key
 from pulltheplug.records.model import NOT_SENT, Event, Meta
@@ -154,15 +155,11 @@ class LiveBins:
         for i, values in enumerate(self.latencies):
             if i not in self._quantiles:
                 s = sorted(values)
-                self._quantiles[i] = (nearest(s, 50), nearest(s, 99)) if s else (None, None)
+                self._quantiles[i] = (nearest_rank(s, 50), nearest_rank(s, 99)) if s else (None, None)
             a, b = self._quantiles[i]
             p50.append(a)
             p99.append(b)
         return p50, p99
-
-
-def nearest(sorted_values: list[float], p: float) -> float:
-    return sorted_values[max(math.ceil(p / 100 * len(sorted_values)) - 1, 0)]
 
 
 @dataclass(frozen=True)

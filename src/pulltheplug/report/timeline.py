@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, phases_of
+from pulltheplug.analysis.percentile import nearest_rank, rank
 from pulltheplug.naming import node_sort_key
 from pulltheplug.records.columns import FAIL, INFO, OK, RequestColumns
 from pulltheplug.records.model import Event, Meta, RequestRecord, Run
@@ -93,11 +94,6 @@ class Timeline:
 
 def _bin_index(t: float, width: float) -> int:
     return max(math.floor(t / width + _EPS), 0)
-
-
-def nearest_rank(sorted_values: Sequence[float], p: float) -> float:
-    """The p-th percentile of already sorted values, by nearest rank (no interpolation)."""
-    return sorted_values[max(math.ceil(p / 100 * len(sorted_values)) - 1, 0)]
 
 
 def request_bins(requests: Sequence[RequestRecord], end: float, width: float = BIN_WIDTH) -> Bins:
@@ -269,9 +265,9 @@ def column_bins(c: RequestColumns, end: float, width: float = BIN_WIDTH) -> Bins
     p50: list[float | None] = []
     p99: list[float | None] = []
     for i in range(n):
-        if size[i]:  # nearest rank, as nearest_rank
-            p50.append(float(ms[first[i] + max(math.ceil(0.5 * size[i]) - 1, 0)]))
-            p99.append(float(ms[first[i] + max(math.ceil(0.99 * size[i]) - 1, 0)]))
+        if size[i]:  # nearest rank (analysis.percentile)
+            p50.append(float(ms[first[i] + rank(int(size[i]), 50)]))
+            p99.append(float(ms[first[i] + rank(int(size[i]), 99)]))
         else:
             p50.append(None)
             p99.append(None)
