@@ -33,8 +33,9 @@ def test_the_progress_line_lists_nodes_naturally() -> None:
 
 
 def test_availability_and_outages_list_entries_naturally() -> None:
-    from pulltheplug.analysis import Phases, availability, outage_windows
+    from pulltheplug.analysis import Phases
     from tests.analysis.history import stream
+    from tests.oracles import availability, outage_windows
 
     def every_entry_fails_a_while(entry: str, due: float) -> str | None:
         return "refused" if 1.0 <= due < 2.0 and entry != "node1" else None

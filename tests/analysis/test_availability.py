@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pulltheplug.analysis import Phases, availability
+from pulltheplug.analysis import Phases
 from tests.analysis.history import failing, stream
+from tests.oracles import availability
 
 PHASES = Phases(steady=0.0, fault=10.0, revert=20.0, end=30.0)
 

@@ -6,9 +6,10 @@ import dataclasses
 
 import pytest
 
-from pulltheplug.analysis import Phases, client_lag, latency_tables, percentiles, summarize
+from pulltheplug.analysis import Phases, percentiles, summarize
 from pulltheplug.records.model import RequestRecord
 from tests.analysis.history import run, stream
+from tests.oracles import client_lag, latency_tables
 
 TIMEOUT = 1.0
 

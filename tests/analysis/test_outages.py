@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pulltheplug.analysis import ALL, longest_outage, outage_windows, request_spacing
+from pulltheplug.analysis import ALL, longest_outage
 from tests.analysis.history import failing, stream
+from tests.oracles import outage_windows, request_spacing
 
 RATE = 200.0  # over 3 entries: each entry gets a request every 15 ms
 

@@ -6,10 +6,6 @@ import random
 
 import pytest
 
-from pulltheplug.analysis.availability import availability
-from pulltheplug.analysis.latency import client_lag, latency_tables
-from pulltheplug.analysis.outages import outage_windows
-from pulltheplug.analysis.outcomes import errors_by_kind, outcome_counts
 from pulltheplug.analysis.phases import Phases
 from pulltheplug.analysis.request_figures import (
     availability_of,
@@ -22,7 +18,16 @@ from pulltheplug.analysis.request_figures import (
 )
 from pulltheplug.records.columns import RequestColumns
 from pulltheplug.records.model import NOT_SENT, Outcome, RequestRecord
-from pulltheplug.report.timeline import column_bins, request_bins
+from pulltheplug.report.timeline import column_bins
+from tests.oracles import (
+    availability,
+    client_lag,
+    errors_by_kind,
+    latency_tables,
+    outage_windows,
+    outcome_counts,
+    request_bins,
+)
 from tests.report.synthetic import requests as synthetic_requests
 
 ENTRIES = ("node10", "node2", "node1")  # natural order is node1, node2, node10

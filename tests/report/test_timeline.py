@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pulltheplug.analysis import outcome_counts
 from pulltheplug.analysis.percentile import nearest_rank
 from pulltheplug.records.model import NOT_SENT, RequestRecord
-from pulltheplug.report.timeline import request_bins, timeline_of
+from pulltheplug.report.timeline import timeline_of
+from tests.oracles import outcome_counts, request_bins
 from tests.report.synthetic import synthetic_run
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pulltheplug.analysis.availability import Availability, availability
+from pulltheplug.analysis.availability import Availability
 from pulltheplug.analysis.control_plane import ControlPlaneWindow, control_plane_windows
-from pulltheplug.analysis.latency import Percentiles, client_lag, latency_tables, percentiles
-from pulltheplug.analysis.outages import ALL, OutageWindow, longest_outage, outage_windows, request_spacing
-from pulltheplug.analysis.outcomes import Outcomes, errors_by_kind, outcome_counts
+from pulltheplug.analysis.latency import Percentiles, percentiles
+from pulltheplug.analysis.outages import ALL, OutageWindow, longest_outage
+from pulltheplug.analysis.outcomes import Outcomes
 from pulltheplug.analysis.phases import PHASES, Phases, fault_start, phases_of
 from pulltheplug.analysis.summary import FaultInfo, Summary, summarize
 from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
@@ -33,18 +33,11 @@ __all__ = [
     "Phases",
     "Recovery",
     "Summary",
-    "availability",
-    "client_lag",
     "control_plane_windows",
-    "errors_by_kind",
     "fault_start",
-    "latency_tables",
     "longest_outage",
-    "outage_windows",
-    "outcome_counts",
     "percentiles",
     "phases_of",
-    "request_spacing",
     "summarize",
     "summarize_folder",
     "time_to_detect",

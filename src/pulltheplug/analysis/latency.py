@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import accumulate
 
 from pulltheplug.analysis.percentile import rank
-from pulltheplug.analysis.phases import PHASES, Phase, Phases
-from pulltheplug.records.model import RequestRecord
+from pulltheplug.analysis.phases import Phase
 
 TIMEOUT_ERRORS = frozenset({"timeout", "connect_timeout"})  # the client gave up: its timeout, not an answer
 INTERRUPTED = "interrupted"  # cut short by the run's end, not ended by the service or the timeout
@@ -80,28 +79,6 @@ def percentiles(seconds: Iterable[float], timeouts: int = 0) -> Percentiles | No
 Latency = dict[str, Percentiles | None]  # keys: overall and each phase (of the due time)
 
 
-def latency_tables(requests: Sequence[RequestRecord], phases: Phases) -> tuple[Latency, Latency]:
-    """(every request sent that ended, ok requests only), by phase, in one pass over the requests.
-
-    "Every request" is ok, fail and info (a timeout at its end), not the ones the run cut short or never sent.
-    """
-    every: dict[Phase, list[float]] = {p: [] for p in PHASES}
-    ok: dict[Phase, list[float]] = {p: [] for p in PHASES}
-    timeouts: Counter[Phase] = Counter()
-    for r in requests:
-        if r.sent is None or r.error == INTERRUPTED:
-            continue
-        phase = phases.of(r.due)
-        latency = r.end - r.due
-        every[phase].append(latency)
-        if r.outcome == "ok":
-            ok[phase].append(latency)
-        elif r.error in TIMEOUT_ERRORS:
-            timeouts[phase] += 1
-    return (_table({p: _Values.of(v, timeouts[p]) for p, v in every.items()}),
-            _table({p: _Values.of(v) for p, v in ok.items()}))
-
-
 def _table(groups: Mapping[Phase, _Values]) -> Latency:
     overall = _Values(Counter(), 0, 0.0, 0)
     for values in groups.values():
@@ -109,6 +86,3 @@ def _table(groups: Mapping[Phase, _Values]) -> Latency:
     return {"overall": overall.percentiles(), **{p: values.percentiles() for p, values in groups.items()}}
 
 
-def client_lag(requests: Sequence[RequestRecord]) -> Percentiles | None:
-    """sent - due over every request sent: large values mean the client, not the service, was slow."""
-    return percentiles(max(r.sent - r.due, 0.0) for r in requests if r.sent is not None)

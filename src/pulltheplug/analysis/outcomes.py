@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
-
-from pulltheplug.analysis.outages import error_kind
-from pulltheplug.records.model import RequestRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +20,3 @@ class Outcomes:
     not_sent: int
 
 
-def outcome_counts(requests: Sequence[RequestRecord]) -> Outcomes:
-    c = Counter(r.outcome for r in requests if r.was_sent)
-    not_sent = sum(not r.was_sent for r in requests)
-    return Outcomes(requests=len(requests), ok=c["ok"], fail=c["fail"], info=c["info"], not_sent=not_sent)
-
-
-def errors_by_kind(requests: Sequence[RequestRecord]) -> dict[str, int]:
-    """Error kind -> count over non-ok requests, most frequent first."""
-    return dict(Counter(error_kind(r) for r in requests if r.outcome != "ok").most_common())

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from pulltheplug.errors import LabError
+from pulltheplug.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,8 @@ def set_frozen(rel: str, frozen: bool, timeout: float = 5.0) -> None:
     if not knob.exists():
         return
     knob.write_text(("1" if frozen else "0") if is_v2() else ("FROZEN" if frozen else "THAWED"))
-    deadline = time.monotonic() + timeout
-    while is_frozen(rel) != frozen:
-        if time.monotonic() > deadline:
-            raise LabError(f"cgroup {rel} did not {'freeze' if frozen else 'thaw'} within {timeout:.0f}s")
-        time.sleep(0.01)
+    if not wait_until(lambda: is_frozen(rel) == frozen, timeout, 0.01):
+        raise LabError(f"cgroup {rel} did not {'freeze' if frozen else 'thaw'} within {timeout:.0f}s")
 
 
 def is_frozen(rel: str) -> bool:

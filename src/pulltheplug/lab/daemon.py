@@ -19,6 +19,7 @@ from pulltheplug.lab import cgroups
 from pulltheplug.lab.mounts import unmount_under
 from pulltheplug.lab.network import NETNS_DIR
 from pulltheplug.lab.plan import NodePlan
+from pulltheplug.waiting import wait_until
 
 API_VERSION = "1.41"  # docker.io 20.10 in Debian 12; newer engines accept it too
 
@@ -124,9 +125,7 @@ def stop(node: NodePlan, timeout: float = 30) -> None:
     if pid is not None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: not _alive(pid), timeout)
     cgroups.kill_all(node.cgroup)
     unmount_under(node.dir)
 
@@ -172,9 +171,7 @@ def end_orphans(node: NodePlan, keep: set[int], timeout: float = 10) -> int:
     for p in victims:
         with contextlib.suppress(ProcessLookupError):
             os.kill(p, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in victims) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: not any(_alive(p) for p in victims), timeout, 0.02)
     unmount_under(node.exec_root)
     return len(victims)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import shlex
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from pulltheplug.lab import cgroups
 from pulltheplug.lab.commands import run
 from pulltheplug.lab.network import NETNS_DIR, has_default_route, netns_exists
 from pulltheplug.lab.plan import LabPlan
+from pulltheplug.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,7 @@ class LabEdge(EdgeProcesses):
         cgroups.remove(self.cgroup)
         if netns_exists(self.netns):
             run("ip", "netns", "del", self.netns)
-            deadline = time.monotonic() + 5
-            while netns_exists(self.netns) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(lambda: not netns_exists(self.netns), 5)
 
 
 def edge_address(plan: LabPlan) -> str:

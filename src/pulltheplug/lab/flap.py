@@ -13,12 +13,12 @@ import os
 import shlex
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from pulltheplug.errors import FaultError
 from pulltheplug.lab import cgroups
 from pulltheplug.lab.plan import LabPlan, NodePlan
+from pulltheplug.waiting import wait_until
 
 
 def cgroup(plan: LabPlan) -> str:
@@ -44,12 +44,15 @@ def start(plan: LabPlan, node: NodePlan, period: float, down: float, seconds: fl
     script = f"{cgroups.join_script(cgroup(plan))} && echo $$ > {shlex.quote(str(pid_file))} && {loop}"
     subprocess.run(["setsid", "-f", "sh", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=True)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
+    def started() -> int | None:
         with contextlib.suppress(OSError, ValueError):
             return int(pid_file.read_text())
-        time.sleep(0.01)
-    raise FaultError(f"{node.name}: the flapping loop did not start")
+        return None
+
+    pid = wait_until(started, 5, 0.01)
+    if pid is None:
+        raise FaultError(f"{node.name}: the flapping loop did not start")
+    return pid
 
 
 def stop(plan: LabPlan, pid: int, timeout: float = 5.0) -> None:
@@ -59,9 +62,7 @@ def stop(plan: LabPlan, pid: int, timeout: float = 5.0) -> None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), timeout, 0.01)
 
 
 def downs(node: NodePlan) -> int:

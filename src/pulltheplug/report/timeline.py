@@ -14,10 +14,10 @@ from typing import Any, Literal
 import numpy as np
 
 from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, phases_of
-from pulltheplug.analysis.percentile import nearest_rank, rank
+from pulltheplug.analysis.percentile import rank
 from pulltheplug.naming import node_sort_key
 from pulltheplug.records.columns import FAIL, INFO, OK, RequestColumns
-from pulltheplug.records.model import Event, Meta, RequestRecord, Run
+from pulltheplug.records.model import Event, Meta, Run
 
 BIN_WIDTH = 0.1  # seconds: fine enough to see a 1 s outage, coarse enough for a 10 min run
 _EPS = 1e-9  # k / rate / width lands a hair under an integer in floating point
@@ -96,29 +96,6 @@ def _bin_index(t: float, width: float) -> int:
     return max(math.floor(t / width + _EPS), 0)
 
 
-def request_bins(requests: Sequence[RequestRecord], end: float, width: float = BIN_WIDTH) -> Bins:
-    """Bins cover [0, end) and every due time; a request counts in the bin of its due time."""
-    last = max((_bin_index(r.due, width) for r in requests), default=-1)
-    n = max(math.ceil(end / width - _EPS), last + 1, 0)
-    ok, fail, info = [0] * n, [0] * n, [0] * n
-    latencies: list[list[float]] = [[] for _ in range(n)]
-    counts = {"ok": ok, "fail": fail, "info": info}
-    for r in requests:
-        if not r.was_sent:
-            continue  # the service never saw it: no outcome to show
-        i = _bin_index(r.due, width)
-        counts[r.outcome][i] += 1
-        if r.outcome == "ok":
-            latencies[i].append(r.latency * 1000.0)
-    p50: list[float | None] = []
-    p99: list[float | None] = []
-    for values in latencies:
-        values.sort()
-        p50.append(nearest_rank(values, 50) if values else None)
-        p99.append(nearest_rank(values, 99) if values else None)
-    return Bins(width, [round(i * width, 6) for i in range(n)], ok, fail, info, p50, p99)
-
-
 def _by_time(events: Sequence[Event], kind: str) -> list[Event]:
     return sorted((e for e in events if e.type == kind), key=lambda e: e.t)
 
@@ -159,7 +136,7 @@ def leader_intervals(events: Sequence[Event], end: float) -> dict[str, list[Inte
     return spans
 
 
-def fault_intervals(events: Sequence[Event], end: float) -> dict[str, list[Interval]]:
+def fault_bands(events: Sequence[Event], end: float) -> dict[str, list[Interval]]:
     """Node -> spans a fault held it: off (reboot, power-loss), nic down, frozen..., from injected to reverted,
     on every node the fault touched (a partition's sides, a quorum loss's managers).
 
@@ -250,7 +227,8 @@ def _node_names(meta: Meta, events: Sequence[Event]) -> list[tuple[str, str, str
 
 
 def column_bins(c: RequestColumns, end: float, width: float = BIN_WIDTH) -> Bins:
-    """`request_bins` from columns: counts by bincount, percentiles by one sort of (bin, latency)."""
+    """Bins cover [0, end) and every due time; a request counts in the bin of its due time (sent ones only: the
+    service never saw the others). Counts by bincount, percentiles by one sort of (bin, latency)."""
     sent = ~np.isnan(c.sent)
     index = np.maximum(np.floor(c.due / width + _EPS), 0).astype(np.int64)
     last = int(index.max()) if len(index) else -1
@@ -280,7 +258,7 @@ def timeline_of(run: Run, width: float = BIN_WIDTH) -> Timeline:
     phases = phases_of(run.meta, c.latest() if c is not None else run.requests, run.events)
     last_due = float(c.due.max()) if c is not None and len(c) else max((r.due for r in run.requests), default=0.0)
     end = max(phases.end, last_due)
-    bins = column_bins(c, end, width) if c is not None else request_bins(run.requests, end, width)
+    bins = column_bins(c if c is not None else RequestColumns.from_records(run.requests), end, width)
     return timeline_from(run.meta, run.events, bins, end)
 
 
@@ -288,7 +266,7 @@ def timeline_from(meta: Meta, events: Sequence[Event], bins: Bins, end: float) -
     """The timeline from requests already binned (a live run bins them as they come) and the events."""
     phases = phases_of(meta, [], events)
     leaders = leader_intervals(events, end)
-    faults = fault_intervals(events, end)
+    faults = fault_bands(events, end)
     lanes = [
         Lane(name, role, address, state_intervals(events, name, end), faults.get(name, []),
              leaders.get(name, []))

@@ -30,6 +30,7 @@ from pulltheplug.ssh.power import run_power
 from pulltheplug.ssh.session import Sessions, SshOptions
 from pulltheplug.swarm import settings as swarm_settings
 from pulltheplug.swarm.api import API_ERRORS, answering_manager, node_rows
+from pulltheplug.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -267,12 +268,7 @@ class SshCluster:
 
     @staticmethod
     def _wait(done: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if done():
-                return True
-            time.sleep(0.5)
-        return False
+        return bool(wait_until(done, timeout, 0.5))
 
     # --- the whole cluster ------------------------------------------------------------------------------
     def status(self) -> list[NodeStatus]:

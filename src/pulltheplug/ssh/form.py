@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pulltheplug.ssh.inventory import Host, Inventory
 from pulltheplug.ssh.session import Sessions, SshOptions
 from pulltheplug.swarm import form as swarm_form
 from pulltheplug.swarm.api import API_ERRORS, node_rows
+from pulltheplug.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -226,10 +226,10 @@ def _demote(sessions: Sessions, via: str | None, name: str, node_id: str) -> Non
         return
     with _client(sessions, via, 30.0) as c:
         swarm_form.set_role(c, node_id, "worker")
-    deadline = time.monotonic() + DEMOTE_TIMEOUT
-    while time.monotonic() < deadline:
+    def demoted() -> bool:
         with _client(sessions, name, 15.0) as c:
-            if not swarm_form.SwarmState.of(_ask(sessions[name].host, c.info)).manager:
-                return
-        time.sleep(0.3)
+            return not swarm_form.SwarmState.of(_ask(sessions[name].host, c.info)).manager
+
+    if wait_until(demoted, DEMOTE_TIMEOUT, 0.3):
+        return
     raise ClusterError(f"host {name}: still a manager {DEMOTE_TIMEOUT:.0f}s after its demotion: check `docker node ls`")

@@ -13,6 +13,7 @@ import time
 from pulltheplug.cluster.seam import Cluster, gaps
 from pulltheplug.errors import ClusterError, PulltheplugError
 from pulltheplug.swarm.api import API_ERRORS
+from pulltheplug.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +23,14 @@ CLUSTER_FAILURES = (PulltheplugError, *API_ERRORS)
 
 
 def wait_whole(cluster: Cluster, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def whole() -> bool:
         try:
-            if cluster.is_whole():
-                return True
+            return cluster.is_whole()
         except CLUSTER_FAILURES as exc:  # a half-healed swarm may answer oddly: keep waiting
             log.debug("cluster %s not whole yet: %s: %s", cluster.name, type(exc).__name__, exc)
-        time.sleep(1)
-    return False
+            return False
+
+    return bool(wait_until(whole, timeout, 1.0))
 
 
 def require_whole(cluster: Cluster, timeout: float) -> float:
