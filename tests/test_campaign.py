@@ -13,6 +13,7 @@ from pulltheplug.errors import ClusterError
 from pulltheplug.records.campaign_index import read_index
 from pulltheplug.run import campaign, experiment
 from pulltheplug.run.campaign import run_campaign
+from pulltheplug.run.events import RunEvents
 from pulltheplug.spec import CampaignSpec, ClusterSpec, ExperimentSpec
 from pulltheplug.swarm.health import wait_whole
 
@@ -33,6 +34,14 @@ class FakeCluster:
         if isinstance(answer, Exception):
             raise answer
         return all_whole(answer)
+
+
+class Notes(RunEvents):
+    def __init__(self, into: list[str]) -> None:
+        self.into = into
+
+    def noted(self, message: str) -> None:
+        self.into.append(message)
 
 
 def test_a_swarm_that_answers_oddly_is_waited_for_and_logged(caplog: pytest.LogCaptureFixture) -> None:
@@ -65,7 +74,7 @@ def test_a_failed_run_is_logged_with_its_traceback(error: Exception, level: int,
     notes: list[str] = []
     with caplog.at_level(logging.DEBUG, logger="pulltheplug"):
         cluster: Any = FakeCluster(WHOLE)
-        folder = run_campaign(spec, cluster, tmp_path, on_note=notes.append)
+        folder = run_campaign(spec, cluster, tmp_path, Notes(notes))
     assert [e.status for e in read_index(folder)] == ["failed"]
     assert notes == [f"run 1 failed: {error}"]
     (record,) = [r for r in caplog.records if r.name == campaign.__name__]

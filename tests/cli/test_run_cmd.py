@@ -14,6 +14,7 @@ from pulltheplug.cli.app import app
 from pulltheplug.errors import FaultError
 from pulltheplug.lab import lab as labmod
 from pulltheplug.run import experiment, preparation
+from pulltheplug.run.events import RunEvents
 from tests.report.synthetic import PASSING_SLOS, synthetic_run, write_run
 
 
@@ -44,8 +45,8 @@ def test_a_failed_run_still_writes_a_failing_junit(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(labmod, "require_up", lambda name: None)
     monkeypatch.setattr(preparation, "prepare", lambda spec, cluster: None)
 
-    def execute(*args: Any, on_folder: Any = None, **kwargs: Any) -> Path:
-        on_folder(folder)
+    def execute(spec: Any, text: str, cluster: Any, runs_dir: Path, events: RunEvents, *args: Any) -> Path:
+        events.folder_made(folder)
         raise FaultError("nic-down on node3: revert failed: eth0 still down")
 
     monkeypatch.setattr(experiment, "execute", execute)

@@ -16,6 +16,7 @@ from pulltheplug.analysis.findings import RULES
 from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
 from pulltheplug.cli.backends import open_cluster
+from pulltheplug.cli.handlers import HtmlReport, LiveFollow, Terminal
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.errors import PulltheplugError
 from pulltheplug.lab import lab as labmod
@@ -28,10 +29,10 @@ from pulltheplug.report.campaign_html import (
     mean_ci,
     write_campaign_report,
 )
-from pulltheplug.report.html import write_html
 from pulltheplug.run.campaign import run_campaign
+from pulltheplug.run.events import EventRegistry
 from pulltheplug.spec import CampaignSpec, load_campaign
-from pulltheplug.spec.campaign_plan import DEMO_LAB, PlannedRun, demo_spec
+from pulltheplug.spec.campaign_plan import DEMO_LAB, demo_spec
 
 console = Console()
 log = logging.getLogger(__name__)
@@ -156,21 +157,11 @@ def execute_campaign(spec: CampaignSpec, runs_dir: Path,
     with ProgressDisplay(console) as display:
         display.status("waiting for the cluster to be whole")
 
-        def on_run(run: PlannedRun, total: int) -> None:
-            display.title = f"[bold]run {run.number} of {total}:[/] {run.scenario} rep {run.repetition}"
-            display.note(display.title)
-            display.status("preparing: workload, entries, target")
-
-        def on_folder(run_folder: Path) -> None:
-            if server is not None:
-                server.follow(run_folder, Text.from_markup(display.title).plain)
-
-        def on_note(message: str) -> None:
-            display.note(f"[yellow]{message}[/]")
-
+        # the terminal first: it names the run the live page then follows
+        events = EventRegistry(Terminal(display), LiveFollow(server, lambda: Text.from_markup(display.title).plain),
+                               HtmlReport())
         try:
-            folder = run_campaign(spec, cluster, runs_dir, on_run, display.update, on_note, on_results=write_html,
-                                  on_folder=on_folder)
+            folder = run_campaign(spec, cluster, runs_dir, events)
         except BaseException as exc:  # re-raised below, once what ran is reported
             log.debug("the campaign stopped: %s: %s", type(exc).__name__, exc)
             folder = _new_campaign_folder(runs_dir, before)

@@ -10,12 +10,14 @@ from rich.console import Console
 from pulltheplug.analysis.verdict import exit_code
 from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
+from pulltheplug.cli.handlers import HtmlReport, LiveFollow, Terminal
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.cli.render import render_summary
 from pulltheplug.errors import SpecError
 from pulltheplug.load.workers import default_workers
-from pulltheplug.report.html import REPORT, write_html
+from pulltheplug.report.html import REPORT
 from pulltheplug.run import load_test as load_run
+from pulltheplug.run.events import EventRegistry
 from pulltheplug.spec import parse_duration
 
 console = Console()
@@ -53,11 +55,10 @@ def load(
     assert watch is not None  # given by with_watch_options
     with live_opts.watching(watch, console) as server:
         with ProgressDisplay(console) as display:
+            events = EventRegistry(LiveFollow(server, lambda: "load"), Terminal(display), HtmlReport())
             folder = load_run.execute(
-                urls, rate, seconds, each, runs_dir, on_progress=display.update, folder=out, keep_alive=keep_alive,
-                workers=default_workers() if workers is None else workers,
-                on_folder=(lambda f: server.follow(f, "load")) if server is not None else None,
-                on_results=write_html)
+                urls, rate, seconds, each, runs_dir, events=events, folder=out, keep_alive=keep_alive,
+                workers=default_workers() if workers is None else workers)
         summary, slos = render_summary(console, folder)
         console.print(f"report: {folder / REPORT}")
         live_opts.finish(server, watch, folder / REPORT, summary.status, console)

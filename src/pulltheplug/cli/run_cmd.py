@@ -14,13 +14,15 @@ from pulltheplug.analysis.verdict import exit_code
 from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
 from pulltheplug.cli.backends import open_cluster
+from pulltheplug.cli.handlers import Folders, HtmlReport, LiveFollow, Terminal
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.cli.render import render_summary
 from pulltheplug.errors import SpecError
 from pulltheplug.live.sidecar import LiveServer
 from pulltheplug.report import write_junit
-from pulltheplug.report.html import REPORT, write_html
+from pulltheplug.report.html import REPORT
 from pulltheplug.run import experiment, preparation
+from pulltheplug.run.events import EventRegistry
 from pulltheplug.spec import ExperimentSpec, load_spec, parse_spec
 
 console = Console()
@@ -86,17 +88,13 @@ def _run(spec: ExperimentSpec, text: str, runs_dir: Path, junit: Path | None, se
     whole = f"the cluster whole (up to {spec.phases.wait_whole:g}s), " if spec.phases.wait_whole else ""
     with console.status(f"preparing: {whole}workload, entries, target"):
         prepared = preparation.prepare(spec, cluster)
-    made: list[Path] = []
-
-    def on_folder(folder: Path) -> None:
-        made.append(folder)
-        if server is not None:
-            server.follow(folder, f"run {spec.name}")
-
+    folders = Folders()
+    made = folders.made
     try:
         with ProgressDisplay(console) as display:
-            folder = experiment.execute(spec, text, cluster, runs_dir, display.update, prepared,
-                                        on_folder=on_folder, on_results=write_html)
+            events = EventRegistry(folders, LiveFollow(server, lambda: f"run {spec.name}"), Terminal(display),
+                                   HtmlReport())
+            folder = experiment.execute(spec, text, cluster, runs_dir, events, prepared)
     except Exception:
         # a failed run still has its verdict for CI (run_completed fails), when it got as far as a summary
         if junit is not None and made and (made[0] / SUMMARY).exists():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,9 +21,9 @@ from pulltheplug.errors import PulltheplugError
 from pulltheplug.records.campaign_index import CAMPAIGN, INDEX, CampaignEntry
 from pulltheplug.records.folder import load_meta
 from pulltheplug.run import experiment
-from pulltheplug.run.progress import OnResults, RunProgress
+from pulltheplug.run.events import RunEvents
 from pulltheplug.spec import CampaignSpec
-from pulltheplug.spec.campaign_plan import PlannedRun, plan_runs, run_spec
+from pulltheplug.spec.campaign_plan import plan_runs, run_spec
 from pulltheplug.swarm.health import CLUSTER_FAILURES, wait_whole
 
 log = logging.getLogger(__name__)
@@ -33,20 +32,18 @@ def run_campaign(
     spec: CampaignSpec,
     cluster: Cluster,
     runs_dir: Path,
-    on_run: Callable[[PlannedRun, int], None] | None = None,
-    on_progress: Callable[[RunProgress], None] | None = None,
-    on_note: Callable[[str], None] | None = None,
-    on_results: OnResults | None = None,
-    on_folder: Callable[[Path], None] | None = None,
+    events: RunEvents | None = None,
 ) -> Path:
     """Run the whole matrix on `cluster`; returns the campaign folder. Ctrl-C stops after saving the current
-    run. `on_results` and `on_folder` are each run's, as in `experiment.execute`."""
+    run. `events` hears each run's events (as in `experiment.execute`), each run's start and the campaign's
+    notes."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = runs_dir / f"{stamp}-campaign-{spec.name}"
     folder.mkdir(parents=True)
     (folder / CAMPAIGN).write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
     plan = plan_runs(spec)
-    note = on_note or (lambda _: None)
+    events = events or RunEvents()
+    note = events.noted
     for run in plan:
         rebuilt = False
         if not wait_whole(cluster, spec.healthy_timeout):
@@ -60,13 +57,11 @@ def run_campaign(
                 note(f"cluster {cluster.name} cannot be rebuilt ({exc}): stopping")
                 break
             rebuilt = True
-        if on_run:
-            on_run(run, len(plan))
+        events.campaign_run(run, len(plan))
         exp = run_spec(spec, run)
         text = yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False)
         try:
-            run_folder = experiment.execute(exp, text, cluster, folder, on_progress, on_folder=on_folder,
-                                            on_results=on_results)
+            run_folder = experiment.execute(exp, text, cluster, folder, events)
             meta = load_meta(run_folder)  # the records stay unread: the run summarized them once
             status, converged, name = meta.status, "converged" in meta.phases, run_folder.name
         except Exception as exc:  # one failed run is a result of the campaign, not its end

@@ -21,10 +21,11 @@ from pulltheplug.doors import DoorWatcher
 from pulltheplug.observe.observer import Observer
 from pulltheplug.records.folder import RunWriter
 from pulltheplug.records.model import Event, Meta
+from pulltheplug.run.events import RunEvents
 from pulltheplug.run.fault_steps import REVERT_ERRORS, FaultState, Notes, note_failed, revert_if_needed
 from pulltheplug.run.phases import phases
 from pulltheplug.run.preparation import Prepared, close_door, prepare
-from pulltheplug.run.progress import OnResults, RunProgress, Tally, run_folder
+from pulltheplug.run.progress import RunProgress, Tally, run_folder
 from pulltheplug.run.stop_signals import StopRequested, StopSignals, stop_signals
 from pulltheplug.spec import ExperimentSpec
 from pulltheplug.swarm import settings as swarm_settings
@@ -56,26 +57,22 @@ def execute(
     spec_text: str,
     cluster: Cluster,
     runs_dir: Path,
-    on_progress: Callable[[RunProgress], None] | None = None,
+    events: RunEvents | None = None,
     prepared: Prepared | None = None,
-    on_folder: Callable[[Path], None] | None = None,
-    on_results: OnResults | None = None,
 ) -> Path:
     """Run the experiment; returns the run folder. Ctrl-C (or SIGTERM) ends it early: the fault is reverted,
     the records kept, and meta.json says `interrupted`. A run that fails raises once its records, summary
-    and report are written; `on_folder` learns the folder as soon as it exists, so a caller can still judge
-    such a run. `on_results` gets the records, summary and verdict as `summary.json` is written (the caller
-renders reports: the runner knows none)."""
+    and report are written; `events` hears the folder as soon as it exists (so a caller can still judge such a
+    run), the progress, and the results as `summary.json` is written (see run/events.py)."""
     prep = prepared or prepare(spec, cluster)
     try:
-        return _execute(spec, spec_text, cluster, runs_dir, on_progress, prep, on_folder, on_results)
+        return _execute(spec, spec_text, cluster, runs_dir, events or RunEvents(), prep)
     finally:
         close_door(prep)  # also when the run never started: nothing of the door outlives it
 
 
-def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: Path,
-             on_progress: Callable[[RunProgress], None] | None, prep: Prepared,
-             on_folder: Callable[[Path], None] | None, on_results: OnResults | None) -> Path:
+def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: Path, events: RunEvents,
+             prep: Prepared) -> Path:
     t0 = time.monotonic()
 
     def clock() -> float:
@@ -105,8 +102,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
     if prep.door is not None:
         meta.door = prep.door.describe()
     writer = RunWriter(run_folder(runs_dir, spec.name), meta, spec_text)
-    if on_folder is not None:
-        on_folder(writer.folder)
+    events.folder_made(writer.folder)
     progress = RunProgress(target=pick.node if pick else "", fault=str(meta.fault["kind"]))
     tally = Tally(writer, progress)
     notes = Notes(cluster, spec.name, len(prep.faults))
@@ -142,7 +138,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
             if watcher is not None:
                 watcher.start()
             _run_until_stopped(stops, phases(spec, prep, clock, writer, observer, tally, progress, faults, emit,
-                                              on_progress))
+                                              events))
             meta.status = "complete"
         except KeyboardInterrupt:  # StopRequested: the first stop signal
             meta.status = "interrupted"  # the caller sees it in meta.json; records and revert are done below
@@ -155,8 +151,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
     error = error or revert_error  # a fault left in place must be loud
     try:
         results = write_results(writer.folder)
-        if on_results is not None:
-            on_results(*results)  # e.g. the HTML report, from the same reading of the records
+        events.results_written(*results)  # e.g. the HTML report, from the same reading of the records
         w = spec.workload
         if w.stack is not None and not w.keep_stack:
             c, _ = answering_manager(cluster)

@@ -24,7 +24,8 @@ from pulltheplug.load.prober import LoadStats, run_load
 from pulltheplug.load.workers import run_workers
 from pulltheplug.records.folder import RunWriter
 from pulltheplug.records.model import Event, Meta, RequestRecord
-from pulltheplug.run.progress import OnResults, RunProgress, Tally, named_entries, run_folder
+from pulltheplug.run.events import RunEvents
+from pulltheplug.run.progress import RunProgress, Tally, named_entries, run_folder
 from pulltheplug.spec import SloSpec
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,8 @@ def engine_for(urls: list[str], workers: int) -> str:
 
 
 def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_dir: Path, name: str = "load",
-            on_progress: Callable[[RunProgress], None] | None = None,
-            on_folder: Callable[[Path], None] | None = None, on_results: OnResults | None = None,
-            folder: Path | None = None, workers: int = 1, keep_alive: bool = True) -> Path:
+            events: RunEvents | None = None, folder: Path | None = None, workers: int = 1,
+            keep_alive: bool = True) -> Path:
     """Load `urls` round-robin at `rate` for `duration` s; returns the run folder (summary and report made).
 
     Ctrl-C stops the load: the requests in flight get their records, and meta.json says `interrupted`.
@@ -86,8 +86,8 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
     writer = RunWriter(folder or run_folder(runs_dir, name), meta, f"# pulltheplug load {' '.join(urls)} "
                        f"--rate {rate:g} --duration {duration:g}s --timeout {timeout:g}s --workers {workers}"
                        f"{'' if keep_alive else ' --no-keep-alive'}\n")
-    if on_folder is not None:
-        on_folder(writer.folder)
+    events = events or RunEvents()
+    events.folder_made(writer.folder)
     progress = RunProgress(phase="steady", target="", fault="none", cluster=False)
     tally = Tally(writer, progress)
 
@@ -105,12 +105,12 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
 
     try:
         if workers > 1:
-            stats = _on_workers(entries, rate, duration, timeout, t0, tally, clock, on_progress, workers, keep_alive,
+            stats = _on_workers(entries, rate, duration, timeout, t0, tally, clock, events, workers, keep_alive,
                                 begin)
         else:
             with asyncio.Runner(loop_factory=new_loop if engine == "fast" else None) as runner:
                 begin(clock())
-                stats = runner.run(_load(entries, rate, duration, timeout, t0, tally, clock, on_progress,
+                stats = runner.run(_load(entries, rate, duration, timeout, t0, tally, clock, events,
                                          engine, keep_alive))
         meta.load.update(sent=stats.sent, max_lag=round(stats.max_lag, 6), peak_in_flight=stats.peak_in_flight)
         meta.status = "complete"
@@ -122,13 +122,12 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
         writer.event(Event(clock(), "run", {"action": "end" if meta.status == "complete" else "interrupted"}))
         writer.close()
     results = write_results(writer.folder)
-    if on_results is not None:
-        on_results(*results)
+    events.results_written(*results)
     return writer.folder
 
 
 async def _load(entries: dict[str, str], rate: float, duration: float, timeout: float, t0: float, tally: Tally,
-                clock: Callable[[], float], on_progress: Callable[[RunProgress], None] | None, engine: str,
+                clock: Callable[[], float], events: RunEvents, engine: str,
                 keep_alive: bool) -> LoadStats:
     # `duration` from the load's own start, so --rate R --duration D is R x D requests: run_load dues request k
     # at its start + k/R, microseconds after `start`, and sends none due at or after the deadline
@@ -138,14 +137,14 @@ async def _load(entries: dict[str, str], rate: float, duration: float, timeout: 
         run_fast_load(entries, rate, timeout, t0, until, tally, keep_alive=keep_alive, hold_gc=True) if engine == "fast"
         else run_load(entries, rate, timeout, t0, until, tally))
     await asyncio.sleep(0)  # the load takes its start now, before any progress is drawn
-    while on_progress is not None and not load.done():
-        on_progress(tally.progress_at(clock()))
+    while not load.done():
+        events.progressed(tally.progress_at(clock()))
         await asyncio.wait({load}, timeout=TICK)
     return await load
 
 
 def _on_workers(entries: dict[str, str], rate: float, duration: float, timeout: float, t0: float, tally: Tally,
-                clock: Callable[[], float], on_progress: Callable[[RunProgress], None] | None, workers: int,
+                clock: Callable[[], float], events: RunEvents, workers: int,
                 keep_alive: bool, begin: Callable[[float], None]) -> LoadStats:
     """The workers' records come in on a thread of their own; this one draws the progress and takes Ctrl-C."""
     stop = threading.Event()
@@ -168,10 +167,9 @@ def _on_workers(entries: dict[str, str], rate: float, duration: float, timeout: 
     receiver.start()
     try:
         while receiver.is_alive():
-            if on_progress is not None:
-                with lock:
-                    progress = tally.progress_at(clock())
-                on_progress(progress)
+            with lock:
+                progress = tally.progress_at(clock())
+            events.progressed(progress)
             receiver.join(TICK)
     except KeyboardInterrupt:
         stop.set()  # the workers finish their requests in flight and ship them

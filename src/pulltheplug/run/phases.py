@@ -14,6 +14,7 @@ from pulltheplug.load.prober import run_load, run_load_in_netns
 from pulltheplug.observe.observer import Observer
 from pulltheplug.records.folder import RunWriter
 from pulltheplug.records.model import Event
+from pulltheplug.run.events import RunEvents
 from pulltheplug.run.fault_steps import FaultState, run_faults, sleep_or_fail
 from pulltheplug.run.preparation import Prepared, request_shape
 from pulltheplug.run.progress import RunProgress, Tally
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 async def phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float], writer: RunWriter,
                   observer: Observer, tally: Tally, progress: RunProgress, faults: list[FaultState],
-                  emit: Callable[[Event], None], on_progress: Callable[[RunProgress], None] | None) -> None:
+                  emit: Callable[[Event], None], events: RunEvents) -> None:
     meta = writer.meta
     stop = asyncio.Event()
     meta.phases["steady"] = clock()
@@ -44,7 +45,7 @@ async def phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float
     else:
         load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic,
                                             stop, tally, spec.load.max_in_flight, shape))
-    ticker = asyncio.create_task(_tick(clock, observer, tally, on_progress))
+    ticker = asyncio.create_task(_tick(clock, observer, tally, events))
     try:
         await sleep_or_fail(spec.phases.steady, load)
         if faults:
@@ -93,13 +94,13 @@ async def _until_converged(spec: ExperimentSpec, prep: Prepared, clock: Callable
 
 
 async def _tick(clock: Callable[[], float], observer: Observer, tally: Tally,
-                on_progress: Callable[[RunProgress], None] | None) -> None:
-    while on_progress is not None:
+                events: RunEvents) -> None:
+    while True:
         v = observer.snapshot()
         progress = tally.progress_at(clock())
         progress.nodes = {n: row["state"] for n, row in v.nodes.items()}
         progress.leader = v.leader
         progress.control_plane = v.control_plane
         progress.tasks = running_per_node(v.tasks.values())
-        on_progress(progress)
+        events.progressed(progress)
         await asyncio.sleep(0.5)

@@ -4,18 +4,13 @@ terminal, the tally that writes each request at once, and where its folder goes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pulltheplug.analysis import Summary
-from pulltheplug.analysis.verdict import SloResult
 from pulltheplug.live.state import OpenOutage, RecentRates, longest_open
 from pulltheplug.records.folder import RunWriter
-from pulltheplug.records.model import RequestRecord, Run
-
-OnResults = Callable[[Run, Summary, list[SloResult]], object]
+from pulltheplug.records.model import RequestRecord
 
 
 @dataclass
