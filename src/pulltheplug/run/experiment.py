@@ -23,6 +23,7 @@ from pulltheplug.records.folder import RunWriter
 from pulltheplug.records.model import Event, Meta
 from pulltheplug.run.events import RunEvents
 from pulltheplug.run.fault_steps import REVERT_ERRORS, FaultState, Notes, note_failed, revert_if_needed
+from pulltheplug.run.parts import RunParts
 from pulltheplug.run.phases import phases
 from pulltheplug.run.preparation import Prepared, close_door, prepare
 from pulltheplug.run.progress import RunProgress, Tally, run_folder
@@ -114,6 +115,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
     observer = Observer(cluster, prep.service, clock, emit, spec.observe.interval,
                         spec.observe.request_timeout)
     watcher = DoorWatcher(prep.door, clock, emit, spec.observe.interval) if prep.door is not None else None
+    parts = RunParts(spec, prep, cluster, clock, writer, observer, tally, progress, faults, events, watcher)
     emit(Event(clock(), "run", {"action": "start"}))
     error: BaseException | None = None
     applied: dict[str, dict[str, float | int | None]] = {}
@@ -137,8 +139,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
             observer.start()
             if watcher is not None:
                 watcher.start()
-            _run_until_stopped(stops, phases(spec, prep, clock, writer, observer, tally, progress, faults, emit,
-                                              events))
+            _run_until_stopped(stops, phases(parts))
             meta.status = "complete"
         except KeyboardInterrupt:  # StopRequested: the first stop signal
             meta.status = "interrupted"  # the caller sees it in meta.json; records and revert are done below
@@ -146,8 +147,7 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
             log.debug("run %s failed", spec.name, exc_info=True)
             meta.status, meta.error, error = "failed", f"{type(exc).__name__}: {exc}", exc
         finally:
-            revert_error = _finish(faults, clock, emit, meta, observer, writer, cluster, watcher,
-                                   lambda: _restore_settings(cluster, applied))
+            revert_error = _finish(parts, lambda: _restore_settings(cluster, applied))
     error = error or revert_error  # a fault left in place must be loud
     try:
         results = write_results(writer.folder)
@@ -204,11 +204,10 @@ def _restore_settings(cluster: Cluster, applied: dict[str, dict[str, float | int
         cluster.guard_settings(None, 0.0)
 
 
-def _finish(faults: list[FaultState], clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta,
-            observer: Observer, writer: RunWriter, cluster: Cluster,
-            watcher: DoorWatcher | None = None, restore: Callable[[], None] | None = None) -> Exception | None:
+def _finish(run: RunParts, restore: Callable[[], None] | None = None) -> Exception | None:
     """Revert (if owed), restore the swarm's settings, stop observing, write the last events and meta.json,
     whatever fails on the way; returns the revert's (or the restore's) error, if any."""
+    faults, clock, emit, meta = run.faults, run.clock, run.emit, run.writer.meta
     revert_error: Exception | None = None
     unexpected: BaseException | None = None
     steps: list[tuple[str, Callable[[], None]]] = [("revert", lambda: revert_if_needed(faults, clock, emit, meta))]
@@ -224,14 +223,14 @@ def _finish(faults: list[FaultState], clock: Callable[[], float], emit: Callable
             except BaseException as exc:  # a bug: said, the next step still runs, then it goes on up
                 note_failed(meta, what, exc)
                 unexpected = unexpected or exc
-        observer.stop()
-        if watcher is not None:
-            watcher.stop()
+        run.observer.stop()
+        if run.watcher is not None:
+            run.watcher.stop()
     finally:
-        cluster.watch(None)
+        run.cluster.watch(None)
         meta.phases.setdefault("end", clock())
         emit(Event(clock(), "run", {"action": "end" if meta.status == "complete" else meta.status}))
-        writer.close()
+        run.writer.close()
     if unexpected is not None:
         raise unexpected
     return revert_error

@@ -6,26 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from pulltheplug.live.state import running_per_node
 from pulltheplug.load.fast import can_carry, run_fast_load
 from pulltheplug.load.prober import run_load, run_load_in_netns
-from pulltheplug.observe.observer import Observer
-from pulltheplug.records.folder import RunWriter
 from pulltheplug.records.model import Event
-from pulltheplug.run.events import RunEvents
-from pulltheplug.run.fault_steps import FaultState, run_faults, sleep_or_fail
-from pulltheplug.run.preparation import Prepared, request_shape
-from pulltheplug.run.progress import RunProgress, Tally
-from pulltheplug.spec import ExperimentSpec
+from pulltheplug.run.fault_steps import run_faults, sleep_or_fail
+from pulltheplug.run.parts import RunParts
+from pulltheplug.run.preparation import request_shape
 
 log = logging.getLogger(__name__)
 
 
-async def phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float], writer: RunWriter,
-                  observer: Observer, tally: Tally, progress: RunProgress, faults: list[FaultState],
-                  emit: Callable[[Event], None], events: RunEvents) -> None:
+async def phases(run: RunParts) -> None:
+    spec, prep, clock, writer, tally, progress = run.spec, run.prep, run.clock, run.writer, run.tally, run.progress
+    emit = run.emit
     meta = writer.meta
     stop = asyncio.Event()
     meta.phases["steady"] = clock()
@@ -45,15 +40,15 @@ async def phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float
     else:
         load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic,
                                             stop, tally, spec.load.max_in_flight, shape))
-    ticker = asyncio.create_task(_tick(clock, observer, tally, events))
+    ticker = asyncio.create_task(_tick(run))
     try:
         await sleep_or_fail(spec.phases.steady, load)
-        if faults:
-            await run_faults(spec, faults, clock, emit, writer, progress, load)
+        if run.faults:
+            await run_faults(spec, run.faults, clock, emit, writer, progress, load)
         else:
             await sleep_or_fail(spec.fault.duration, load)
         progress.phase, progress.phase_until = "recovery", clock() + spec.phases.timeout
-        converged = await _until_converged(spec, prep, clock, observer, tally, load)
+        converged = await _until_converged(run, load)
         if converged is not None:
             meta.phases["converged"] = converged
         else:
@@ -73,12 +68,12 @@ async def phases(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float
             meta.load.update(sent=stats.sent, max_lag=round(stats.max_lag, 6), peak_in_flight=stats.peak_in_flight)
 
 
-async def _until_converged(spec: ExperimentSpec, prep: Prepared, clock: Callable[[], float],
-                           observer: Observer, tally: Tally, load: asyncio.Task[object]) -> float | None:
+async def _until_converged(run: RunParts, load: asyncio.Task[object]) -> float | None:
     """Every node Ready, every desired task running, and no failed request for `settle` seconds.
 
     Returns when the cluster side converged (and stayed so), or None on timeout.
     """
+    spec, prep, clock, observer, tally = run.spec, run.prep, run.clock, run.observer, run.tally
     names = prep.nodes
     start = clock()
     since: float | None = None
@@ -93,14 +88,13 @@ async def _until_converged(spec: ExperimentSpec, prep: Prepared, clock: Callable
     return None
 
 
-async def _tick(clock: Callable[[], float], observer: Observer, tally: Tally,
-                events: RunEvents) -> None:
+async def _tick(run: RunParts) -> None:
     while True:
-        v = observer.snapshot()
-        progress = tally.progress_at(clock())
+        v = run.observer.snapshot()
+        progress = run.tally.progress_at(run.clock())
         progress.nodes = {n: row["state"] for n, row in v.nodes.items()}
         progress.leader = v.leader
         progress.control_plane = v.control_plane
         progress.tasks = running_per_node(v.tasks.values())
-        events.progressed(progress)
+        run.events.progressed(progress)
         await asyncio.sleep(0.5)
