@@ -212,7 +212,8 @@ def test_every_rule_answers_once_in_order() -> None:
 
 
 def test_a_campaign_counts_each_rule_per_scenario_with_its_median_length() -> None:
-    from pulltheplug.analysis.findings import Finding, finding_counts
+    from pulltheplug.analysis.finding_counts import finding_counts
+    from pulltheplug.analysis.findings import Finding
 
     def hit(rule: str, length: float) -> Finding:
         return Finding(rule, "found", "warning", "x", 10.0, 10.0 + length)

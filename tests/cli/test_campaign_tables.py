@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pulltheplug.analysis.compare import compare
-from pulltheplug.analysis.findings import finding_counts
+from pulltheplug.analysis.finding_counts import finding_counts
 from pulltheplug.analysis.results import results_of
 from pulltheplug.cli import campaign_cmd
 from pulltheplug.cli.campaign_cmd import comparison_table, verdict_table

@@ -12,9 +12,8 @@ after about GRACE heartbeat periods (5 s by default; a run's `swarm.dispatcher_h
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from statistics import median
 from typing import Literal, get_args
 
 from pulltheplug.analysis.control_plane import ControlPlaneWindow
@@ -383,35 +382,3 @@ FAULT_CHECKERS = tuple(c for c in CHECKERS if c not in (not_restored, unsound))
 def findings(h: History) -> list[Finding]:
     """Every rule's answer, in RULES order (for one fault of a schedule, the FAULT_CHECKERS' answers)."""
     return [check(h) for check in (CHECKERS if h.scope is None else FAULT_CHECKERS)]
-
-
-@dataclass(frozen=True, slots=True)
-class FindingCount:
-    """One rule over one scenario's runs: how many found it, how many could not tell, and the median length of
-    what was found (end - start, over the findings that have both)."""
-
-    found: int
-    runs: int
-    unknown: int
-    median_s: float | None
-
-    def words(self) -> str:
-        median = "" if self.median_s is None else f", median {self.median_s:.1f} s"
-        return f"{self.found}/{self.runs}{median}"
-
-
-def finding_counts(results: Iterable[tuple[str, Sequence[Finding]]]) -> dict[str, dict[str, FindingCount]]:
-    """`counts[scenario][rule]`, scenarios in the order they first appear, rules in RULES order."""
-    by_scenario: dict[str, list[Sequence[Finding]]] = {}
-    for scenario, fs in results:
-        by_scenario.setdefault(scenario, []).append(fs)
-    out: dict[str, dict[str, FindingCount]] = {}
-    for scenario, runs in by_scenario.items():
-        out[scenario] = {}
-        for rule in RULES:
-            answers = [f for fs in runs for f in fs if f.rule == rule]
-            hits = [f for f in answers if f.found]
-            lengths = [f.end - f.start for f in hits if f.start is not None and f.end is not None]
-            out[scenario][rule] = FindingCount(len(hits), len(runs), sum(f.verdict == "unknown" for f in answers),
-                                               median(lengths) if lengths else None)
-    return out

@@ -4,29 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
 import shutil
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import docker
 
 from pulltheplug.cluster.seam import DEADMAN_MARGIN, ClusterNode, Evidence, Listener, NodeStatus, all_whole
-from pulltheplug.cluster.traffic import TABLE, TrafficRules, ruleset
+from pulltheplug.cluster.traffic import TABLE
 from pulltheplug.errors import ClusterError, FaultError, LabError, MissingToolError, NotRootError
-from pulltheplug.lab import cgroups, daemon, deadman, flap, image, network, services
+from pulltheplug.lab import cgroups, daemon, deadman, flap, network
+from pulltheplug.lab.build import build
 from pulltheplug.lab.edge import LabEdge
-from pulltheplug.lab.mounts import unmount_under
-from pulltheplug.lab.plan import CGROUP_PREFIX, LAB_ROOT, LabPlan, NodePlan, check_name, pick_subnet, plan_lab
-from pulltheplug.lab.state import LabState, list_labs, load_state, require_state, save_state, state_path
-from pulltheplug.swarm import form as swarm_form
+from pulltheplug.lab.node_actions import LabNodes, file_lock
+from pulltheplug.lab.plan import LabPlan, check_name, pick_subnet, plan_lab
+from pulltheplug.lab.state import LabState, load_state, require_state, save_state
+from pulltheplug.lab.teardown import teardown
 from pulltheplug.swarm import settings as swarm_settings
 from pulltheplug.swarm.api import answering_manager, node_rows
 
@@ -63,7 +61,7 @@ def require_tools() -> None:
             raise MissingToolError(f"{tool} is missing: run `{fix}` (or `pulltheplug doctor`)")
 
 
-class Lab:
+class Lab(LabNodes):
     """A lab that is up (or being made): the `Cluster` backed by namespaces and local dockerds."""
 
     kind = "lab"
@@ -102,68 +100,6 @@ class Lab:
     def docker_client(self, node: str, timeout: float = 5) -> docker.DockerClient:
         return daemon.client(self.plan.node(node), timeout)
 
-    def set_nic(self, node: str, up: bool) -> None:
-        network.set_eth0(self.plan.node(node), up)
-
-    def nic_is_up(self, node: str) -> bool:
-        return network.eth0_is_up(self.plan.node(node))
-
-    def stop_node(self, node: str) -> None:
-        """A graceful shutdown: the node's services first (they say goodbye), then dockerd."""
-        with self._lock:
-            pids = self.state.service_pids.pop(node, {})
-            save_state(self.state)
-        for pid in pids.values():
-            services.stop(pid)
-        daemon.stop(self.plan.node(node))
-
-    def node_service(self, node: str, name: str, argv: Sequence[str] | None) -> None:
-        plan = self.plan.node(node)
-        with self._lock:
-            pids = self.state.service_pids.setdefault(node, {})
-            if name in pids:
-                services.stop(pids.pop(name))
-            if argv is None:
-                self.state.services.get(node, {}).pop(name, None)
-            else:
-                self.state.services.setdefault(node, {})[name] = list(argv)
-                pids[name] = services.start(plan, name, argv)
-            save_state(self.state)
-
-    def power_off_node(self, node: str) -> int:
-        return daemon.power_off(self.plan.node(node))
-
-    def boot_node(self, node: str) -> None:
-        """Boot, or, if a boot already started (a revert retried), wait for that one."""
-        plan = self.plan.node(node)
-        # one boot of a node at a time, across processes (a revert, `lab heal`, a dead-man), held until the
-        # engine answers: a second booter must never take a dockerd still starting for an orphan to end
-        with _file_lock(Path(plan.dir) / "boot.lock"):
-            pid = daemon.running_pid(plan)
-            if pid is None:  # after an engine crash its containers still run: a start without live-restore ends them
-                daemon.end_orphans(plan, set(self.state.service_pids.get(node, {}).values()))
-                pid = daemon.boot(plan)
-            daemon.wait_ready(plan, pid)
-        with self._lock:  # a quorum loss boots several nodes at once
-            pids = self.state.service_pids.setdefault(node, {})
-            for name, argv in self.state.services.get(node, {}).items():  # started at boot, as systemd would
-                if name not in pids or not services.alive(pids[name]):
-                    pids[name] = services.start(plan, name, argv)
-            save_state(self.state)
-
-    def freeze_node(self, node: str, frozen: bool) -> None:
-        cgroups.set_frozen(self.plan.node(node).cgroup, frozen)
-
-    def node_frozen(self, node: str) -> bool:
-        return cgroups.is_frozen(self.plan.node(node).cgroup)
-
-    def node_pids(self, node: str) -> list[int]:
-        return cgroups.pids(self.plan.node(node).cgroup)
-
-    def node_running(self, node: str) -> bool:
-        return daemon.is_up(self.plan.node(node))
-
-    # --- node actions, with evidence (Cluster) -------------------------------------------------------------
     def arm_revert(self, node: str, kind: str, duration: float) -> Evidence:
         """The lab's dead-man (see `lab/deadman.py`): it heals the whole lab DEADMAN_MARGIN after the fault's
         end unless the run reverted first. One per lab, covering every armed fault: a fault due to end later
@@ -191,81 +127,6 @@ class Lab:
             if not self._armed and self._deadman is not None:
                 deadman.disarm(self._deadman)
                 self._deadman = None
-
-    def nic_down(self, node: str, seconds: float) -> Evidence:
-        """eth0 down; the run reverts it (its dead-man, or `lab heal`, after a killed run)."""
-        self.set_nic(node, False)
-        up = self.nic_is_up(node)
-        return _require(not up, {"eth0_up": up}, "eth0 is still up")
-
-    def nic_up(self, node: str) -> Evidence:
-        self.set_nic(node, True)
-        up = self.nic_is_up(node)
-        return _require(up, {"eth0_up": up}, "eth0 did not come back up")
-
-    def shut_down(self, node: str) -> Evidence:
-        self.stop_node(node)
-        return self._off_evidence(node, {"stopped": "graceful"})
-
-    def power_off(self, node: str) -> Evidence:
-        return self._off_evidence(node, {"killed": self.power_off_node(node)})
-
-    def _off_evidence(self, node: str, extra: Evidence) -> Evidence:
-        left = self.node_pids(node)
-        evidence = {**extra, "processes_left": len(left), "daemon_running": self.node_running(node)}
-        return _require(not left, evidence, "processes of the node are still alive")
-
-    def boot(self, node: str) -> Evidence:
-        self.boot_node(node)
-        running = self.node_running(node)
-        return _require(running, {"daemon_running": running}, "the node did not boot")
-
-    def freeze(self, node: str, seconds: float) -> Evidence:
-        self.freeze_node(node, True)
-        frozen = self.node_frozen(node)
-        return _require(frozen, {"frozen": frozen, "processes": len(self.node_pids(node))}, "the node is not frozen")
-
-    def thaw(self, node: str) -> Evidence:
-        self.freeze_node(node, False)
-        frozen = self.node_frozen(node)
-        return _require(not frozen, {"frozen": frozen}, "the node is still frozen")
-
-    def filter_traffic(self, node: str, rules: TrafficRules) -> Evidence:
-        n = self.plan.node(node)
-        network.apply_nft(n, ruleset(rules))
-        listing = network.nft_table(n, TABLE) or ""
-        drops = listing.count(" drop")
-        return _require(drops > 0, {"table": f"inet {TABLE}", "drop_rules": drops}, "the filter table is not there")
-
-    def clear_traffic(self, node: str) -> Evidence:
-        n = self.plan.node(node)
-        was = network.delete_nft(n, TABLE)
-        left = network.nft_table(n, TABLE) is not None
-        return _require(not left, {"table_removed": was, "table_left": left}, "the filter table is still there")
-
-    def flap(self, node: str, period: float, down: float, seconds: float) -> Evidence:
-        n = self.plan.node(node)
-        self._flaps[node] = flap.start(self.plan, n, period, down, seconds)
-        return {"flapping": True, "period": period, "down": down}
-
-    def unflap(self, node: str) -> Evidence:
-        n = self.plan.node(node)
-        pid = self._flaps.pop(node, None)
-        if pid is not None:
-            flap.stop(self.plan, pid)
-        network.set_eth0(n, True)
-        up = network.eth0_is_up(n)
-        return _require(up, {"eth0_up": up, "downs": flap.downs(n)}, "eth0 did not come back up")
-
-    def crash_engine(self, node: str) -> Evidence:
-        n = self.plan.node(node)
-        killed = daemon.crash(n)
-        running = daemon.is_up(n)
-        evidence = {"killed": killed, "daemon_running": running, "processes_left": len(self.node_pids(node))}
-        return _require(bool(killed) and not running, evidence, "the engine is still running")
-
-    def start_engine(self, node: str) -> Evidence:
-        return self.boot(node)
 
     def is_whole(self) -> bool:
         return all_whole(self.status())
@@ -429,7 +290,7 @@ def up(name: str = DEFAULT_NAME, nodes: int = 5, managers: int = 3, progress: Pr
     state = LabState(plan=plan, created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     save_state(state)  # before anything exists: `down` finds every piece from here on
     try:
-        _make(state, progress)
+        build(state, progress)
     except BaseException as exc:
         log.debug("lab %s: up failed (%s: %s), rolling back", name, type(exc).__name__, exc)
         progress("rolling back")
@@ -438,95 +299,11 @@ def up(name: str = DEFAULT_NAME, nodes: int = 5, managers: int = 3, progress: Pr
     return Lab(state)
 
 
-def _make(state: LabState, progress: Progress) -> None:
-    plan = state.plan
-    progress(f"network {plan.subnet}, starting {len(plan.nodes)} dockerd")
-    network.create_hub(plan)
-    for n in plan.nodes:  # each daemon starts as soon as its node's network exists
-        network.create_node_net(plan, n)
-        if network.has_default_route(n.netns):
-            raise LabError(f"node {n.name} has a default route: refusing to go on")
-        state.pids[n.name] = daemon.boot(n)
-    save_state(state)
-    tar = image.rootfs_tar()
-    with ThreadPoolExecutor(max_workers=min(32, 3 * len(plan.nodes))) as pool:
-        ready = {n.name: pool.submit(daemon.wait_ready, n, state.pids[n.name]) for n in plan.nodes}
-        clients = {n.name: daemon.client(n, timeout=60) for n in plan.nodes}
-
-        def import_on(n: NodePlan) -> None:
-            ready[n.name].result()
-            image.import_probe(clients[n.name], tar)
-
-        def join(n: NodePlan, token: str) -> None:
-            ready[n.name].result()
-            swarm_form.join(clients[n.name], n.address, first.address, token)
-
-        # the swarm starts on node1 while the other daemons are still starting; the image imports and the
-        # worker joins run as each daemon answers; managers join one at a time (raft grows one by one)
-        first = plan.nodes[0]
-        state.engine_version = ready[first.name].result()
-        progress("importing the probe image, swarm init")
-        imports = [pool.submit(import_on, n) for n in plan.nodes]
-        tokens = swarm_form.init(clients[first.name], first.address)
-        progress("nodes join")
-        joins = [pool.submit(join, n, tokens["worker"]) for n in plan.workers]
-        for n in plan.managers[1:]:
-            progress(f"manager {n.name} joins")
-            join(n, tokens["manager"])
-        for f in [*imports, *joins]:
-            f.result()
-    progress("waiting for every node Ready")
-    swarm_form.wait_converged(clients[first.name],
-                              [swarm_form.Member(n.name, n.address, n.role) for n in plan.nodes])
-    for c in clients.values():
-        c.close()
-    state.status = "up"
-    save_state(state)
-
-
 def down(name: str = DEFAULT_NAME, progress: Progress = _quiet) -> bool:
-    """Remove everything the lab made. Idempotent; works from the plan or, without one, by names.
-
-    Returns whether there was anything to remove.
-    """
+    """Remove everything the lab made (lab/teardown.py). Idempotent; returns whether there was anything."""
     check_name(name)  # the name becomes a cgroup and a folder to delete: nothing but a lab name may pass
     require_root()
-    state = load_state(name)
-    lab_cgroup = f"{CGROUP_PREFIX}/{name}"
-    lab_dir = LAB_ROOT / name
-    found = state is not None or lab_dir.exists() or bool(cgroups.pids(lab_cgroup))
-    progress("stopping every process of the lab")
-    cgroups.kill_all(lab_cgroup)  # every node at once, containers included
-    progress("unmounting")
-    unmount_under(str(lab_dir))
-    progress("removing namespaces and links")
-    if state is not None:
-        network.remove_network(state.plan)
-    for ns in _netns_with_prefix(f"ptp-{name}-"):
-        found = True
-        subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
-    if Path(f"/sys/class/net/ptp-{name}").exists():
-        found = True
-        subprocess.run(["ip", "link", "del", f"ptp-{name}"], check=False, capture_output=True)
-    cgroups.remove(lab_cgroup)
-    # the state file goes last: until then a second `down` still finds the lab
-    for child in sorted(lab_dir.glob("*")) if lab_dir.exists() else []:
-        if child != state_path(name):
-            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
-    state_path(name).unlink(missing_ok=True)
-    if lab_dir.exists():
-        shutil.rmtree(lab_dir, ignore_errors=True)
-    if lab_dir.exists():
-        raise LabError(f"could not remove {lab_dir}: see `mount | grep {lab_dir}`")
-    if not list_labs():
-        cgroups.remove(CGROUP_PREFIX)
-    return found
-
-
-def _netns_with_prefix(prefix: str) -> list[str]:
-    if not network.NETNS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in network.NETNS_DIR.iterdir() if p.name.startswith(prefix))
+    return teardown(name, progress)
 
 
 def require_up(name: str) -> Lab:
@@ -538,17 +315,4 @@ def require_up(name: str) -> Lab:
 
 def _heal_lock(plan: LabPlan) -> contextlib.AbstractContextManager[None]:
     """One heal at a time per lab (a dead-man may fire while `lab heal` runs)."""
-    return _file_lock(Path(plan.dir) / "heal.lock")
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-def _require(ok: bool, evidence: Evidence, what: str) -> Evidence:
-    if not ok:
-        raise FaultError(f"{what} (evidence: {evidence})")
-    return evidence
+    return file_lock(Path(plan.dir) / "heal.lock")

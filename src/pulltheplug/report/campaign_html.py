@@ -26,7 +26,8 @@ from pulltheplug.analysis.compare import (
     compare,
     compare_faults,
 )
-from pulltheplug.analysis.findings import RULES, FindingCount, finding_counts
+from pulltheplug.analysis.finding_counts import FindingCount, finding_counts
+from pulltheplug.analysis.findings import RULES
 from pulltheplug.analysis.results import results_of_folder
 from pulltheplug.analysis.verdict import SloResult, exit_code
 from pulltheplug.errors import PulltheplugError, RunError
