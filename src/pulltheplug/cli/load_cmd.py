@@ -16,7 +16,7 @@ from pulltheplug.cli.render import render_summary
 from pulltheplug.errors import SpecError
 from pulltheplug.load.workers import default_workers
 from pulltheplug.report.html import REPORT
-from pulltheplug.run import load_test as load_run
+from pulltheplug.run import load_test
 from pulltheplug.run.events import EventRegistry
 from pulltheplug.spec import parse_duration
 
@@ -49,14 +49,14 @@ def load(
     cluster, no fault), one record per request, then the summary and report.html. Exit 0 when the run is
     complete, 130 when Ctrl-C stopped it, 2 for bad input."""
     seconds, each = _seconds("--duration", duration), _seconds("--timeout", timeout)
-    load_run.check_urls(urls)
+    load_test.check_urls(urls)
     if out is not None and out.exists():
         raise SpecError(f"--out {out} exists: give a new folder (a run folder is never overwritten)")
     assert watch is not None  # given by with_watch_options
     with live_opts.watching(watch, console) as server:
         with ProgressDisplay(console) as display:
             events = EventRegistry(LiveFollow(server, lambda: "load"), Terminal(display), HtmlReport())
-            folder = load_run.execute(
+            folder = load_test.execute(
                 urls, rate, seconds, each, runs_dir, events=events, folder=out, keep_alive=keep_alive,
                 workers=default_workers() if workers is None else workers)
         summary, slos = render_summary(console, folder)

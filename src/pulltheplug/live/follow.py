@@ -1,6 +1,6 @@
 """Reading a run folder while the run writes it: new records, and meta.json when it changes.
 
-The run flushes every event as it happens and the requests every second (record.py), so a reader that
+The run flushes every event as it happens and the requests every second (records/folder.py), so a reader that
 polls sees each event within a poll and each request within a second; a line (or an Arrow stream) still
 being written waits until it is whole.
 """

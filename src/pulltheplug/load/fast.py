@@ -15,7 +15,7 @@ http to an address or a name (resolved again every DNS_CACHE_TTL s); https and a
 resolver stay with `run_load`.
 
 With `stride` > 1 this instance sends only requests k = offset, offset + stride, ... of the one schedule:
-that is how several worker processes share one rate on one clock (see `load_workers`).
+that is how several worker processes share one rate on one clock (see `load/workers.py`).
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def run_workers(entries: dict[str, str], rate: float, timeout: float, t0: float,
                 on_record: Callable[[RequestRecord], None], workers: int, keep_alive: bool = True,
                 shape: RequestShape = GET, max_in_flight: int = 4000, stop: threading.Event | None = None,
                 on_start: Callable[[float], None] | None = None) -> LoadStats:
-    """`fast_load.run_fast_load` on `workers` processes for `duration` s from when they are all ready; blocks.
+    """`load.fast.run_fast_load` on `workers` processes for `duration` s from when they are all ready; blocks.
 
     `on_record` runs on this thread. `stop` (set from another thread, or by Ctrl-C here) ends the schedule early;
     `on_start` gets the schedule's start (run seconds) once the workers are ready.

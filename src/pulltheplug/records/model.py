@@ -1,7 +1,7 @@
 """The history of a run, on one monotonic clock: requests, cluster events, fault events.
 
 A run folder `runs/<time>-<name>/` holds `spec.yaml`, `requests.arrow`, `events.jsonl` and `meta.json`.
-Events are appended and flushed as they happen; requests are flushed every second (`records_arrow`), so a
+Events are appended and flushed as they happen; requests are flushed every second (`records/arrow.py`), so a
 crash keeps everything up to that moment, less at most the last second of requests. Older run folders hold
 `requests.jsonl` instead, and still open. All times are seconds since the run's start (`t0`, a
 `time.monotonic()` reading kept in meta.json).

@@ -45,7 +45,7 @@ def check_urls(urls: list[str]) -> dict[str, str]:
 
 
 def engine_for(urls: list[str], workers: int) -> str:
-    """`fast` (fast_load, on `workers` processes) for plain http; `aiohttp` (load.run_load) for https."""
+    """`fast` (load/fast.py, on `workers` processes) for plain http; `aiohttp` (load/prober.py) for https."""
     if workers < 1:
         raise SpecError("--workers must be at least 1")
     if can_carry(urls):
