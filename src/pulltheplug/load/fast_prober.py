@@ -264,13 +264,7 @@ class Prober:
         if req.connecting is not None and not req.connecting.done():  # served by another connection: its own
             self.loop.call_later(req.deadline - end, req.connecting.cancel)  # connect may pool one, until its timeout
         self.in_flight -= 1
-        stats = self.stats
-        if outcome == "ok":
-            stats.ok += 1
-        elif outcome == "fail":
-            stats.fail += 1
-        else:
-            stats.info += 1
+        self.stats.count(outcome)
         if error is not None and error.startswith("other:") and error not in self.unexplained:
             self.unexplained.add(error)
             log.warning("request %d to %s counted as %s %s", req.k, req.entry.name, outcome, error)

@@ -52,6 +52,15 @@ class LoadStats:
     max_lag: float = 0.0  # worst sent - due
     peak_in_flight: int = 0
 
+    def count(self, outcome: str) -> None:
+        """One more request ended with `outcome` (ok, fail or info)."""
+        if outcome == "ok":
+            self.ok += 1
+        elif outcome == "fail":
+            self.fail += 1
+        else:
+            self.info += 1
+
 
 class _Attempt:
     """Did this request get a connection? Then its bytes may have reached the server: fail vs info."""
@@ -303,12 +312,7 @@ async def run_load(
         end = clock() - t0
         in_flight -= 1
         stats.max_lag = max(stats.max_lag, sent - due)
-        if outcome == "ok":
-            stats.ok += 1
-        elif outcome == "fail":
-            stats.fail += 1
-        else:
-            stats.info += 1
+        stats.count(outcome)
         record = RequestRecord(k, due, sent, end, names[i], outcome, status, error, node, task)
         try:
             on_record(record)
