@@ -173,3 +173,21 @@ def test_a_campaign_aggregates_every_fault_by_kind_and_target() -> None:
     single = summarize(run(stream(10.0, 30.0), [fault(10.0, "inject"), node(13.0, "node3", "down"),
                                                fault(20.0, "revert")]))
     assert fault_rows(compare_faults([("nic-down@node3", single)])) == []  # one fault a run: the scenarios say it
+
+
+def test_each_fault_of_a_schedule_has_its_own_degraded_span() -> None:
+    """node3's failures 12-16 s belong to its fault, node4's 22-25 s to the next one: never one span for both."""
+    def fail(entry: str, due: float) -> str | None:
+        return "refused" if (entry == "node3" and 12.0 <= due < 16.0) or (entry == "node2" and 22.0 <= due < 25.0) \
+            else None
+
+    r = schedule_run(two_workers())
+    r.requests = stream(10.0, 70.0, fail=fail)
+    s = summarize(r)
+    first, second = s.faults
+    assert first.degraded_span is not None and second.degraded_span is not None
+    assert first.degraded_span.start == pytest.approx(12.0, abs=0.35)
+    assert first.degraded_span.end < 20.0  # stops at the next fault's start
+    assert second.degraded_span.start == pytest.approx(22.0, abs=0.35)
+    assert second.degraded_span.after_fault_start == pytest.approx(2.0, abs=0.35)
+    assert first.degraded_span.failed + second.degraded_span.failed == s.outcomes.fail

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pulltheplug.analysis.findings import FaultScope, Finding, History, findings
 from pulltheplug.analysis.outages import OutageWindow
 from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
+from pulltheplug.analysis.windowed import DegradedSpan
 from pulltheplug.records.model import Event
 
 
@@ -38,6 +39,7 @@ class FaultInterval:
     detect: Detection | None = None  # None: a summary written before faults had figures of their own
     recover: Recovery | None = None
     findings: list[Finding] = field(default_factory=list)  # the rules about one fault (FAULT_CHECKERS), for it
+    degraded_span: DegradedSpan | None = None  # its own failures (analysis.windowed), up to the next fault's start
 
     @property
     def label(self) -> str:

@@ -26,7 +26,13 @@ from pulltheplug.analysis.request_figures import (
     sent_mask,
 )
 from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
-from pulltheplug.analysis.windowed import DegradedSpan, WindowedAvailability, window_sizes, windowed_figures
+from pulltheplug.analysis.windowed import (
+    DegradedSpan,
+    WindowedAvailability,
+    degraded_spans,
+    window_sizes,
+    windowed_figures,
+)
 from pulltheplug.records.columns import RequestColumns
 from pulltheplug.records.model import Event, Meta, Run
 
@@ -162,6 +168,8 @@ def summarize(run: Run) -> Summary:
     history = History(meta, events, start, phases.revert, phases.end, summary.outages, summary.control_plane,
                       summary.detect, summary.recover, summary.warnings, answered)
     faults = with_figures(summary.faults, history, _desired_replicas(meta), _targets(meta), ignore_below(meta))
+    spans = degraded_spans(columns, is_sent, [f.start for f in faults])
+    faults = [replace(f, degraded_span=span) for f, span in zip(faults, spans, strict=True)]
     summary = replace(summary, faults=faults, findings=findings(history))
     if len(faults) > 1 and faults[0].detect is not None and faults[0].recover is not None:
         # a schedule has no one node for the run's own detect/recover: they are its first fault's

@@ -110,12 +110,14 @@ def error_seconds_of(due: F64, ok: Mask) -> int:
     return len(np.unique(np.floor(due[~ok] / ERROR_BIN)))
 
 
-def degraded_span_of(due: F64, ok: Mask, fault_start: float | None, spacing: float) -> DegradedSpan | None:
-    """The span of failures the fault began (see DegradedSpan); None without a fault or a failure after it."""
+def degraded_span_of(due: F64, ok: Mask, fault_start: float | None, spacing: float,
+                     until: float | None = None) -> DegradedSpan | None:
+    """The span of failures the fault began (see DegradedSpan); None without a fault or a failure after it.
+    `until`: failures due from then on are another fault's (the next one of a schedule)."""
     if fault_start is None:
         return None
     failed = due[~ok]
-    failed = failed[failed >= fault_start]
+    failed = failed[(failed >= fault_start) & (failed < (math.inf if until is None else until))]
     if not len(failed):
         return None
     gaps = np.flatnonzero(np.diff(failed) >= DEGRADED_GAP)
@@ -155,6 +157,18 @@ def windowed_figures(c: RequestColumns, sent: Mask, sizes: Iterable[float],
     return WindowedFigures(overall=overall, by_entry=by_entry, error_seconds=error_seconds_of(due, ok),
                            error_seconds_by_entry=seconds_by_entry,
                            degraded_span=degraded_span_of(due, ok, fault_start, spacing))
+
+
+def degraded_spans(c: RequestColumns, sent: Mask, starts: Sequence[float]) -> list[DegradedSpan | None]:
+    """Each fault's own degraded span, for the faults of a schedule starting at `starts` (in order): from its
+    first failure at or after its start, never into the next fault's."""
+    if not starts:
+        return []
+    order, due = due_order(c, sent)
+    ok = np.asarray(c.outcome[order] == OK)
+    spacing = spacing_of(due)
+    ends: list[float | None] = [*starts[1:], None]
+    return [degraded_span_of(due, ok, start, spacing, until) for start, until in zip(starts, ends, strict=True)]
 
 
 def worst_window_slos(slo: Mapping[str, Any]) -> list[tuple[float, float]]:

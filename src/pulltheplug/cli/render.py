@@ -146,12 +146,15 @@ def _entries_table(s: Summary, by_phase: bool) -> Table:
 
 def _faults_table(s: Summary) -> Table:
     sched = Table(title=f"faults ({len(s.faults)}) and the outages that overlap each")
-    for col in ("#", "fault", "nodes", "start", "end", "outages", "node lost after start",
+    for col in ("#", "fault", "nodes", "start", "end", "outages", "degraded", "node lost after start",
                 "node Ready after revert", "findings"):
         sched.add_column(col, justify="right")
     for f in s.faults:
+        span = f.degraded_span
+        degraded = "-" if span is None else f"{span.duration:.2f}s: {span.failed} of {span.requests} failed"
         sched.add_row(str(f.id + 1), f.kind, ", ".join(f.nodes), f"{f.start:.3f}",
                       f"{f.end:.3f}" + (" (open)" if f.open else ""), f"{len(f.outages)} ({f.outage_seconds:.2f}s)",
+                      degraded,
                       "-" if f.detect is None else _lost(f.detect),
                       "-" if f.recover is None else _s(f.recover.node_ready_after_revert),
                       ", ".join(x.rule for x in f.findings if x.found) or "-")
