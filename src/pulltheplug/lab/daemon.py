@@ -8,7 +8,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import docker
@@ -71,20 +70,24 @@ def boot(node: NodePlan) -> int:
 
 def wait_ready(node: NodePlan, pid: int, timeout: float = 60) -> str:
     """Wait until the daemon answers on its socket; returns the engine version."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def version() -> str | None:
         if not _alive(pid):
             raise LabError(f"dockerd of {node.name} exited at start: see {node.log}")
-        if Path(node.socket).exists():
+        if not Path(node.socket).exists():
+            return None
+        try:
+            c = client(node, timeout=2)
             try:
-                c = client(node, timeout=2)
-                try:
-                    return str(c.version().get("Version", ""))
-                finally:
-                    c.close()
-            except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
-                pass  # the socket exists before the API serves: a daemon restoring its swarm takes a while
-        time.sleep(0.05)
+                return str(c.version().get("Version", "")) or "unknown"
+            finally:
+                c.close()
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+            return None  # the socket exists before the API serves: a daemon restoring its swarm takes a while
+
+    got = wait_until(version, timeout)
+    if got is not None:
+        return got
     raise LabError(f"dockerd of {node.name} did not answer within {timeout:.0f}s: see {node.log}")
 
 
@@ -149,11 +152,8 @@ def crash(node: NodePlan, timeout: float = 10) -> list[str]:
     for p in victims:
         with contextlib.suppress(ProcessLookupError):
             os.kill(p, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in victims):
-        if time.monotonic() > deadline:
-            raise LabError(f"node {node.name}: the engine survived SIGKILL")
-        time.sleep(0.02)
+    if not wait_until(lambda: not any(_alive(p) for p in victims), timeout, 0.02):
+        raise LabError(f"node {node.name}: the engine survived SIGKILL")
     return sorted(f"{name} {p}" for p, name in victims.items())
 
 

@@ -10,13 +10,13 @@ import os
 import shlex
 import signal
 import subprocess
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from pulltheplug.lab import cgroups
 from pulltheplug.lab.network import NETNS_DIR
 from pulltheplug.lab.plan import NodePlan
+from pulltheplug.waiting import wait_until
 
 _children: dict[int, subprocess.Popen[bytes]] = {}  # reaped when stopped; a power cut's are reaped by kill_all
 
@@ -37,13 +37,9 @@ def stop(pid: int, timeout: float = 5.0) -> None:
     """SIGTERM (a keepalived says goodbye: priority 0), SIGKILL after `timeout`; waits until it is gone."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while alive(pid):
-        if time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + timeout
-        time.sleep(0.05)
+    while not wait_until(lambda: not alive(pid), timeout):  # SIGKILL every `timeout` until it is gone
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     _children.pop(pid, None)
 
 

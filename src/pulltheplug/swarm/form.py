@@ -9,7 +9,6 @@ never logged, never in an error (`scrub`).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -18,6 +17,7 @@ import docker
 
 from pulltheplug.errors import ClusterError
 from pulltheplug.swarm.api import API_ERRORS, node_rows
+from pulltheplug.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -158,18 +158,19 @@ def leave(c: docker.DockerClient, force: bool) -> None:
 
 def wait_converged(c: docker.DockerClient, members: Sequence[Member], timeout: float = 120) -> list[dict[str, str]]:
     """Until every member is Ready in its role and every manager Reachable (or the leader); the node rows."""
-    deadline = time.monotonic() + timeout
     rows: list[dict[str, str]] = []
-    while time.monotonic() < deadline:
+
+    def done() -> bool:
+        nonlocal rows
         try:
             rows = node_rows(c.api.nodes())
         except API_ERRORS as exc:
             log.debug("node list not answered yet: %s", exc)
-            time.sleep(0.2)
-            continue
-        if converged(rows, members):
-            return rows
-        time.sleep(0.2)
+            return False
+        return converged(rows, members)
+
+    if wait_until(done, timeout, 0.2):
+        return rows
     raise ClusterError(f"the swarm did not converge within {timeout:.0f}s: last seen "
                        f"{[(r['name'], r['state'], r['role'], r['manager']) for r in rows]}")
 

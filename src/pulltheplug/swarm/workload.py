@@ -22,6 +22,7 @@ from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.spec import PROBE_IMAGE
 from pulltheplug.swarm.api import API_ERRORS, task_row
 from pulltheplug.swarm.probe import SCRIPT
+from pulltheplug.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +91,19 @@ def wait_running(client: docker.DockerClient, name: str, replicas: int, timeout:
     are all Ready (seen here: a leader back from a NIC fault rescheduled a task of a node never faulted), and
     its managers may have no leader for a while (a follower back from a NIC cut: 11 to 29 s here), when the
     API answers an error or nothing in 10 s."""
-    deadline = time.monotonic() + timeout
     states: list[str] = []
-    while time.monotonic() < deadline:
+
+    def settled() -> bool:
+        nonlocal states
         try:
             states = task_states(client, name)
-            if is_settled(states, replicas):
-                return
         except API_ERRORS as exc:  # managers without a leader answer late or not at all: keep asking
             log.debug("tasks of %s not read: %s: %s", name, type(exc).__name__, exc)
-        time.sleep(0.25)
+            return False
+        return is_settled(states, replicas)
+
+    if wait_until(settled, timeout, 0.25):
+        return
     raise ClusterError(f"service {name} did not get {replicas} running tasks within {timeout:.0f}s "
                        f"(tasks: {', '.join(states) or 'none'})")
 
