@@ -191,3 +191,29 @@ def test_each_fault_of_a_schedule_has_its_own_degraded_span() -> None:
     assert second.degraded_span.start == pytest.approx(22.0, abs=0.35)
     assert second.degraded_span.after_fault_start == pytest.approx(2.0, abs=0.35)
     assert first.degraded_span.failed + second.degraded_span.failed == s.outcomes.fail
+
+
+def test_faults_injected_together_share_their_failures_and_the_run_gives_the_first_faults_span() -> None:
+    events = [leader(0.5, "node1"), *(node(0.5, n, "ready") for n in ("node1", "node2", "node3", "node4")),
+              scheduled(10.0, "inject", 0, "node3"), scheduled(10.0, "inject", 1, "node2"),
+              scheduled(30.0, "revert", 0, "node3"), scheduled(30.2, "reverted", 0, "node3"),
+              scheduled(30.0, "revert", 1, "node2"), scheduled(30.3, "reverted", 1, "node2"),
+              scheduled(40.0, "inject", 2, "node3"), scheduled(45.0, "revert", 2, "node3"),
+              scheduled(45.2, "reverted", 2, "node3")]
+    r = schedule_run(events)
+    r.requests = stream(10.0, 70.0, fail=lambda entry, due: "refused" if (
+        (entry in ("node2", "node3") and 12.0 <= due < 20.0) or (entry == "node3" and 41.0 <= due < 44.0)) else None)
+    s = summarize(r)
+    assert len(s.faults) == 3
+    a, b, later = s.faults
+    assert a.degraded_span is not None and b.degraded_span == a.degraded_span  # same start: the same span
+    assert a.degraded_span.start == pytest.approx(12.0, abs=0.35) and a.degraded_span.end < 40.0
+    assert later.degraded_span is not None and later.degraded_span.start == pytest.approx(41.0, abs=0.35)
+    assert s.degraded_span == a.degraded_span  # the run's own, for a schedule: its first fault's, bounded
+
+
+def test_a_run_stopped_before_its_fault_still_warns_of_a_sick_steady_state() -> None:
+    requests = stream(200.0, 8.0, fail=lambda entry, due: "refused" if entry == "node2" else None)
+    s = summarize(run(requests, [], phases={"steady": 0.0, "end": 8.0}, status="interrupted"))
+    assert s.fault.start is None  # interrupted during its steady state: no fault was ever injected
+    assert any("steady state before the fault was not healthy" in w for w in s.warnings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from pulltheplug.analysis import summarize, time_to_detect, time_to_recover
@@ -157,3 +159,23 @@ def test_ignore_below_is_a_count_of_requests_not_negative() -> None:
     assert ExperimentSpec().analysis.recovery.ignore_below == 0
     with pytest.raises(ValidationError):
         ExperimentSpec.model_validate({"analysis": {"recovery": {"ignore_below": -1}}})
+
+
+def test_an_outage_still_on_at_the_end_is_never_a_blip() -> None:
+    """Two failures on node3 at the very end of the stream: with ignore_below 3 the run has still not recovered."""
+    requests = stream(200.0, 30.0)
+    for i in (len(requests) - 1, len(requests) - 4):  # node3's last two requests (every third is node3's)
+        requests[i] = dataclasses.replace(requests[i], outcome="fail", status=None, error="refused")
+    assert {requests[i].target for i in (len(requests) - 1, len(requests) - 4)} == {"node3"}
+    s = summarize(run(requests, cluster_history(), analysis={"recovery": {"ignore_below": 3}}))
+    assert s.recover.requests_healthy_after_fault_start is None and s.recover.requests_ignored_as_blips == 0
+
+
+def test_the_words_never_say_nothing_failed_when_blips_were_left_out() -> None:
+    requests = _cut_then_a_blip("node1", 25.5)
+    requests = [dataclasses.replace(r, outcome="ok", status=200, error=None) if r.target == "node3" else r
+                for r in requests]  # only the blip is left
+    s = summarize(run(requests, cluster_history(), analysis={"recovery": {"ignore_below": 2}}))
+    assert s.recover.requests_healthy_after_fault_start == 0.0
+    words = healthy_words(s.recover)
+    assert "no request failed" not in words and "1 failed request(s) left out as blips" in words

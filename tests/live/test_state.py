@@ -131,11 +131,34 @@ def test_the_live_worst_1s_window_agrees_with_the_summary(requests: list[Request
     assert _live_of(requests, 1e9).windows.error_seconds == summary.error_seconds
 
 
-def test_a_window_is_judged_only_once_its_requests_had_their_timeout() -> None:
-    """Mid-failure, the window the failures are in is not judged yet: its requests may still be running."""
+def test_a_window_is_judged_only_once_its_requests_had_their_timeout_and_their_records_came() -> None:
+    """Mid-failure, the window the failures are in is not judged yet: its requests may still be running, and
+    their records reach the folder up to LATE seconds after they end."""
     requests = stream(200.0, 30.0, fail=failing("node3", 12.0, 14.0))
-    state = _live_of(requests, 12.5)
-    early = state.worst_window(12.5)  # the load's timeout is 1 s: windows ending by 11.5 s only
+    early = _live_of(requests, 14.0).worst_window(14.0)  # timeout 1 s + LATE: windows ending by 11.5 s only
     assert early is not None and early[0] == 1.0
-    later = _live_of(requests, 14.1).worst_window(14.1)  # windows ending by 13.1 s: [12.0, 13.0) is one
+    later = _live_of(requests, 15.6).worst_window(15.6)  # windows ending by 13.1 s: [12.0, 13.0) is one
     assert later is not None and later[0] < 0.7
+
+
+def test_once_the_run_has_ended_its_last_seconds_are_judged_too() -> None:
+    """Every request failing from 8.5 s of a 10 s run: the final live figure is the summary's, not 100%."""
+    requests = stream(100.0, 10.0, fail=lambda entry, due: "refused" if due >= 8.5 else None)
+    made = run(requests, phases={"steady": 0.0, "end": 10.05}, fault_node=None)
+    summary = summarize(made)
+    state = _live_of(requests, 1e9)
+    state.meta = made.meta
+    live = state.worst_window(10.05)
+    final = worst_of(summary.windowed_availability, 1.0)
+    assert live is not None and final is not None and final.worst == 0.0
+    assert live[0] == pytest.approx(0.0, abs=2 / MIN_REQUESTS)
+
+
+def test_due_times_on_a_bin_edge_fall_in_that_bin() -> None:
+    from pulltheplug.live.windows import BIN, LiveWindows
+
+    w = LiveWindows()
+    for k in range(2000):
+        w.add(k / 100, True)  # every 10 ms: one request a bin, none early
+    assert w._used == 2000 and (w._sent[:2000] == 1).all()
+    assert BIN == 0.01

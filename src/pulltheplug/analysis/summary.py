@@ -153,7 +153,8 @@ def summarize(run: Run) -> Summary:
         latency_ok=latency_ok,
         client_lag=lag,
         warnings=baseline_warnings(avail, lag, float(rate) if isinstance(rate, int | float) else None,
-                                   _number(meta.load.get("capacity")), had_fault=start is not None)
+                                   _number(meta.load.get("capacity")),
+                                   had_fault=meta.fault.get("kind") not in (None, "none"))
         + not_whole_at_start(events, start),
         door=door,
         faults=fault_intervals(events, windows, phases.end),
@@ -173,7 +174,8 @@ def summarize(run: Run) -> Summary:
     summary = replace(summary, faults=faults, findings=findings(history))
     if len(faults) > 1 and faults[0].detect is not None and faults[0].recover is not None:
         # a schedule has no one node for the run's own detect/recover: they are its first fault's
-        summary = replace(summary, detect=faults[0].detect, recover=faults[0].recover)
+        summary = replace(summary, detect=faults[0].detect, recover=faults[0].recover,
+                          degraded_span=faults[0].degraded_span)
     return summary
 
 

@@ -159,8 +159,8 @@ def requests_healthy(windows: Sequence[OutageWindow], fault_start: float, ignore
     failure counts, so a stray blip long after the fault ends the figure there, and `ends_on` says so.
     """
     after = [w for w in windows if w.entry != ALL and w.end > fault_start]
-    kept = [w for w in after if w.failed >= ignore_below]
-    ignored = sum(w.failed for w in after if w.failed < ignore_below)
+    kept = [w for w in after if w.open or w.failed >= ignore_below]  # an outage still on at the end is no blip
+    ignored = sum(w.failed for w in after if w not in kept)
     if not kept:
         return Healthy(0.0, None, ignored)
     if any(w.open for w in kept):
@@ -175,7 +175,8 @@ def healthy_words(rec: Recovery) -> str:
     if rec.requests_healthy_ends_on is not None:
         said.append(f"ends on request {rec.requests_healthy_ends_on.k} to {rec.requests_healthy_ends_on.entry}")
     elif rec.requests_healthy_after_fault_start == 0.0:
-        said.append("no request failed after the fault start")
+        said.append("no request failed after the fault start" if not rec.requests_ignored_as_blips
+                    else "no outage but blips after the fault start")
     if rec.requests_ignored_as_blips:
         said.append(f"{rec.requests_ignored_as_blips} failed request(s) left out as blips (ignore_below)")
     return "; ".join(said)

@@ -161,13 +161,14 @@ def windowed_figures(c: RequestColumns, sent: Mask, sizes: Iterable[float],
 
 def degraded_spans(c: RequestColumns, sent: Mask, starts: Sequence[float]) -> list[DegradedSpan | None]:
     """Each fault's own degraded span, for the faults of a schedule starting at `starts` (in order): from its
-    first failure at or after its start, never into the next fault's."""
+    first failure at or after its start, never into a fault that starts later (faults injected together share
+    their failures)."""
     if not starts:
         return []
     order, due = due_order(c, sent)
     ok = np.asarray(c.outcome[order] == OK)
     spacing = spacing_of(due)
-    ends: list[float | None] = [*starts[1:], None]
+    ends = [min((later for later in starts if later > start), default=None) for start in starts]
     return [degraded_span_of(due, ok, start, spacing, until) for start, until in zip(starts, ends, strict=True)]
 
 

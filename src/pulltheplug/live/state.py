@@ -284,7 +284,9 @@ class LiveState:
     def worst_window(self, now: float) -> tuple[float, float] | None:
         """The worst 1 s window settled by `now` (see live.windows): (availability, start)."""
         timeout = self.meta.load.get("timeout") if self.meta is not None else None
-        return self.windows.worst(now, float(timeout) if isinstance(timeout, int | float) else 1.0)
+        end = self.meta.phases.get("end") if self.meta is not None else None
+        ended = isinstance(end, int | float) and now >= end  # the run is over: every request has its record
+        return self.windows.worst(now, float(timeout) if isinstance(timeout, int | float) else 1.0, ended)
 
     def tasks_on(self) -> dict[str, int]:
         return running_per_node(self.tasks.values())
