@@ -4,6 +4,7 @@ whose errors name the field and its line."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -22,6 +23,16 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 PROBE_IMAGE = "pulltheplug/probe:1"  # built and imported on every lab node (lab/image.py), never pulled
+
+
+def read_text(path: Path, cannot: str) -> str:
+    """A file a user gave, as text; a SpecError `cannot: why` (e.g. "cannot read spec x.yaml: No such file or
+    directory") when it cannot be read."""
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise SpecError(f"{cannot}: {exc.strerror}") from exc
+
 
 def parse_duration(value: Any) -> float:
     """'500ms', '20s', '2m', or a number of seconds."""

@@ -9,8 +9,7 @@ from pydantic import (
     field_validator,
 )
 
-from pulltheplug.errors import SpecError
-from pulltheplug.spec.base import SEED_FAULTS, Duration, EntryKind, FaultKind, Strict, validated
+from pulltheplug.spec.base import SEED_FAULTS, Duration, EntryKind, FaultKind, Strict, read_text, validated
 from pulltheplug.spec.experiment import ExperimentSpec, SwarmSettingsSpec, known_targets
 
 
@@ -40,9 +39,6 @@ class CampaignSpec(Strict):
 
 
 def load_campaign(path: Path) -> CampaignSpec:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(f"cannot read campaign {path}: {exc.strerror}") from exc
+    text = read_text(path, f"cannot read campaign {path}")
     spec: CampaignSpec = validated(CampaignSpec, text, str(path))
     return spec

@@ -15,8 +15,16 @@ from pydantic import (
     model_validator,
 )
 
-from pulltheplug.errors import SpecError
-from pulltheplug.spec.base import PROBE_IMAGE, TARGET_KEYWORDS, Duration, EntryKind, FaultKind, Strict, validated
+from pulltheplug.spec.base import (
+    PROBE_IMAGE,
+    TARGET_KEYWORDS,
+    Duration,
+    EntryKind,
+    FaultKind,
+    Strict,
+    read_text,
+    validated,
+)
 
 
 class ClusterSpec(Strict):
@@ -363,8 +371,4 @@ def parse_spec(text: str, source: str = "spec") -> ExperimentSpec:
 
 
 def load_spec(path: Path) -> ExperimentSpec:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(f"cannot read spec {path}: {exc.strerror}") from exc
-    return parse_spec(text, str(path))
+    return parse_spec(read_text(path, f"cannot read spec {path}"), str(path))

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from pulltheplug.errors import SpecError
+from pulltheplug.spec.base import read_text
 
 Role = Literal["manager", "worker"]
 # The node actions a host may override with a command template of its own ({iface}, {seconds} substituted).
@@ -126,10 +127,7 @@ class Inventory(_Frozen):
 
 def load_inventory(path: Path) -> Inventory:
     """Our own inventory or an Ansible YAML one; key paths are relative to the file's folder."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(f"cannot read inventory {path}: {exc.strerror}") from exc
+    text = read_text(path, f"cannot read inventory {path}")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

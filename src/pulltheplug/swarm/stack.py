@@ -20,6 +20,7 @@ import yaml
 from docker.types import EndpointSpec, ServiceMode
 
 from pulltheplug.errors import SpecError
+from pulltheplug.spec.base import read_text
 
 NAMESPACE = "com.docker.stack.namespace"
 SERVICE_KEYS = frozenset({"image", "command", "entrypoint", "environment", "ports", "deploy", "networks", "labels"})
@@ -59,11 +60,7 @@ class Compose:
 
 
 def read_compose(path: Path) -> Compose:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(f"workload.stack: cannot read {path}: {exc.strerror}") from None
-    return parse_compose(text, str(path))
+    return parse_compose(read_text(path, f"workload.stack: cannot read {path}"), str(path))
 
 
 def parse_compose(text: str, source: str) -> Compose:
