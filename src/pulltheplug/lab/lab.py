@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 IPVS = Path("/proc/net/ip_vs")  # present once the kernel's IP_VS is loaded (dockerd would load it)
 
 DEFAULT_NAME = "lab"
-SETTINGS_HEAL_TIMEOUT = 150.0  # s: a swarm healed of a cut manager was without a leader for about 100 s
 REQUIRED_TOOLS = {
     "dockerd": "apt-get install docker.io",
     "containerd": "apt-get install docker.io",
@@ -239,7 +238,7 @@ class Lab(LabNodes):
         self.note_fault(None)
         settings, pid = self.noted_settings(), self._settings_note().get("deadman")
         if settings is not None:  # last: the swarm takes an update only once the nodes are back and it has a leader
-            swarm_settings.put_back(self, settings, SETTINGS_HEAL_TIMEOUT)
+            swarm_settings.put_back(self, settings, swarm_settings.RESTORE_TIMEOUT)
             self.settings_file.unlink(missing_ok=True)
             if isinstance(pid, int) and pid != os.getpid():  # a settings dead-man heals from its own pid (exec)
                 deadman.disarm(pid)

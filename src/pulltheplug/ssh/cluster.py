@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 BACK_TIMEOUT = 120.0  # seconds a host may take to answer SSH and Docker again after a fault
 FAULTS_DIR = Path("~/.config/pulltheplug/faults")
-SETTINGS_HEAL_TIMEOUT = 150.0  # s: a swarm healed of a cut manager can be without a leader for ~100 s
 
 
 def restarted(node: str, before: str, after: str, took: float) -> Evidence:
@@ -303,7 +302,7 @@ class SshCluster:
                 done.append(f"{host.name}: power on")
         settings = self.noted_settings()
         if settings is not None:  # a killed run's swarm settings (no dead-man on the hosts for these yet)
-            swarm_settings.put_back(self, settings, SETTINGS_HEAL_TIMEOUT)
+            swarm_settings.put_back(self, settings, swarm_settings.RESTORE_TIMEOUT)
             self._settings_file.unlink(missing_ok=True)
             done.append("swarm settings put back: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
         return done

@@ -86,11 +86,15 @@ def apply(cluster: Cluster, applied: dict[str, dict[str, float | int | None]]) -
         _update(cluster, {k: v["run"] for k, v in applied.items()})
 
 
+RESTORE_TIMEOUT = 150.0  # s: a swarm just back from a manager fault was without a leader for about 100 s here
+
+
 def restore(cluster: Cluster, applied: dict[str, dict[str, float | int | None]]) -> None:
     """Put back what `found` found (a setting the spec had left out stays as the run set it: the engine's
-    default was in force, and Swarm shows no way to unset it)."""
+    default was in force, and Swarm shows no way to unset it). Retried as `put_back` is: a run that has just
+    reverted a manager fault meets a swarm electing its leader, which refuses updates until it has one."""
     if applied:
-        _update(cluster, before(applied))
+        put_back(cluster, before(applied), RESTORE_TIMEOUT)
 
 
 def before(applied: dict[str, dict[str, float | int | None]]) -> dict[str, float | int | None]:
