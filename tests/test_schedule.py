@@ -73,11 +73,12 @@ def test_a_heartbeat_sweep_runs_every_fault_under_each_setting_and_names_it() ->
 
 def test_a_schedules_recovery_starts_when_its_last_fault_is_reverted() -> None:
     from pulltheplug.analysis.phases import fault_revert
-    from pulltheplug.records.model import Event, Meta
+    from pulltheplug.records.events import event
+    from pulltheplug.records.model import Meta
 
     meta = Meta(name="s", started_at="", t0_monotonic=0.0, phases={"revert": 99.0})
-    events = [Event(10.0, "fault", {"action": "inject", "id": 0}), Event(13.0, "fault", {"action": "inject", "id": 1}),
-              Event(16.0, "fault", {"action": "revert", "id": 0}), Event(18.0, "fault", {"action": "revert", "id": 1})]
+    events = [event(10.0, "fault", {"action": "inject", "id": 0}), event(13.0, "fault", {"action": "inject", "id": 1}),
+              event(16.0, "fault", {"action": "revert", "id": 0}), event(18.0, "fault", {"action": "revert", "id": 1})]
     assert fault_revert(meta, events) == 18.0
     assert fault_revert(meta, events[:3]) is None  # fault 2 never reverted: no recovery phase
     assert fault_revert(meta, [events[0], events[2]]) == 16.0  # one fault: its revert

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pulltheplug.records.model import Event, Meta, Outcome, RequestRecord, Run
+from pulltheplug.records.events import Event, event, numbered
+from pulltheplug.records.model import Meta, Outcome, RequestRecord, Run
 
 ENTRIES = ("node1", "node2", "node3")
 # (entry, due) -> error kind, or None for an ok answer; "timeout" gives an info outcome, like the client.
@@ -64,15 +65,15 @@ def stream(
 
 
 def node(t: float, name: str, state: str) -> Event:
-    return Event(t, "node", {"node": name, "state": state, "availability": "active", "role": "manager"})
+    return event(t, "node", {"node": name, "state": state, "availability": "active", "role": "manager"})
 
 
 def leader(t: float, name: str | None, previous: str | None = None) -> Event:
-    return Event(t, "leader", {"node": name, "previous": previous})
+    return event(t, "leader", {"node": name, "previous": previous})
 
 
 def task(t: float, task_id: str, state: str, desired: str = "running", on: str = "node1") -> Event:
-    return Event(
+    return event(
         t, "task", {"task": task_id, "service": "ptp-web", "slot": 1, "node": on, "state": state, "desired": desired}
     )
 
@@ -81,11 +82,11 @@ def control_plane(t: float, available: bool, error: str | None = None) -> Event:
     data: dict[str, Any] = {"available": available, "manager": "node1"}
     if error:
         data["error"] = error
-    return Event(t, "control_plane", data)
+    return event(t, "control_plane", data)
 
 
 def fault(t: float, action: str, name: str = "node3") -> Event:
-    return Event(t, "fault", {"action": action, "kind": "nic-down", "node": name, "evidence": {}})
+    return event(t, "fault", {"action": action, "kind": "nic-down", "node": name, "evidence": {}})
 
 
 def run(
@@ -113,4 +114,4 @@ def run(
         phases=phases if phases is not None else {"steady": 0.0, "fault": 10.0, "revert": 20.0, "converged": 25.0,
                                                   "end": 30.0},
     )
-    return Run(folder=Path("/nonexistent"), meta=meta, requests=list(requests), events=list(events))
+    return Run(folder=Path("/nonexistent"), meta=meta, requests=list(requests), events=numbered(events))

@@ -10,14 +10,14 @@ import pytest
 from pydantic import TypeAdapter
 
 from pulltheplug.analysis import Summary, summarize
-from pulltheplug.records.model import Event
+from pulltheplug.records.events import Event, event
 from tests.analysis.history import fault, leader, node, run, stream
 
 SCHEDULE_PHASES = {"steady": 0.0, "fault": 10.0, "revert": 50.0, "end": 70.0}
 
 
 def scheduled(t: float, action: str, fid: int, name: str, kind: str = "nic-down") -> Event:
-    return Event(t, "fault", {"action": action, "id": fid, "kind": kind, "node": name, "nodes": [name]})
+    return event(t, "fault", {"action": action, "id": fid, "kind": kind, "node": name, "nodes": [name]})
 
 
 def schedule_run(events: list[Event]) -> Any:

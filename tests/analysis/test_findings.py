@@ -24,7 +24,8 @@ from pulltheplug.analysis.findings import (
 )
 from pulltheplug.analysis.outages import OutageWindow
 from pulltheplug.analysis.timings import Detection, Recovery
-from pulltheplug.records.model import Event, Meta
+from pulltheplug.records.events import Event, event, numbered
+from pulltheplug.records.model import Meta
 
 NODES = ["node1", "node2", "node3"]
 FAULT, REVERT, END = 10.0, 30.0, 60.0
@@ -51,16 +52,17 @@ def history(m: Meta | None = None, events: list[Event] | None = None, outages: l
     """`answered` None: every outage window's entry had answered again before it."""
     windows = outages or []
     back = answered if answered is not None else {i: w.start - 1.0 for i, w in enumerate(windows)}
-    return History(m or meta(), events or [], FAULT, revert, END, windows, planes or [], Detection(lost, None),
+    return History(m or meta(), numbered(events or []), FAULT, revert, END, windows, planes or [],
+                   Detection(lost, None),
                    Recovery(ready, None, True, 5.0), warnings or [], back)
 
 
 def node(t: float, name: str, state: str) -> Event:
-    return Event(t, "node", {"node": name, "state": state})
+    return event(t, "node", {"node": name, "state": state})
 
 
 def task(t: float, tid: str, on: str, state: str, desired: str = "running") -> Event:
-    return Event(t, "task", {"task": tid, "node": on, "state": state, "desired": desired})
+    return event(t, "task", {"task": tid, "node": on, "state": state, "desired": desired})
 
 
 def test_aftershock_is_what_starts_after_the_revert_and_only_that() -> None:
@@ -92,20 +94,20 @@ def test_an_outage_is_new_only_once_its_entry_has_answered_again(late: bool, fou
     if late:
         records = [dataclasses.replace(r, end=21.6) if r.target == "node3" and 20.5 <= r.due < 21.0 else r
                    for r in records]
-    s = summarize(run(records, [Event(10.0, "fault", {"action": "inject", "node": "node3"})]))
+    s = summarize(run(records, [event(10.0, "fault", {"action": "inject", "node": "node3"})]))
     assert [(w.entry, round(w.start, 2)) for w in s.outages] == [("node3", 10.01), ("node3", 21.02)]
     (shock,) = [f for f in s.findings if f.rule == "aftershock"]
     assert shock.found is found and (not found or shock.start == pytest.approx(21.02))
 
 
 def test_a_leader_change_after_the_revert_is_an_aftershock_unless_it_ends_a_leaderless_window() -> None:
-    leader = Event(REVERT + 3.0, "leader", {"node": "node2", "previous": "node1"})
+    leader = event(REVERT + 3.0, "leader", {"node": "node2", "previous": "node1"})
     f = aftershock(history(events=[leader]))
     assert f.found and f.events == [1] and f.nodes == ["node2"] and "1 leader change(s)" in f.text
     # no leader from the fault until REVERT + 2.5: the election that ends it is the recovery (1 s of poll skew)
     leaderless = ControlPlaneWindow(FAULT + 1.0, REVERT + 2.5, REVERT + 1.5 - FAULT, None, "x", False)
     assert aftershock(history(events=[leader], planes=[leaderless])).verdict == "not found"
-    late = Event(REVERT + 3.6, "leader", {"node": "node2", "previous": "node1"})
+    late = event(REVERT + 3.6, "leader", {"node": "node2", "previous": "node1"})
     assert aftershock(history(events=[late], planes=[leaderless])).found
 
 
@@ -123,7 +125,7 @@ def test_a_task_move_after_the_revert_is_an_aftershock_but_the_faulted_nodes_own
     other = task(REVERT + 4.0, "t1", "node1", "shutdown", desired="shutdown")
     assert aftershock(history(m=meta(kind="power-loss"), events=[*before, other])).found
     # a quorum loss touches every node its fault event names
-    quorum = [Event(FAULT, "fault", {"action": "inject", "node": "node3", "nodes": ["node3", "node2"]}), *before,
+    quorum = [event(FAULT, "fault", {"action": "inject", "node": "node3", "nodes": ["node3", "node2"]}), *before,
               task(REVERT + 4.0, "t9", "node2", "running")]
     assert aftershock(history(m=meta(kind="quorum-loss"), events=quorum)).verdict == "not found"
 
@@ -135,7 +137,7 @@ def test_collateral_is_suffering_on_nodes_the_fault_did_not_touch() -> None:
     assert f.found and f.nodes == ["node1"] and f.requests == [[40, 60]]
     stopped = task(15.0, "t2", "node2", "shutdown", desired="shutdown")
     assert collateral(history(events=[stopped])).nodes == ["node2"]
-    quorum = Event(FAULT, "fault", {"action": "inject", "node": "node3", "nodes": ["node3", "node2"]})
+    quorum = event(FAULT, "fault", {"action": "inject", "node": "node3", "nodes": ["node3", "node2"]})
     assert collateral(history(events=[quorum, stopped])).verdict == "not found"  # node2 lost power too
     assert collateral(history(m=meta(entries=["haproxy"]))).verdict == "unknown"  # behind a door: no node to name
     assert collateral(history(m=meta(node=None))).verdict == "unknown"
@@ -179,10 +181,10 @@ def test_not_restored_reads_the_last_state_of_every_task() -> None:
 
 
 def test_split_view_is_two_managers_naming_different_leaders() -> None:
-    agree = Event(12, "control_plane", {"available": False, "error": "2 of 3 managers answer: node1 (says leader "
+    agree = event(12, "control_plane", {"available": False, "error": "2 of 3 managers answer: node1 (says leader "
                                         "node1), node2 (says leader node1); no majority names the same leader"})
     assert split_view(history(events=[agree])).verdict == "not found"
-    split = Event(13, "control_plane", {"available": False, "error": "3 of 3 managers answer: node1 (says leader "
+    split = event(13, "control_plane", {"available": False, "error": "3 of 3 managers answer: node1 (says leader "
                                         "node1), node2 (says leader node2), node3 (says leader None)"})
     f = split_view(history(events=[agree, split]))
     assert f.found and f.nodes == ["node1", "node2"] and f.events == [2]

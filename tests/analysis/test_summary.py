@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from pulltheplug.analysis import summarize, summarize_folder
+from pulltheplug.records.events import Event, event
 from pulltheplug.records.folder import RunWriter, load_run
-from pulltheplug.records.model import NOT_SENT, Event, RequestRecord
+from pulltheplug.records.model import NOT_SENT, RequestRecord
 from tests.analysis.history import ENTRIES, control_plane, failing, fault, node, run, stream, task
 
 
@@ -60,7 +61,7 @@ def test_errors_by_kind_and_outcome_counts() -> None:
 
 
 def test_interrupted_run_event_marks_the_run_interrupted() -> None:
-    s = summarize(run(events=[Event(5.0, "run", {"action": "interrupted"})], status="interrupted"))
+    s = summarize(run(events=[event(5.0, "run", {"action": "interrupted"})], status="interrupted"))
     assert s.status == "interrupted"
     assert summarize(run()).status == "complete"
 
@@ -141,7 +142,7 @@ def _whole(t: float, down: str | None = None, unreachable: str | None = None) ->
     for name in ENTRIES:
         state = "down" if name == down else "ready"
         manager = "unreachable" if name == unreachable else "leader" if name == "node1" else "reachable"
-        rows.append(Event(t, "node", {"node": name, "state": state, "availability": "active", "role": "manager",
+        rows.append(event(t, "node", {"node": name, "state": state, "availability": "active", "role": "manager",
                                       "manager": manager}))
     return rows
 

@@ -8,7 +8,8 @@ import pytest
 
 from pulltheplug.analysis import summarize, time_to_detect, time_to_recover
 from pulltheplug.analysis.timings import healthy_words
-from pulltheplug.records.model import Event, RequestRecord
+from pulltheplug.records.events import Event
+from pulltheplug.records.model import RequestRecord
 from tests.analysis.history import failing, fault, leader, node, run, stream, task
 from tests.oracles import outage_windows
 

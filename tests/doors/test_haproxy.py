@@ -10,7 +10,8 @@ from pulltheplug.analysis.door import door_figures
 from pulltheplug.cluster.seam import ClusterNode
 from pulltheplug.doors.haproxy import down_bound, haproxy_config, parse_stat, state_of
 from pulltheplug.doors.watch import DoorWatcher
-from pulltheplug.records.model import Event, RequestRecord
+from pulltheplug.records.events import Event, event
+from pulltheplug.records.model import RequestRecord
 from pulltheplug.spec import HaproxySpec, WorkloadSpec
 
 NODES = [ClusterNode("node1", "10.213.0.2", "manager"), ClusterNode("node2", "10.213.0.3", "worker")]
@@ -79,12 +80,12 @@ def _req(due: float, outcome: str) -> RequestRecord:
 
 def test_door_figures_from_a_synthetic_history() -> None:
     door = {"kind": "haproxy", "address": "10.213.0.254", "down_bound": 2.0}
-    events = [Event(0.1, "door", {"door": "haproxy", "backend": "node2", "state": "up"}),
-              Event(3.8, "door", {"door": "haproxy", "backend": "node2", "state": "going_down"}),
-              Event(4.8, "door", {"door": "haproxy", "backend": "node1", "state": "down"}),  # another node
-              Event(4.82, "door", {"door": "haproxy", "backend": "node2", "state": "down"}),
-              Event(11.3, "door", {"door": "haproxy", "backend": "node2", "state": "going_up"}),
-              Event(11.85, "door", {"door": "haproxy", "backend": "node2", "state": "up"})]
+    events = [event(0.1, "door", {"door": "haproxy", "backend": "node2", "state": "up"}),
+              event(3.8, "door", {"door": "haproxy", "backend": "node2", "state": "going_down"}),
+              event(4.8, "door", {"door": "haproxy", "backend": "node1", "state": "down"}),  # another node
+              event(4.82, "door", {"door": "haproxy", "backend": "node2", "state": "down"}),
+              event(11.3, "door", {"door": "haproxy", "backend": "node2", "state": "going_up"}),
+              event(11.85, "door", {"door": "haproxy", "backend": "node2", "state": "up"})]
     requests = [_req(1.0, "fail"), _req(3.1, "info"), _req(3.2, "ok"), _req(4.6, "fail"), _req(6.0, "ok")]
     d = door_figures(door, "node2", 3.05, 11.05, requests, events)
     assert d is not None

@@ -11,11 +11,11 @@ from pulltheplug.cluster.seam import ClusterNode
 from pulltheplug.doors.service_dns import SwarmResolver
 from pulltheplug.errors import SpecError
 from pulltheplug.faults.targets import pick_target
-from pulltheplug.records.model import Event
+from pulltheplug.records.events import Event, event
 
 
 def _answer(t: float, addresses: str) -> Event:
-    return Event(t, "door", {"door": "service-dns", "backend": "web", "state": "answer", "addresses": addresses})
+    return event(t, "door", {"door": "service-dns", "backend": "web", "state": "answer", "addresses": addresses})
 
 
 def test_the_dns_forgot_the_task_when_it_named_fewer_and_came_back_when_it_named_as_many() -> None:

@@ -10,7 +10,8 @@ from pulltheplug.analysis.door import door_figures
 from pulltheplug.cluster.seam import ClusterNode
 from pulltheplug.doors.vrrp import default_vip, keepalived_config, read_state, takeover_bound
 from pulltheplug.faults.targets import pick_target
-from pulltheplug.records.model import Event, RequestRecord
+from pulltheplug.records.events import Event, event
+from pulltheplug.records.model import RequestRecord
 from pulltheplug.spec import VipSpec
 
 
@@ -38,7 +39,7 @@ def test_vip_figures_count_the_takeover_by_another_node() -> None:
     door = {"kind": "vip", "address": "10.213.0.253", "down_bound": 4.0}
 
     def ev(t: float, node: str, state: str) -> Event:
-        return Event(t, "door", {"door": "vip", "backend": node, "state": state})
+        return event(t, "door", {"door": "vip", "backend": node, "state": state})
 
     events = [ev(0.1, "node1", "master"), ev(0.1, "node2", "backup"), ev(3.12, "node1", "fault"),
               ev(6.38, "node2", "master"), ev(11.14, "node1", "backup")]

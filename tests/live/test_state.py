@@ -9,7 +9,8 @@ import pytest
 from pulltheplug.analysis import summarize
 from pulltheplug.analysis.windowed import MIN_REQUESTS, worst_of
 from pulltheplug.live.state import LATENCY_BUCKETS, LiveState, OpenOutage, RecentRates
-from pulltheplug.records.model import RequestRecord, event_to_dict, request_to_dict
+from pulltheplug.records.events import event_to_dict
+from pulltheplug.records.model import RequestRecord, request_to_dict
 from tests.analysis.history import failing, run, stream
 from tests.analysis.test_windowed import round_robin_door
 from tests.report.synthetic import FAULT, synthetic_run

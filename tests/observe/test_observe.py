@@ -7,7 +7,7 @@ from typing import Any
 from pulltheplug.cluster.seam import ClusterNode
 from pulltheplug.observe.observer import Observer
 from pulltheplug.observe.quorum import Answer
-from pulltheplug.records.model import Event
+from pulltheplug.records.events import Event
 from pulltheplug.swarm.api import leader_of
 
 

@@ -9,8 +9,9 @@ import random
 from pathlib import Path
 from typing import Any
 
+from pulltheplug.records.events import Event, event, numbered
 from pulltheplug.records.folder import RunWriter
-from pulltheplug.records.model import Event, Meta, Outcome, RequestRecord, Run
+from pulltheplug.records.model import Meta, Outcome, RequestRecord, Run
 
 NODES = ("node1", "node2", "node3")
 RATE = 100.0
@@ -51,12 +52,12 @@ def requests(until: float = DURATION, seed: int = 7) -> list[RequestRecord]:
 
 
 def _node(t: float, name: str, state: str, manager: str) -> Event:
-    return Event(t, "node", {"node": name, "state": state, "availability": "active", "role": "manager",
+    return event(t, "node", {"node": name, "state": state, "availability": "active", "role": "manager",
                              "manager": manager})
 
 
 def _task(t: float, task: str, on: str, state: str, desired: str = "running") -> Event:
-    return Event(t, "task", {"task": task, "service": "ptp-web", "slot": int(task[1:]) if task != "t4" else 3,
+    return event(t, "task", {"task": task, "service": "ptp-web", "slot": int(task[1:]) if task != "t4" else 3,
                              "node": on, "state": state, "desired": desired})
 
 
@@ -66,25 +67,25 @@ def events(until: float = DURATION) -> list[Event]:
     if until < revert:
         revert = until  # an interrupted run reverts the fault on its way out
     es = [
-        Event(0.0, "run", {"action": "start"}),
-        Event(0.01, "phase", {"phase": "steady"}),
-        Event(0.2, "control_plane", {"available": True, "manager": "node1"}),
-        Event(0.2, "observer", {"manager": "node1"}),
+        event(0.0, "run", {"action": "start"}),
+        event(0.01, "phase", {"phase": "steady"}),
+        event(0.2, "control_plane", {"available": True, "manager": "node1"}),
+        event(0.2, "observer", {"manager": "node1"}),
         _node(0.2, "node1", "ready", "reachable"),
         _node(0.2, "node2", "ready", "reachable"),
         _node(0.2, "node3", "ready", "leader"),
-        Event(0.2, "leader", {"node": "node3", "previous": None}),
+        event(0.2, "leader", {"node": "node3", "previous": None}),
         _task(0.2, "t1", "node1", "running"),
         _task(0.2, "t2", "node2", "running"),
         _task(0.2, "t3", "node3", "running"),
-        Event(inject, "phase", {"phase": "fault"}),
-        Event(inject, "fault", {"action": "inject", "kind": "nic-down", "node": "node3"}),
-        Event(inject + 0.05, "fault", {"action": "injected", "kind": "nic-down", "node": "node3",
+        event(inject, "phase", {"phase": "fault"}),
+        event(inject, "fault", {"action": "inject", "kind": "nic-down", "node": "node3"}),
+        event(inject + 0.05, "fault", {"action": "injected", "kind": "nic-down", "node": "node3",
                                        "evidence": {"eth0_up": False}}),
-        Event(21.0, "control_plane", {"available": False, "manager": None,
+        event(21.0, "control_plane", {"available": False, "manager": None,
                                       "error": "node1: ReadTimeout: read timed out; node2: ReadTimeout"}),
-        Event(23.5, "control_plane", {"available": True, "manager": "node1"}),
-        Event(23.5, "leader", {"node": "node1", "previous": "node3"}),
+        event(23.5, "control_plane", {"available": True, "manager": "node1"}),
+        event(23.5, "leader", {"node": "node1", "previous": "node3"}),
         _node(23.5, "node1", "ready", "leader"),
         _node(23.5, "node3", "ready", "unreachable"),
         _node(25.0, "node3", "unknown", "unreachable"),
@@ -92,18 +93,18 @@ def events(until: float = DURATION) -> list[Event]:
         _task(31.0, "t3", "node3", "running", desired="shutdown"),
         _task(31.0, "t4", "node1", "assigned"),
         _task(32.5, "t4", "node1", "running"),
-        Event(revert, "phase", {"phase": "recovery"}),
-        Event(revert, "fault", {"action": "revert", "kind": "nic-down", "node": "node3"}),
-        Event(revert + 0.1, "fault", {"action": "reverted", "kind": "nic-down", "node": "node3",
+        event(revert, "phase", {"phase": "recovery"}),
+        event(revert, "fault", {"action": "revert", "kind": "nic-down", "node": "node3"}),
+        event(revert + 0.1, "fault", {"action": "reverted", "kind": "nic-down", "node": "node3",
                                       "evidence": {"eth0_up": True}}),
         _node(44.0, "node3", "ready", "reachable"),
         _task(44.5, "t3", "node3", "shutdown", desired="shutdown"),
-        Event(60.0, "phase", {"phase": "end"}),
-        Event(60.0, "run", {"action": "end"}),
+        event(60.0, "phase", {"phase": "end"}),
+        event(60.0, "run", {"action": "end"}),
     ]
     kept = [e for e in es if e.t <= until or (e.type == "fault" and e.t <= revert + 0.1)]
     if until < DURATION:
-        kept.append(Event(revert + 0.1, "run", {"action": "interrupted"}))
+        kept.append(event(revert + 0.1, "run", {"action": "interrupted"}))
     return kept
 
 
@@ -132,7 +133,7 @@ def synthetic_run(slo: dict[str, Any] | None = None, interrupted_at: float | Non
     """The run in memory; `interrupted_at`: Ctrl-C at that second (records stop there, meta has no phases)."""
     until = DURATION if interrupted_at is None else interrupted_at
     return Run(folder=Path("/nonexistent"), meta=meta(FAILING_SLOS if slo is None else slo, interrupted_at is not None),
-               requests=requests(until), events=events(until))
+               requests=requests(until), events=numbered(events(until)))
 
 
 def write_run(folder: Path, run: Run) -> Path:

@@ -79,17 +79,17 @@ def test_a_schedule_draws_a_band_and_a_lane_stripe_per_fault(tmp_path: Path) -> 
     each node's lane, and the table of intervals with their outages."""
     import dataclasses
 
-    from pulltheplug.records.model import Event
+    from pulltheplug.records.events import event
 
     sync_api = pytest.importorskip("playwright.sync_api")
     base = synthetic_run()
-    second = [Event(30.0, "fault", {"action": "inject", "id": 1, "kind": "power-loss", "node": "node1",
+    second = [event(30.0, "fault", {"action": "inject", "id": 1, "kind": "power-loss", "node": "node1",
                                     "nodes": ["node1"]}),
-              Event(30.05, "fault", {"action": "injected", "id": 1, "kind": "power-loss", "node": "node1",
+              event(30.05, "fault", {"action": "injected", "id": 1, "kind": "power-loss", "node": "node1",
                                      "nodes": ["node1"], "evidence": {"killed": 12}}),
-              Event(45.0, "fault", {"action": "revert", "id": 1, "kind": "power-loss", "node": "node1",
+              event(45.0, "fault", {"action": "revert", "id": 1, "kind": "power-loss", "node": "node1",
                                     "nodes": ["node1"]}),
-              Event(46.0, "fault", {"action": "reverted", "id": 1, "kind": "power-loss", "node": "node1",
+              event(46.0, "fault", {"action": "reverted", "id": 1, "kind": "power-loss", "node": "node1",
                                     "nodes": ["node1"], "evidence": {"daemon_running": True}})]
     meta = dataclasses.replace(base.meta, fault={"kind": "schedule", "target": "schedule", "duration": 25.0,
                                                  "schedule": [{"id": 0, "kind": "nic-down", "node": "node3"},
@@ -126,13 +126,13 @@ def test_a_finding_links_to_its_span_on_the_timeline(tmp_path: Path) -> None:
     shades the span."""
     import dataclasses
 
-    from pulltheplug.records.model import Event
+    from pulltheplug.records.events import event
 
     sync_api = pytest.importorskip("playwright.sync_api")
     base = synthetic_run()
-    again = [Event(44.0, "node", {"node": "node3", "state": "down", "availability": "active", "role": "manager",
+    again = [event(44.0, "node", {"node": "node3", "state": "down", "availability": "active", "role": "manager",
                                   "manager": "unreachable"}),
-             Event(46.0, "node", {"node": "node3", "state": "ready", "availability": "active", "role": "manager",
+             event(46.0, "node", {"node": "node3", "state": "ready", "availability": "active", "role": "manager",
                                   "manager": "reachable"})]
     folder = write_run(tmp_path / "run", dataclasses.replace(base, events=[*base.events, *again]))
     run = load_run(folder)

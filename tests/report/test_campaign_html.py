@@ -15,8 +15,9 @@ from pulltheplug.analysis import summarize_folder
 from pulltheplug.analysis.compare import METRICS
 from pulltheplug.errors import RunError
 from pulltheplug.records.campaign_index import CAMPAIGN, INDEX, CampaignEntry
+from pulltheplug.records.events import event
 from pulltheplug.records.folder import RunWriter
-from pulltheplug.records.model import Event, Meta
+from pulltheplug.records.model import Meta
 from pulltheplug.report.campaign_html import campaign_results, mean_ci, render_campaign
 from pulltheplug.spec import CampaignSpec, ClusterSpec, ExperimentSpec
 from tests.analysis.history import ENTRIES, failing, fault, node, stream
@@ -40,7 +41,7 @@ def _write_run(folder: Path, name: str, kind: str, target: str, outage: float, s
     for r in stream(100.0, 30.0, fail=failing("node3", 12.0, 12.0 + outage)):
         writer.request(r)
     for e in (fault(10.0, "inject"), node(11.0, "node3", "down"), fault(20.0, "revert"),
-              node(22.5, "node3", "ready"), Event(30.0, "run", {"action": "end"})):
+              node(22.5, "node3", "ready"), event(30.0, "run", {"action": "end"})):
         writer.event(e)
     writer.close()
 

@@ -91,12 +91,12 @@ def test_a_run_cut_short_before_any_record_still_renders(tmp_path: Path) -> None
 
 
 def test_a_lost_ssh_session_is_listed_with_the_fault_steps() -> None:
-    from pulltheplug.records.model import Event
+    from pulltheplug.records.events import event
     from pulltheplug.report.html import fault_steps
 
     run = synthetic_run()
-    run.events.extend([Event(10.4, "session", {"host": "node2", "state": "lost", "reason": "Keepalive timeout"}),
-                       Event(31.2, "session", {"host": "node2", "state": "back", "reason": "reconnected"})])
+    run.events.extend([event(10.4, "session", {"host": "node2", "state": "lost", "reason": "Keepalive timeout"}),
+                       event(31.2, "session", {"host": "node2", "state": "back", "reason": "reconnected"})])
     steps = [(s.t, s.action, s.evidence) for s in fault_steps(run)]
     assert (10.4, "SSH session to node2 lost", "Keepalive timeout") in steps
     assert (31.2, "SSH session to node2 back", "reconnected") in steps

@@ -74,12 +74,12 @@ def test_findings_are_properties_and_a_forbidden_one_is_a_failing_case() -> None
 
     from pulltheplug.analysis import summarize
     from pulltheplug.analysis.verdict import check_slos
-    from pulltheplug.records.model import Event
+    from pulltheplug.records.events import event
 
     run = synthetic_run()
-    run.events += [Event(44.0, "node", {"node": "node3", "state": "down", "availability": "active", "role": "manager",
+    run.events += [event(44.0, "node", {"node": "node3", "state": "down", "availability": "active", "role": "manager",
                                         "manager": "unreachable"}),
-                   Event(46.0, "node", {"node": "node3", "state": "ready", "availability": "active",
+                   event(46.0, "node", {"node": "node3", "state": "ready", "availability": "active",
                                         "role": "manager", "manager": "reachable"})]
     summary = summarize(run)
     slos = check_slos(summary, {"no_findings": ["flapping", "split-view"]})

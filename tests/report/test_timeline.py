@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pulltheplug.analysis.percentile import nearest_rank
+from pulltheplug.records.events import FaultEvent
 from pulltheplug.records.model import NOT_SENT, RequestRecord
 from pulltheplug.report.timeline import timeline_of
 from tests.oracles import outcome_counts, request_bins
@@ -71,10 +74,8 @@ def test_markers_windows_and_fault_span() -> None:
 
 def test_an_unreverted_power_loss_is_off_to_the_end() -> None:
     run = synthetic_run()
-    run.events = [e for e in run.events if not (e.type == "fault" and e.data["action"].startswith("revert"))]
-    for e in run.events:
-        if e.type == "fault":
-            e.data["kind"] = "power-loss"
+    run.events = [replace(e, kind="power-loss") if isinstance(e, FaultEvent) else e for e in run.events
+                  if not (isinstance(e, FaultEvent) and e.action.startswith("revert"))]
     del run.meta.phases["revert"]
     tl = timeline_of(run)
     node3 = next(lane for lane in tl.lanes if lane.node == "node3")
@@ -95,9 +96,7 @@ def test_a_freeze_has_its_own_colour_on_the_nodes_lane() -> None:
     from pulltheplug.report.figure import FAULT_COLORS, timeline_figure
 
     run = synthetic_run()
-    for e in run.events:
-        if e.type == "fault":
-            e.data["kind"] = "freeze"
+    run.events = [replace(e, kind="freeze") if isinstance(e, FaultEvent) else e for e in run.events]
     run.meta.fault["kind"] = "freeze"
     tl = timeline_of(run)
     node3 = next(lane for lane in tl.lanes if lane.node == "node3")

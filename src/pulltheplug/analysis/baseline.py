@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pulltheplug.analysis.availability import Availability
 from pulltheplug.analysis.latency import Percentiles
 from pulltheplug.naming import sorted_nodes
-from pulltheplug.records.model import Event
+from pulltheplug.records.events import ControlPlaneEvent, Event, NodeEvent, of_type
 
 MIN_STEADY_AVAILABILITY = 0.99
 MAX_LAG_P99_MS = 50.0
@@ -47,21 +47,19 @@ def not_whole_at_start(events: Sequence[Event], fault_start: float | None) -> li
     starts in the aftermath of the one before (a node still Down, no agreed leader) measures that aftermath,
     not its own fault.
     """
-    ordered = sorted(events, key=lambda e: e.t)
-    plane = next((e for e in ordered if e.type == "control_plane"), None)
-    nodes = [e for e in ordered if e.type == "node"]
+    planes = of_type(events, ControlPlaneEvent)
+    nodes = of_type(events, NodeEvent)
     out = []
-    if plane is not None and not plane.data.get("available"):
-        back = next((e.t for e in ordered if e.type == "control_plane" and e.data.get("available")), None)
+    if planes and not planes[0].available:
+        back = next((e.t for e in planes if e.available), None)
         until = f"until {back:.1f} s" if back is not None else "for the whole run"
         out.append(f"the run began while no majority of managers agreed on a leader ({until}): it measured the "
                    "aftermath of what came before; wait for a whole cluster first (--wait-whole)")
     if not nodes or (fault_start is not None and nodes[0].t >= fault_start):
         return out
     first = [e for e in nodes if e.t == nodes[0].t]
-    gaps = {str(e.data.get("node")): str(e.data.get("state")) for e in first if e.data.get("state") != "ready"}
-    gaps |= {str(e.data.get("node")): "unreachable" for e in first
-             if e.data.get("manager") == "unreachable" and str(e.data.get("node")) not in gaps}
+    gaps = {e.node: e.state for e in first if e.state != "ready"}
+    gaps |= {e.node: "unreachable" for e in first if e.manager == "unreachable" and e.node not in gaps}
     if gaps:
         said = ", ".join(f"{n} {gaps[n]}" for n in sorted_nodes(gaps))
         out.append(f"the cluster was not whole when the run began ({said}): the figures mix the fault with what "

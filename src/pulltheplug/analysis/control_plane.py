@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pulltheplug.records.model import Event
+from pulltheplug.records.events import ControlPlaneEvent, Event, of_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,14 +20,14 @@ class ControlPlaneWindow:
     open: bool
 
 
-def _window(first: Event, end: float, is_open: bool) -> ControlPlaneWindow:
+def _window(first: ControlPlaneEvent, end: float, is_open: bool) -> ControlPlaneWindow:
     end = max(end, first.t)
     return ControlPlaneWindow(
         start=first.t,
         end=end,
         duration=end - first.t,
-        manager=first.data.get("manager"),
-        error=first.data.get("error"),
+        manager=first.manager,
+        error=first.error,
         open=is_open,
     )
 
@@ -35,9 +35,9 @@ def _window(first: Event, end: float, is_open: bool) -> ControlPlaneWindow:
 def control_plane_windows(events: Sequence[Event], run_end: float) -> list[ControlPlaneWindow]:
     """From each `available: false` to the next `available: true` (or to `run_end`, flagged open)."""
     windows: list[ControlPlaneWindow] = []
-    down: Event | None = None
-    for e in sorted((e for e in events if e.type == "control_plane"), key=lambda e: e.t):
-        available = bool(e.data.get("available"))
+    down: ControlPlaneEvent | None = None
+    for e in of_type(events, ControlPlaneEvent):
+        available = e.available
         if not available and down is None:
             down = e
         elif available and down is not None:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pulltheplug.records.model import Event, RequestRecord
+from pulltheplug.records.events import DoorEvent, Event, of_type
+from pulltheplug.records.model import RequestRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +42,12 @@ def routed_around_words(kind: str, node: str | None) -> str:
     return f"{kind} marked {node or 'the node'} down"
 
 
-def _door_events(events: Sequence[Event], door: str, after: float) -> list[Event]:
-    return sorted((e for e in events if e.type == "door" and e.t >= after and e.data.get("door") == door
-                   and e.data.get("backend")), key=lambda e: e.t)
+def _door_events(events: Sequence[Event], door: str, after: float) -> list[DoorEvent]:
+    return [e for e in of_type(events, DoorEvent) if e.t >= after and e.door == door and e.backend]
 
 
-def _addresses(e: Event) -> int:
-    return len([a for a in str(e.data.get("addresses", "")).split(",") if a and a != "-"])
+def _addresses(e: DoorEvent) -> int:
+    return len([a for a in (e.addresses or "").split(",") if a and a != "-"])
 
 
 def _dns_count_before(events: Sequence[Event], kind: str, t: float) -> int | None:
@@ -63,7 +63,7 @@ def routed_around(kind: str, events: Sequence[Event], node: str, after: float) -
         return next((e.t for e in _door_events(events, kind, after)
                      if count is not None and _addresses(e) < count), None)
     for e in _door_events(events, kind, after):
-        backend, state = e.data.get("backend"), e.data.get("state")
+        backend, state = e.backend, e.state
         if kind == "vip" and backend != node and state == "master":
             return e.t
         if kind != "vip" and backend == node and state == "down":
@@ -80,7 +80,7 @@ def back_in(kind: str, events: Sequence[Event], node: str, after: float,
         return next((e.t for e in _door_events(events, kind, after)
                      if count is not None and _addresses(e) >= count), None)
     for e in _door_events(events, kind, after):
-        backend, state = e.data.get("backend"), e.data.get("state")
+        backend, state = e.backend, e.state
         if kind != "vip" and backend == node and state == "up":
             return e.t
         if kind == "vip" and state == "backup":

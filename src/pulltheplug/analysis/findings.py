@@ -3,7 +3,7 @@
 Each rule is a small checker in Jepsen's sense: a pure function of the history (here, the summary's figures
 and the events) that says found, not found or unknown (the records cannot tell), with its evidence: the
 times on the run clock, the nodes, the request ranges (first and last k of a window) and the event ids
-(line numbers of events.jsonl). Rules never guess: where the history lacks what a rule needs, it is unknown.
+(their ids, `seq` in events.jsonl). Rules never guess: where the history lacks what a rule needs, it is unknown.
 
 The cluster's own clock for detection comes from swarmkit: a node that misses its heartbeats is marked Down
 after about GRACE heartbeat periods (5 s by default; a run's `swarm.dispatcher_heartbeat` changes it).
@@ -20,7 +20,17 @@ from pulltheplug.analysis.control_plane import ControlPlaneWindow
 from pulltheplug.analysis.node_loss import is_back, is_lost
 from pulltheplug.analysis.outages import ALL, OutageWindow
 from pulltheplug.analysis.timings import Detection, Recovery
-from pulltheplug.records.model import Event, Meta
+from pulltheplug.records.events import (
+    ControlPlaneEvent,
+    E,
+    Event,
+    FaultEvent,
+    LeaderEvent,
+    NodeEvent,
+    TaskEvent,
+    of_type,
+)
+from pulltheplug.records.model import Meta
 from pulltheplug.spec import FindingRule
 
 Verdict = Literal["found", "not found", "unknown"]
@@ -47,7 +57,7 @@ class Finding:
     end: float | None = None
     nodes: list[str] = field(default_factory=list)
     requests: list[list[int]] = field(default_factory=list)  # [first k, last k] of each window it rests on
-    events: list[int] = field(default_factory=list)  # line numbers in events.jsonl
+    events: list[int] = field(default_factory=list)  # the ids (`seq`) of the events it rests on
 
     @property
     def found(self) -> bool:
@@ -107,10 +117,9 @@ class History:
         beat = applied.get("dispatcher_heartbeat") if isinstance(applied, dict) else None
         return float(beat) if isinstance(beat, int | float) and beat > 0 else DEFAULT_HEARTBEAT
 
-    def numbered(self, kind: str) -> list[tuple[int, Event]]:
-        """Events of one type with their line numbers, by time."""
-        return sorted(((i + 1, e) for i, e in enumerate(self.events) if e.type == kind and self.speaks_of(e.t)),
-                      key=lambda x: x[1].t)
+    def of(self, model: type[E]) -> list[E]:
+        """The events of one model the rules read, by time."""
+        return [e for e in of_type(self.events, model) if self.speaks_of(e.t)]
 
 
 def _not(rule: str, severity: Severity, text: str) -> Finding:
@@ -125,18 +134,17 @@ def _nodes_of(windows: Sequence[OutageWindow]) -> list[str]:
     return sorted({w.entry for w in windows if w.entry != ALL})
 
 
-def _ended(e: Event) -> bool:
+def _ended(e: TaskEvent) -> bool:
     """A task event saying Swarm ended the task (it is not to run again)."""
-    return e.data.get("state") in STOPPED and e.data.get("desired") != "running"
+    return e.state in STOPPED and not e.wanted_running
 
 
 def _touched(h: History) -> set[str]:
     """The nodes the faults acted on: the target and every node a fault event names (a quorum loss, a
     partition and a schedule act on several)."""
     touched = {h.node} if h.node else set()
-    for e in h.events:
-        if e.type == "fault" and h.speaks_of(e.t):
-            touched |= {str(n) for n in [e.data.get("node"), *(e.data.get("nodes") or [])] if n}
+    for e in h.of(FaultEvent):
+        touched |= {n for n in (e.node, *e.nodes) if n}
     return touched
 
 
@@ -164,36 +172,34 @@ def aftershock(h: History) -> Finding:
     windows = [w for i, w in enumerate(h.outages) if w.start > revert and i in h.answered and h.speaks_of(w.start)]
     planes = [w for w in h.control_plane if w.start > revert and h.speaks_of(w.start)]
     recovered = _leader_at_revert_until(h, revert)
-    leaders = [(i, e) for i, e in h.numbered("leader")
-               if e.t > recovered and e.data.get("node") and e.data.get("previous")
-               and e.data.get("node") != e.data.get("previous")]
-    tasks = h.numbered("task")
-    ran_before = {e.data.get("task") for _, e in tasks if e.t <= revert and e.data.get("state") == "running"}
+    leaders = [e for e in h.of(LeaderEvent) if e.t > recovered and e.node and e.previous and e.node != e.previous]
+    tasks = h.of(TaskEvent)
+    ran_before = {e.task for e in tasks if e.t <= revert and e.state == "running"}
     survived = h.kind in RECONNECTS  # the containers of a node that only lost touch still run
 
-    def move(e: Event) -> bool:
+    def move(e: TaskEvent) -> bool:
         if e.t <= revert:
             return False
-        on_touched = e.data.get("node") in touched
-        if e.data.get("state") == "running":
-            return e.data.get("task") not in ran_before and not on_touched
-        return _ended(e) and e.data.get("task") in ran_before and (survived or not on_touched)
+        on_touched = e.node in touched
+        if e.state == "running":
+            return e.task not in ran_before and not on_touched
+        return _ended(e) and e.task in ran_before and (survived or not on_touched)
 
-    moves = [(i, e) for i, e in tasks if move(e)]
+    moves = [e for e in tasks if move(e)]
     if not (windows or planes or leaders or moves):
         return _not(rule, sev, "nothing was disturbed after the revert")
-    marks = leaders + moves
-    starts = [w.start for w in windows] + [w.start for w in planes] + [e.t for _, e in marks]
-    ends = [w.end for w in windows] + [w.end for w in planes] + [e.t for _, e in marks]
+    marks: list[LeaderEvent | TaskEvent] = [*leaders, *moves]
+    starts = [w.start for w in windows] + [w.start for w in planes] + [e.t for e in marks]
+    ends = [w.end for w in windows] + [w.end for w in planes] + [e.t for e in marks]
     what = [f"{len(windows)} outage window(s)" if windows else "", f"{len(planes)} control-plane window(s)"
             if planes else "", f"{len(leaders)} leader change(s)" if leaders else "",
             f"{len(moves)} task(s) started or stopped" if moves else ""]
-    nodes = sorted(set(_nodes_of(windows)) | {str(e.data.get("node")) for _, e in marks})
+    nodes = sorted(set(_nodes_of(windows)) | {str(e.node) for e in marks})
     first = min(starts)
     return Finding(rule, "found", sev,
                    f"the node's return disturbed the cluster again: {', '.join(x for x in what if x)}, the first "
                    f"{first - revert:.1f} s after the revert", first, max(ends), nodes,
-                   [[w.first_k, w.last_k] for w in windows], sorted(i for i, _ in marks))
+                   [[w.first_k, w.last_k] for w in windows], sorted(e.seq for e in marks))
 
 
 def collateral(h: History) -> Finding:
@@ -209,17 +215,16 @@ def collateral(h: History) -> Finding:
         return _unknown(rule, sev, "the entry points are not named for nodes (a front door), so a failure "
                         "cannot be put on a node")
     windows = [w for w in h.outages if w.entry in names - touched and w.end > start and h.speaks_of(w.start)]
-    stopped = [(i, e) for i, e in h.numbered("task")
-               if e.t >= start and e.data.get("node") in names - touched and _ended(e)]
+    stopped = [e for e in h.of(TaskEvent) if e.t >= start and e.node in names - touched and _ended(e)]
     if not windows and not stopped:
         return _not(rule, sev, f"only {', '.join(sorted(touched))} suffered")
-    nodes = sorted(set(_nodes_of(windows)) | {str(e.data.get("node")) for _, e in stopped})
-    times = [w.start for w in windows] + [e.t for _, e in stopped]
+    nodes = sorted(set(_nodes_of(windows)) | {e.node for e in stopped})
+    times = [w.start for w in windows] + [e.t for e in stopped]
     return Finding(rule, "found", sev,
                    f"nodes the fault did not touch suffered: {', '.join(nodes)} ({len(windows)} outage window(s), "
                    f"{len(stopped)} task(s) stopped)", min(times),
-                   max([w.end for w in windows] + [e.t for _, e in stopped]), nodes,
-                   [[w.first_k, w.last_k] for w in windows], [i for i, _ in stopped])
+                   max([w.end for w in windows] + [e.t for e in stopped]), nodes,
+                   [[w.first_k, w.last_k] for w in windows], [e.seq for e in stopped])
 
 
 def _expected_detection(h: History) -> float:
@@ -274,8 +279,8 @@ def slow_detection(h: History) -> Finding:
     bound = _expected_detection(h)
     if lost <= bound:
         return _not(rule, sev, f"{h.node} was seen lost after {lost:.1f} s, within {bound:.0f} s ({_beats(h)})")
-    numbered = [i for i, e in h.numbered("node") if e.data.get("node") == h.node
-                and is_lost(e.data.get("state")) and abs(e.t - (h.fault_start + lost)) < 1e-6]
+    numbered = [e.seq for e in h.of(NodeEvent) if e.node == h.node
+                and is_lost(e.state) and abs(e.t - (h.fault_start + lost)) < 1e-6]
     return Finding(rule, "found", sev,
                    f"{h.node} was seen lost {lost:.1f} s after the fault start, later than the {bound:.0f} s its "
                    f"heartbeat implies ({_arithmetic(h)})",
@@ -301,16 +306,13 @@ def not_restored(h: History) -> Finding:
     """Replicas below the desired count at the end, or tasks still pending."""
     rule = "not-restored"
     sev: Severity = "high"
-    tasks = h.numbered("task")
+    tasks = h.of(TaskEvent)
     if not tasks:
         return _unknown(rule, sev, "no task was observed")
-    last: dict[str, tuple[int, Event]] = {}
-    for i, e in tasks:
-        last[str(e.data.get("task"))] = (i, e)
-    running = [(i, e) for i, e in last.values() if e.data.get("state") == "running"]
-    pending = [(i, e) for i, e in last.values() if e.data.get("state") in ("pending", "assigned", "accepted",
-                                                                             "preparing", "starting")
-               and e.data.get("desired") == "running"]
+    last = {e.task: e for e in tasks}
+    running = [e for e in last.values() if e.state == "running"]
+    pending = [e for e in last.values()
+               if e.state in ("pending", "assigned", "accepted", "preparing", "starting") and e.wanted_running]
     replicas = h.meta.workload.get("replicas")
     short = isinstance(replicas, int) and not isinstance(replicas, bool) and len(running) < replicas
     if not short and not pending:
@@ -318,8 +320,8 @@ def not_restored(h: History) -> Finding:
     said = [f"{len(running)} of {replicas} replicas running" if short else "",
             f"{len(pending)} task(s) still pending" if pending else ""]
     return Finding(rule, "found", sev, f"the service was not whole at the end: {', '.join(x for x in said if x)}",
-                   h.end, h.end, sorted({str(e.data.get("node")) for _, e in pending if e.data.get("node")}), [],
-                   [i for i, _ in pending] or [max(i for i, _ in tasks)])
+                   h.end, h.end, sorted({e.node for e in pending if e.node}), [],
+                   [e.seq for e in pending] or [max(e.seq for e in tasks)])
 
 
 def split_view(h: History) -> Finding:
@@ -327,17 +329,17 @@ def split_view(h: History) -> Finding:
     while no majority agrees, the control_plane event says who claims whom ("m1 (says leader n1), ...")."""
     rule = "split-view"
     sev: Severity = "high"
-    split: list[tuple[int, Event, set[str]]] = []
-    for i, e in h.numbered("control_plane"):
-        claims = {leader for _, leader in _CLAIM.findall(str(e.data.get("error", ""))) if leader != "None"}
+    split: list[tuple[ControlPlaneEvent, set[str]]] = []
+    for e in h.of(ControlPlaneEvent):
+        claims = {leader for _, leader in _CLAIM.findall(e.error or "") if leader != "None"}
         before = h.scope is not None and h.fault_start is not None and e.t < h.fault_start  # another fault's
-        if not e.data.get("available") and len(claims) > 1 and not before:
-            split.append((i, e, claims))
+        if not e.available and len(claims) > 1 and not before:
+            split.append((e, claims))
     if not split:
         return _not(rule, sev, "no two managers named different leaders at once")
-    leaders = sorted(set().union(*(c for _, _, c in split)))
+    leaders = sorted(set().union(*(c for _, c in split)))
     return Finding(rule, "found", sev, f"managers named different leaders at the same time: {', '.join(leaders)}",
-                   split[0][1].t, split[-1][1].t, leaders, [], [i for i, _, _ in split])
+                   split[0][0].t, split[-1][0].t, leaders, [], [e.seq for e, _ in split])
 
 
 def flapping(h: History) -> Finding:
@@ -348,21 +350,21 @@ def flapping(h: History) -> Finding:
     sev: Severity = "info" if h.kind == "flap" else "warning"
     if h.node is None or h.fault_start is None:
         return _unknown(rule, sev, "no fault on one node")
-    losses: list[tuple[int, Event]] = []
+    losses: list[NodeEvent] = []
     lost = False
-    for i, e in h.numbered("node"):
-        if e.data.get("node") != h.node or e.t < h.fault_start:
+    for e in h.of(NodeEvent):
+        if e.node != h.node or e.t < h.fault_start:
             continue
-        state = e.data.get("state")
+        state = e.state
         if is_lost(state) and not lost:
-            losses.append((i, e))
+            losses.append(e)
             lost = True
         elif is_back(state):
             lost = False
     if len(losses) <= 1:
         return _not(rule, sev, f"{h.node} was lost {len(losses)} time(s)")
     return Finding(rule, "found", sev, f"{h.node} went Down and back {len(losses)} times for one fault",
-                   losses[0][1].t, losses[-1][1].t, [h.node], [], [i for i, _ in losses])
+                   losses[0].t, losses[-1].t, [h.node], [], [e.seq for e in losses])
 
 
 def unsound(h: History) -> Finding:

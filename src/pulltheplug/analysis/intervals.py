@@ -17,7 +17,7 @@ from pulltheplug.analysis.findings import FaultScope, Finding, History, findings
 from pulltheplug.analysis.outages import OutageWindow
 from pulltheplug.analysis.timings import Detection, Recovery, time_to_detect, time_to_recover
 from pulltheplug.analysis.windowed import DegradedSpan
-from pulltheplug.records.model import Event
+from pulltheplug.records.events import Event, FaultEvent, of_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +50,11 @@ class FaultInterval:
 def fault_intervals(events: Sequence[Event], windows: Sequence[OutageWindow], run_end: float) -> list[FaultInterval]:
     """From the fault events: "inject" starts an interval, "reverted" ends it (events without an id are the
     single fault of older runs: id 0)."""
-    started: dict[int, Event] = {}
+    started: dict[int, FaultEvent] = {}
     ended: dict[int, float] = {}
     reverts: dict[int, float] = {}
-    for e in sorted((e for e in events if e.type == "fault"), key=lambda e: e.t):
-        fid = int(e.data.get("id", 0))
-        action = e.data.get("action")
+    for e in of_type(events, FaultEvent):
+        fid, action = e.id, e.action
         if action == "inject" and fid not in started:
             started[fid] = e
         elif action == "revert" and fid in started and fid not in reverts:
@@ -66,9 +65,8 @@ def fault_intervals(events: Sequence[Event], windows: Sequence[OutageWindow], ru
     for fid, e in sorted(started.items(), key=lambda kv: kv[1].t):
         end = ended.get(fid, run_end)
         overlapping = [w for w in windows if w.start < end and w.end > e.t]
-        node = str(e.data.get("node", ""))
         out.append(FaultInterval(
-            id=fid, kind=str(e.data.get("kind", "")), node=node, nodes=[str(n) for n in e.data.get("nodes", [node])],
+            id=fid, kind=e.kind, node=e.node, nodes=list(e.touched),
             start=e.t, end=end, open=fid not in ended,
             outages=[(w.entry, w.start, w.duration) for w in overlapping],
             outage_seconds=sum(w.duration for w in overlapping), revert=reverts.get(fid)))

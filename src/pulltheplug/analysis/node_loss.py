@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pulltheplug.records.model import Event
+from pulltheplug.records.events import Event, NodeEvent, of_type
 
 LOST = frozenset({"down", "disconnected"})
 BACK = frozenset({"ready"})
@@ -27,22 +27,22 @@ def is_back(state: object) -> bool:
     return state in BACK
 
 
-def node_events(events: Sequence[Event], node: str) -> list[Event]:
+def node_events(events: Sequence[Event], node: str) -> list[NodeEvent]:
     """The node's events, by time."""
-    return sorted((e for e in events if e.type == "node" and e.data.get("node") == node), key=lambda e: e.t)
+    return [e for e in of_type(events, NodeEvent) if e.node == node]
 
 
-def first_loss(events: Sequence[Event], node: str, after: float, until: float | None = None) -> Event | None:
+def first_loss(events: Sequence[Event], node: str, after: float, until: float | None = None) -> NodeEvent | None:
     """The first event, strictly after `after` and at or before `until` (None: no bound), showing `node` lost."""
     for e in node_events(events, node):
-        if e.t > after and (until is None or e.t <= until) and is_lost(e.data.get("state")):
+        if e.t > after and (until is None or e.t <= until) and is_lost(e.state):
             return e
     return None
 
 
-def first_return(events: Sequence[Event], node: str, after: float, until: float | None = None) -> Event | None:
+def first_return(events: Sequence[Event], node: str, after: float, until: float | None = None) -> NodeEvent | None:
     """The first event, strictly after `after` and at or before `until`, showing `node` Ready."""
     for e in node_events(events, node):
-        if e.t > after and (until is None or e.t <= until) and is_back(e.data.get("state")):
+        if e.t > after and (until is None or e.t <= until) and is_back(e.state):
             return e
     return None

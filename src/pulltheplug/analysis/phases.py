@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pulltheplug.records.model import Event, Meta, RequestRecord
+from pulltheplug.records.events import Event, FaultEvent
+from pulltheplug.records.model import Meta, RequestRecord
 
 Phase = Literal["steady", "fault", "recovery"]
 PHASES: tuple[Phase, ...] = ("steady", "fault", "recovery")
@@ -38,7 +39,7 @@ class Phases:
 
 def fault_action_time(events: Sequence[Event], action: str) -> float | None:
     """Time of the first fault event with this action ("inject", "revert", ...)."""
-    times = [e.t for e in events if e.type == "fault" and e.data.get("action") == action]
+    times = [e.t for e in events if isinstance(e, FaultEvent) and e.action == action]
     return min(times) if times else None
 
 
@@ -51,9 +52,9 @@ def fault_start(meta: Meta, events: Sequence[Event]) -> float | None:
 def fault_revert(meta: Meta, events: Sequence[Event]) -> float | None:
     """The fault "revert" event, else Meta.phases["revert"] (None: never reverted). A schedule's recovery
     starts at the revert of its last fault, and only once every fault it injected was reverted."""
-    injected = {int(e.data.get("id", 0)) for e in events if e.type == "fault" and e.data.get("action") == "inject"}
-    reverts = {int(e.data.get("id", 0)): e.t for e in events
-               if e.type == "fault" and e.data.get("action") == "revert"}
+    steps = [e for e in events if isinstance(e, FaultEvent)]
+    injected = {e.id for e in steps if e.action == "inject"}
+    reverts = {e.id: e.t for e in steps if e.action == "revert"}
     if len(injected) > 1:
         return max(reverts.values()) if injected <= set(reverts) else None
     t = fault_action_time(events, "revert")

@@ -34,7 +34,8 @@ from pulltheplug.analysis.windowed import (
     windowed_figures,
 )
 from pulltheplug.records.columns import RequestColumns
-from pulltheplug.records.model import Event, Meta, Run
+from pulltheplug.records.events import Event, RunEvent
+from pulltheplug.records.model import Meta, Run
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ class Summary:
 
 def run_status(meta: Meta, events: list[Event]) -> str:
     """A run still "running" on disk was cut short (killed): that is interrupted too."""
-    interrupted = any(e.type == "run" and e.data.get("action") == "interrupted" for e in events)
+    interrupted = any(isinstance(e, RunEvent) and e.action == "interrupted" for e in events)
     if meta.status in ("complete", "failed") and not interrupted:
         return meta.status
     return "interrupted"

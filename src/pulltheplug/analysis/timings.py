@@ -14,7 +14,7 @@ from typing import Any
 
 from pulltheplug.analysis.node_loss import first_loss, first_return
 from pulltheplug.analysis.outages import ALL, OutageWindow
-from pulltheplug.records.model import Event
+from pulltheplug.records.events import Event, LeaderEvent, TaskEvent, of_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +56,13 @@ class Recovery:
     requests_ignored_as_blips: int = 0
 
 
-def _of_type(events: Sequence[Event], kind: str) -> list[Event]:
-    return sorted((e for e in events if e.type == kind), key=lambda e: e.t)
-
-
 def leader_at(events: Sequence[Event], t: float) -> str | None:
     """The leader as last seen at or before t (None if never seen)."""
     leader: str | None = None
-    for e in _of_type(events, "leader"):
+    for e in of_type(events, LeaderEvent):
         if e.t > t:
             break
-        leader = e.data.get("node")
+        leader = e.node
     return leader
 
 
@@ -75,8 +71,8 @@ def first_new_leader(events: Sequence[Event], after: float, until: float | None 
     before = leader_at(events, after)
     if before is None:
         return None
-    for e in _of_type(events, "leader"):
-        node = e.data.get("node")
+    for e in of_type(events, LeaderEvent):
+        node = e.node
         if e.t > after and (until is None or e.t <= until) and node is not None and node != before:
             return e.t
     return None
@@ -115,10 +111,10 @@ def running_counts(events: Sequence[Event]) -> list[tuple[float, int]]:
     tasks: dict[str, bool] = {}
     counts: list[tuple[float, int]] = []
     running = 0
-    for e in _of_type(events, "task"):
-        now = e.data.get("state") == "running" and e.data.get("desired") == "running"
-        running += int(now) - int(tasks.get(str(e.data.get("task")), False))
-        tasks[str(e.data.get("task"))] = now
+    for e in of_type(events, TaskEvent):
+        now = e.state == "running" and e.wanted_running
+        running += int(now) - int(tasks.get(e.task, False))
+        tasks[e.task] = now
         counts.append((e.t, running))
     return counts
 

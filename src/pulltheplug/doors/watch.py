@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 
 from pulltheplug.doors.base import Door
-from pulltheplug.records.model import Event
+from pulltheplug.records.events import DoorEvent, Event
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,14 @@ class DoorWatcher:
         except (OSError, ValueError) as exc:
             if not self._silent:
                 self._silent = True
-                self.emit(Event(t, "door", {"door": self.door.kind, "state": "silent", "error": str(exc)[:160]}))
+                self.emit(DoorEvent(t=t, door=self.door.kind, state="silent", error=str(exc)[:160]))
             return
         self._silent = False
         for node, view in sorted(now.items()):
             if self._seen.get(node) != view:
                 self._seen[node] = view
-                self.emit(Event(t, "door", {"door": self.door.kind, "backend": node, **view}))
+                self.emit(DoorEvent(t=t, door=self.door.kind, backend=node, state=view["state"],
+                                    check=view.get("check"), addresses=view.get("addresses")))
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -17,7 +17,8 @@ from prometheus_client.openmetrics.exposition import generate_latest as openmetr
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from pulltheplug.live.state import LATENCY_BUCKETS, OUTCOMES, LiveState
-from pulltheplug.records.model import NOT_SENT, RequestRecord, Run, event_to_dict, request_to_dict
+from pulltheplug.records.events import event_to_dict
+from pulltheplug.records.model import NOT_SENT, RequestRecord, Run, request_to_dict
 
 NODE_STATES = ("ready", "down", "unknown", "disconnected")
 PHASES = ("starting", "steady", "fault", "recovery", "end")

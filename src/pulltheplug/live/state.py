@@ -19,7 +19,18 @@ from typing import Any
 from pulltheplug.analysis.percentile import nearest_rank
 from pulltheplug.live.windows import LiveWindows
 from pulltheplug.naming import node_sort_key
-from pulltheplug.records.model import NOT_SENT, Event, Meta
+from pulltheplug.records.events import (
+    ControlPlaneEvent,
+    DoorEvent,
+    Event,
+    FaultEvent,
+    LeaderEvent,
+    NodeEvent,
+    PhaseEvent,
+    TaskEvent,
+    event_from_dict,
+)
+from pulltheplug.records.model import NOT_SENT, Meta
 
 BIN_WIDTH = 0.1  # the report timeline's bin (report/timeline.py): the live page draws the same bars
 # The latency histogram's upper bounds, seconds (the Prometheus client's defaults, widened to 30 s timeouts)
@@ -224,45 +235,27 @@ class LiveState:
 
     def add_event(self, d: dict[str, Any]) -> None:
         """One line of events.jsonl."""
-        data = {k: v for k, v in d.items() if k not in ("t", "type")}
-        e = Event(float(d["t"]), str(d["type"]), data)
+        e = event_from_dict(d, len(self.events) + 1)
         self.events.append(e)
         self.last_t = max(self.last_t, e.t)
-        handler = getattr(self, f"_on_{e.type}", None)
-        if handler is not None:
-            handler(e)
-
-    def _on_node(self, e: Event) -> None:
-        self.nodes[str(e.data.get("node"))] = NodeNow(str(e.data.get("state", "unknown")), str(e.data.get("role", "")),
-                                                     str(e.data.get("manager", "")),
-                                                     str(e.data.get("availability", "")))
-
-    def _on_leader(self, e: Event) -> None:
-        self.leader = e.data.get("node") or None
-
-    def _on_control_plane(self, e: Event) -> None:
-        self.control_plane = bool(e.data.get("available"))
-
-    def _on_task(self, e: Event) -> None:
-        self.tasks[str(e.data.get("task"))] = {"node": e.data.get("node") or "", "state": e.data.get("state"),
-                                               "desired": e.data.get("desired")}
-
-    def _on_fault(self, e: Event) -> None:
-        fid = int(e.data.get("id", 0))
-        node = str(e.data.get("node", ""))
-        nodes = [str(n) for n in e.data.get("nodes") or [node]]
-        self.faults[fid] = FaultNow(str(e.data.get("kind", "")), node, nodes, str(e.data.get("action")), e.t)
-
-    def _on_door(self, e: Event) -> None:
-        state = str(e.data.get("state", ""))
-        if "backend" in e.data:
-            self.door[str(e.data["backend"])] = state
-            self.door_silent = None
-        else:
-            self.door_silent = str(e.data.get("error", state)) if state == "silent" else None
-
-    def _on_phase(self, e: Event) -> None:
-        self.phase = PhaseNow(str(e.data.get("phase")), e.t, None)
+        if isinstance(e, NodeEvent):
+            self.nodes[e.node] = NodeNow(e.state, e.role, e.manager, e.availability)
+        elif isinstance(e, LeaderEvent):
+            self.leader = e.node or None
+        elif isinstance(e, ControlPlaneEvent):
+            self.control_plane = e.available
+        elif isinstance(e, TaskEvent):
+            self.tasks[e.task] = {"node": e.node, "state": e.state, "desired": e.desired}
+        elif isinstance(e, FaultEvent):
+            self.faults[e.id] = FaultNow(e.kind, e.node, list(e.touched), e.action, e.t)
+        elif isinstance(e, DoorEvent):
+            if e.backend is not None:
+                self.door[e.backend] = e.state
+                self.door_silent = None
+            else:
+                self.door_silent = (e.error or e.state) if e.state == "silent" else None
+        elif isinstance(e, PhaseEvent):
+            self.phase = PhaseNow(e.phase, e.t, None)
 
     def phase_at(self, now: float) -> PhaseNow:
         """The phase, with the time left by the run's plan (meta.json's `plan`)."""

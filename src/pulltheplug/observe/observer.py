@@ -21,7 +21,15 @@ import docker
 
 from pulltheplug.cluster.seam import Cluster
 from pulltheplug.observe.quorum import Answer, ManagerState, quorum
-from pulltheplug.records.model import Event
+from pulltheplug.records.events import (
+    ControlPlaneEvent,
+    Event,
+    LeaderEvent,
+    ManagerEvent,
+    NodeEvent,
+    ObserverEvent,
+    TaskEvent,
+)
 from pulltheplug.swarm.api import API_ERRORS, leader_of, node_rows, task_row
 from pulltheplug.swarm.workload import is_settled
 
@@ -140,7 +148,7 @@ class Observer:
                 self.merge()
             except Exception as exc:  # recorded, and the observation goes on
                 log.warning("merging the managers' answers failed", exc_info=True)
-                self.emit(Event(self.clock(), "observer", {"manager": self.view.manager, "error": _short(exc)}))
+                self.emit(ObserverEvent(t=self.clock(), manager=self.view.manager, error=_short(exc)))
 
     def merge(self) -> None:
         """One look at every manager's latest state: who answers, whether a majority agrees, what it says.
@@ -155,10 +163,8 @@ class Observer:
             answering = m not in q.silent
             if self._answering.get(m) != answering:
                 self._answering[m] = answering
-                data: dict[str, Any] = {"manager": m, "answering": answering}
-                if not answering:
-                    data["error"] = state.why_silent(now)
-                self.emit(Event(q.silent[m] if not answering else state.leader_since, "manager", data))
+                self.emit(ManagerEvent(t=q.silent[m] if not answering else state.leader_since, manager=m,
+                                       answering=answering, error=None if answering else state.why_silent(now)))
         if not q.available or q.manager is None:
             self._unavailable(q.since, q.error or "no majority")
             return
@@ -166,17 +172,17 @@ class Observer:
         assert answer is not None  # an agreeing manager has answered
         self._apply(q.manager, answer, q.since)
 
-    def _plane_event(self, t: float, data: dict[str, Any]) -> None:
+    def _plane_event(self, t: float, available: bool, manager: str | None, error: str | None = None) -> None:
         """Never before the previous control-plane event: a window must not end before it starts."""
         self._plane_t = max(t, self._plane_t)
-        self.emit(Event(self._plane_t, "control_plane", data))
+        self.emit(ControlPlaneEvent(t=self._plane_t, available=available, manager=manager, error=error))
 
     def _unavailable(self, t: float, error: str) -> None:
         with self._lock:
             self.view.polls += 1
             if self.view.control_plane is not False:
                 self.view.control_plane = False
-                self._plane_event(t, {"available": False, "manager": None, "error": error})
+                self._plane_event(t, False, None, error)
 
     def _apply(self, manager: str, answer: Answer, since: float) -> None:
         t = answer.at
@@ -185,10 +191,10 @@ class Observer:
             v.polls += 1
             if v.control_plane is not True:
                 v.control_plane = True
-                self._plane_event(since, {"available": True, "manager": manager})
+                self._plane_event(since, True, manager)
             if v.manager != manager:
                 v.manager = manager
-                self.emit(Event(t, "observer", {"manager": manager}))
+                self.emit(ObserverEvent(t=t, manager=manager))
             names: dict[str, str] = {}
             for full in node_rows(answer.nodes):
                 name = full["name"]
@@ -196,9 +202,10 @@ class Observer:
                 row = {k: full[k] for k in ("state", "availability", "role", "manager")}
                 if v.nodes.get(name) != row:
                     v.nodes[name] = row
-                    self.emit(Event(t, "node", {"node": name, **row}))
+                    self.emit(NodeEvent(t=t, node=name, state=row["state"], availability=row["availability"],
+                                        role=row["role"], manager=row["manager"]))
             if answer.leader != v.leader:
-                self.emit(Event(t, "leader", {"node": answer.leader, "previous": v.leader}))
+                self.emit(LeaderEvent(t=t, node=answer.leader, previous=v.leader))
                 v.leader = answer.leader
             for task in filter(None, map(task_row, answer.tasks)):
                 trow: dict[str, Any] = {
@@ -210,7 +217,7 @@ class Observer:
                 }
                 if v.tasks.get(task["id"]) != trow:
                     v.tasks[task["id"]] = trow
-                    self.emit(Event(t, "task", {"task": task["id"], **trow}))
+                    self.emit(TaskEvent(t=t, task=task["id"], **trow))
 
 
 def _short(exc: BaseException) -> str:

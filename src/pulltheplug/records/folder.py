@@ -3,6 +3,7 @@ requests as Arrow (records/arrow.py) or, in older folders, JSON lines."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -12,17 +13,16 @@ from pathlib import Path
 from pulltheplug.errors import RunError
 from pulltheplug.records.arrow import REQUESTS_ARROW, ArrowRequests, read_columns
 from pulltheplug.records.columns import RequestColumns
+from pulltheplug.records.events import Event, event_from_dict, event_to_dict
 from pulltheplug.records.model import (
     EVENTS,
     META,
     REQUESTS,
     SPEC,
-    Event,
     JsonLines,
     Meta,
     RequestRecord,
     Run,
-    event_to_dict,
     read_lines,
 )
 
@@ -41,6 +41,7 @@ class RunWriter:
         self._requests = ArrowRequests(folder / REQUESTS_ARROW)
         self._events = JsonLines(folder / EVENTS)
         self._lock = threading.Lock()  # events come from the run, the observer and fault threads
+        self._seq = 0
 
     def request(self, r: RequestRecord) -> None:
         self._requests.write(r)
@@ -49,9 +50,13 @@ class RunWriter:
         """Write the requests kept since the last flush now (they go every second anyway)."""
         self._requests.flush()
 
-    def event(self, e: Event) -> None:
+    def event(self, e: Event) -> Event:
+        """Write one event, numbered with the run's next id; the event as written."""
         with self._lock:
+            self._seq += 1
+            e = dataclasses.replace(e, seq=self._seq)
             self._events.write(event_to_dict(e))
+        return e
 
     def write_meta(self) -> None:
         tmp = self.folder / (META + ".tmp")
@@ -88,11 +93,7 @@ def load_run(folder: Path, columnar: bool = False) -> Run:
         requests = [RequestRecord(**d) for d in read_lines(folder / REQUESTS)]
         if columnar:
             requests, columns = [], RequestColumns.from_records(requests)
-    events = []
-    for d in read_lines(folder / EVENTS):
-        t = d.pop("t")
-        kind = d.pop("type")
-        events.append(Event(t=t, type=kind, data=d))
+    events = [event_from_dict(d, line) for line, d in enumerate(read_lines(folder / EVENTS), start=1)]
     spec_path = folder / SPEC
     log.debug("%s: %d requests, %d events", folder, len(columns) if columns is not None else len(requests),
               len(events))

@@ -1,6 +1,7 @@
 """The history of a run, on one monotonic clock: requests, cluster events, fault events.
 
-A run folder `runs/<time>-<name>/` holds `spec.yaml`, `requests.arrow`, `events.jsonl` and `meta.json`.
+A run folder `runs/<time>-<name>/` holds `spec.yaml`, `requests.arrow`, `events.jsonl` (records/events.py) and
+`meta.json`.
 Events are appended and flushed as they happen; requests are flushed every second (`records/arrow.py`), so a
 crash keeps everything up to that moment, less at most the last second of requests. Older run folders hold
 `requests.jsonl` instead, and still open. All times are seconds since the run's start (`t0`, a
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
+
+from pulltheplug.records.events import Event
 
 if TYPE_CHECKING:
     from pulltheplug.records.columns import RequestColumns
@@ -64,38 +67,6 @@ class RequestRecord:
         return self.sent is not None
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One change: of a node, the leader, a task, the control plane, a fault, a phase, the run.
-
-    `data` by type (every event is written on a change, and once at the first observation). `t` is when
-    the change happened as far as the records date it, which may be before the event was written (a
-    silence dates from its first unanswered poll): readers sort events by `t`.
-    - phase: {"phase": "steady" | "fault" | "recovery" | "end"}, at the phase's start
-    - fault: {"action": "inject" | "injected" | "revert" | "reverted", "kind", "node", "evidence": {...}}
-      ("inject"/"revert" just before acting, "injected"/"reverted" once done, with evidence it took effect)
-    - node: {"node", "state": "ready" | "down" | "unknown" | "disconnected", "availability", "role",
-      "manager": "leader" | "reachable" | "unreachable" | ""}
-    - leader: {"node": name or None, "previous": name or None}
-    - task: {"task": id, "service", "slot", "node", "state": "running" | "pending" | ..., "desired"}
-    - control_plane: {"available": bool, "manager": name, "error": str (when unavailable)}: available while
-      a majority of all managers answer and name the same leader (see `quorum`)
-    - manager: {"manager": name, "answering": bool, "error": str (when silent)}, each manager on its own;
-      silent from the start of its first unanswered poll
-    - observer: {"manager": name}, the manager the observer now asks (after a failover)
-    - run: {"action": "start" | "end" | "interrupted"}
-    - door: {"door": "haproxy", "backend": node, "state": "up" | "going_down" | "down" | "going_up" | ...,
-      "check": HAProxy's last check status}: the front door's own view of a node, on every change; or
-      {"door", "state": "silent", "error"} while the door does not answer
-    - session: {"host", "state": "lost" | "back", "reason"}: the backend's own link to a host (SSH) died
-      (keepalives unanswered: a few seconds after the cut) or was opened again; the run goes on
-    """
-
-    t: float
-    type: str  # node | leader | task | control_plane | manager | fault | phase | run | observer | session | door
-    data: dict[str, Any] = field(default_factory=dict)
-
-
 @dataclass
 class Meta:
     """What the run was: cluster, entries, fault, phases, and whether it ended well."""
@@ -140,10 +111,6 @@ def request_to_dict(r: RequestRecord) -> dict[str, Any]:
         if d[key] is not None:
             d[key] = round(d[key], 6)
     return {k: v for k, v in d.items() if v is not None or k == "sent"}
-
-
-def event_to_dict(e: Event) -> dict[str, Any]:
-    return {"t": round(e.t, 6), "type": e.type, **e.data}
 
 
 @dataclass

@@ -21,6 +21,7 @@ from pulltheplug.analysis.verdict import SloResult, exit_code
 from pulltheplug.analysis.windowed import WindowedFigures, curve_sizes, window_label, windowed_figures, worst_of
 from pulltheplug.naming import node_sort_key
 from pulltheplug.records.columns import RequestColumns
+from pulltheplug.records.events import DoorEvent, FaultEvent, SessionEvent
 from pulltheplug.records.folder import load_run
 from pulltheplug.records.model import Run
 from pulltheplug.report.figure import DIV_ID, figure_div, timeline_figure
@@ -68,18 +69,15 @@ def fault_steps(run: Run) -> list[FaultStep]:
     steps = []
     several = run.meta.fault.get("kind") == "schedule"
     for e in sorted(run.events, key=lambda e: e.t):
-        if e.type == "fault":
-            action = str(e.data.get("action", ""))
+        if isinstance(e, FaultEvent):
+            action = e.action
             if several:
-                action += f" #{int(e.data.get('id', 0)) + 1} {e.data.get('kind')} on {e.data.get('node')}"
-            steps.append(FaultStep(e.t, action, json.dumps(e.data["evidence"], sort_keys=True)
-                                   if e.data.get("evidence") else ""))
-        elif e.type == "door" and e.data.get("backend"):
-            steps.append(FaultStep(e.t, f"{e.data.get('door')}: {e.data.get('backend')} {e.data.get('state')}",
-                                   str(e.data.get("check", ""))))
-        elif e.type == "session":
-            steps.append(FaultStep(e.t, f"SSH session to {e.data.get('host')} {e.data.get('state')}",
-                                   str(e.data.get("reason", ""))))
+                action += f" #{e.id + 1} {e.kind} on {e.node}"
+            steps.append(FaultStep(e.t, action, json.dumps(e.evidence, sort_keys=True) if e.evidence else ""))
+        elif isinstance(e, DoorEvent) and e.backend:
+            steps.append(FaultStep(e.t, f"{e.door}: {e.backend} {e.state}", e.check or ""))
+        elif isinstance(e, SessionEvent):
+            steps.append(FaultStep(e.t, f"SSH session to {e.host} {e.state}", e.reason))
     return steps
 
 

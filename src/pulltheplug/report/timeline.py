@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -17,7 +17,8 @@ from pulltheplug.analysis import ControlPlaneWindow, control_plane_windows, phas
 from pulltheplug.analysis.percentile import rank
 from pulltheplug.naming import node_sort_key
 from pulltheplug.records.columns import FAIL, INFO, OK, RequestColumns
-from pulltheplug.records.model import Event, Meta, Run
+from pulltheplug.records.events import Event, FaultEvent, LeaderEvent, NodeEvent, TaskEvent, of_type
+from pulltheplug.records.model import Meta, Run
 
 BIN_WIDTH = 0.1  # seconds: fine enough to see a 1 s outage, coarse enough for a 10 min run
 _EPS = 1e-9  # k / rate / width lands a hair under an integer in floating point
@@ -96,26 +97,22 @@ def _bin_index(t: float, width: float) -> int:
     return max(math.floor(t / width + _EPS), 0)
 
 
-def _by_time(events: Sequence[Event], kind: str) -> list[Event]:
-    return sorted((e for e in events if e.type == kind), key=lambda e: e.t)
-
-
-def _node_detail(data: dict[str, Any]) -> str:
-    parts = [str(data.get("state", "?"))]
-    for key in ("availability", "manager"):
-        if data.get(key):
-            parts.append(f"{key} {data[key]}")
+def _node_detail(e: NodeEvent) -> str:
+    parts = [e.state]
+    for key, value in (("availability", e.availability), ("manager", e.manager)):
+        if value:
+            parts.append(f"{key} {value}")
     return ", ".join(parts)
 
 
 def state_intervals(events: Sequence[Event], node: str, end: float) -> list[Interval]:
     """Each node event starts an interval lasting to the next one (or `end`); repeats are merged."""
     out: list[Interval] = []
-    for e in _by_time(events, "node"):
-        if e.data.get("node") != node:
+    for e in of_type(events, NodeEvent):
+        if e.node != node:
             continue
-        state = LANE_STATE.get(str(e.data.get("state")), "unknown")
-        detail = _node_detail(e.data)
+        state = LANE_STATE.get(e.state, "unknown")
+        detail = _node_detail(e)
         if out and out[-1].state == state and out[-1].detail == detail:
             continue
         if out:
@@ -127,12 +124,11 @@ def state_intervals(events: Sequence[Event], node: str, end: float) -> list[Inte
 def leader_intervals(events: Sequence[Event], end: float) -> dict[str, list[Interval]]:
     """Node -> the spans it was the leader, from each leader event to the next (or `end`)."""
     spans: dict[str, list[Interval]] = {}
-    leaders = _by_time(events, "leader")
+    leaders = of_type(events, LeaderEvent)
     ends = [e.t for e in leaders[1:]] + [end]
     for e, until in zip(leaders, ends, strict=False):
-        node = e.data.get("node")
-        if node:
-            spans.setdefault(str(node), []).append(Interval(e.t, until, "leader"))
+        if e.node:
+            spans.setdefault(e.node, []).append(Interval(e.t, until, "leader"))
     return spans
 
 
@@ -144,10 +140,9 @@ def fault_bands(events: Sequence[Event], end: float) -> dict[str, list[Interval]
     """
     spans: dict[str, list[Interval]] = {}
     held: dict[tuple[int, str], tuple[float, str]] = {}  # (fault id, node) -> (since, fault kind)
-    for e in _by_time(events, "fault"):
-        action, kind, fid = e.data.get("action"), str(e.data.get("kind", "")), int(e.data.get("id", 0))
-        nodes = [str(n) for n in e.data.get("nodes") or [e.data.get("node")]]
-        for node in nodes:
+    for e in of_type(events, FaultEvent):
+        action, kind, fid = e.action, e.kind, e.id
+        for node in e.touched:
             if action in ("inject", "injected"):
                 held[(fid, node)] = (e.t, kind)  # "injected", once it comes, is when the effect began
             elif action == "reverted" and (fid, node) in held:
@@ -169,14 +164,14 @@ def markers(events: Sequence[Event]) -> list[Marker]:
     starts running; the first snapshot itself is where things stood, not a move.
     """
     out: list[Marker] = []
-    for e in _by_time(events, "leader")[1:]:
-        new, old = e.data.get("node"), e.data.get("previous")
-        out.append(Marker(e.t, "leader", new or old, f"leader {old or 'none'} \u2192 {new or 'none'}"))
-    tasks = _by_time(events, "task")
+    for change in of_type(events, LeaderEvent)[1:]:
+        new, old = change.node, change.previous
+        out.append(Marker(change.t, "leader", new or old, f"leader {old or 'none'} \u2192 {new or 'none'}"))
+    tasks = of_type(events, TaskEvent)
     first = tasks[0].t if tasks else 0.0
     state: dict[str, str] = {}
     for e in tasks:
-        task, now, node = str(e.data.get("task")), str(e.data.get("state")), e.data.get("node") or None
+        task, now, node = e.task, e.state, e.node or None
         before = state.get(task)
         state[task] = now
         if e.t <= first:
@@ -202,18 +197,17 @@ def fault_span(meta: Meta, inject: float | None, revert: float | None, end: floa
 
 def schedule_spans(events: Sequence[Event], end: float) -> list[FaultSpan]:
     """Each fault of a run, from its inject to its revert (a single fault gives one)."""
-    starts: dict[int, Event] = {}
+    starts: dict[int, FaultEvent] = {}
     spans: dict[int, FaultSpan] = {}
-    for e in _by_time(events, "fault"):
-        fid = int(e.data.get("id", 0))
-        label = f"{fid + 1}: {e.data.get('kind')} on {e.data.get('node')}"
-        if e.data.get("action") == "inject":
+    for e in of_type(events, FaultEvent):
+        fid = e.id
+        if e.action == "inject":
             starts.setdefault(fid, e)
-        elif e.data.get("action") == "revert" and fid in starts:
-            spans[fid] = FaultSpan(starts[fid].t, e.t, False, label)
+        elif e.action == "revert" and fid in starts:
+            spans[fid] = FaultSpan(starts[fid].t, e.t, False, f"{fid + 1}: {e.kind} on {e.node}")
     for fid, e in starts.items():
         if fid not in spans:
-            spans[fid] = FaultSpan(e.t, end, True, f"{fid + 1}: {e.data.get('kind')} on {e.data.get('node')}")
+            spans[fid] = FaultSpan(e.t, end, True, f"{fid + 1}: {e.kind} on {e.node}")
     return [spans[k] for k in sorted(spans, key=lambda k: spans[k].start)]
 
 
@@ -222,7 +216,7 @@ def _node_names(meta: Meta, events: Sequence[Event]) -> list[tuple[str, str, str
     known = [(str(n.get("name")), str(n.get("role", "")), str(n.get("address", "")))
              for n in meta.cluster.get("nodes", []) if isinstance(n, dict)]
     names = {n for n, _, _ in known}
-    seen = {str(e.data["node"]) for e in events if e.type == "node" and e.data.get("node")} - names
+    seen = {e.node for e in events if isinstance(e, NodeEvent) and e.node} - names
     return sorted(known + [(n, "", "") for n in seen], key=lambda node: node_sort_key(node[0]))
 
 

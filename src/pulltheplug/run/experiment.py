@@ -19,8 +19,9 @@ from pulltheplug.analysis.results import write_results
 from pulltheplug.cluster.seam import Cluster
 from pulltheplug.doors import DoorWatcher
 from pulltheplug.observe.observer import Observer
+from pulltheplug.records.events import Event, RunEvent, event
 from pulltheplug.records.folder import RunWriter
-from pulltheplug.records.model import Event, Meta
+from pulltheplug.records.model import Meta
 from pulltheplug.run.events import RunEvents
 from pulltheplug.run.fault_steps import REVERT_ERRORS, FaultState, Notes, note_failed, revert_if_needed
 from pulltheplug.run.parts import RunParts
@@ -116,14 +117,14 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
                         spec.observe.request_timeout)
     watcher = DoorWatcher(prep.door, clock, emit, spec.observe.interval) if prep.door is not None else None
     parts = RunParts(spec, prep, cluster, clock, writer, observer, tally, progress, faults, events, watcher)
-    emit(Event(clock(), "run", {"action": "start"}))
+    emit(RunEvent(t=clock(), action="start"))
     error: BaseException | None = None
     applied: dict[str, dict[str, float | int | None]] = {}
     # until the records are closed, Ctrl-C and SIGTERM ask the run to stop and never raise: a second one during
     # the reverts is said and changes nothing (see `stop_signals`)
     with stop_signals() as stops:
         try:
-            cluster.watch(lambda kind, data: emit(Event(clock(), kind, data)))
+            cluster.watch(lambda kind, data: emit(event(clock(), kind, data)))
             applied = swarm_settings.found(cluster, spec.swarm)  # known before the update: restored whatever happens
             if applied:
                 meta.cluster["swarm_settings"] = applied
@@ -229,7 +230,7 @@ def _finish(run: RunParts, restore: Callable[[], None] | None = None) -> Excepti
     finally:
         run.cluster.watch(None)
         meta.phases.setdefault("end", clock())
-        emit(Event(clock(), "run", {"action": "end" if meta.status == "complete" else meta.status}))
+        emit(RunEvent(t=clock(), action="end" if meta.status == "complete" else meta.status))
         run.writer.close()
     if unexpected is not None:
         raise unexpected

@@ -11,12 +11,14 @@ import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pulltheplug.cluster.seam import Cluster
 from pulltheplug.errors import ClusterError
 from pulltheplug.faults import Fault
+from pulltheplug.records.events import Event, FaultEvent, PhaseEvent
 from pulltheplug.records.folder import RunWriter
-from pulltheplug.records.model import Event, Meta
+from pulltheplug.records.model import Meta
 from pulltheplug.run.progress import RunProgress
 from pulltheplug.spec import ExperimentSpec
 from pulltheplug.swarm.health import CLUSTER_FAILURES
@@ -79,8 +81,9 @@ def note_failed(meta: Meta, what: str, exc: BaseException) -> None:
     meta.error = "; ".join(x for x in (meta.error, f"{what} failed: {type(exc).__name__}: {exc}") if x)
 
 
-def _fields(fs: FaultState) -> dict[str, object]:
-    return {"id": fs.id, "kind": fs.fault.kind, "node": fs.fault.node, "nodes": fs.fault.nodes}
+def _step(fs: FaultState, t: float, action: str, **more: Any) -> FaultEvent:
+    return FaultEvent(t=t, action=action, id=fs.id, kind=fs.fault.kind, node=fs.fault.node,
+                      nodes=tuple(fs.fault.nodes), **more)
 
 
 def inject(fs: FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta) -> None:
@@ -97,10 +100,10 @@ def inject(fs: FaultState, clock: Callable[[], float], emit: Callable[[Event], N
             t = fs.started = clock()
             if "fault" not in meta.phases:  # the first fault starts the fault phase
                 meta.phases["fault"] = t
-                emit(Event(t, "phase", {"phase": "fault"}))
-            emit(Event(t, "fault", {"action": "inject", **_fields(fs), **({"deadman": armed} if armed else {})}))
+                emit(PhaseEvent(t=t, phase="fault"))
+            emit(_step(fs, t, "inject", deadman=armed or None))
         evidence = fs.fault.inject()
-        emit(Event(clock(), "fault", {"action": "injected", **_fields(fs), "evidence": evidence}))
+        emit(_step(fs, clock(), "injected", evidence=evidence))
 
 
 def revert(fs: FaultState, clock: Callable[[], float], emit: Callable[[Event], None], meta: Meta) -> None:
@@ -113,8 +116,8 @@ def revert(fs: FaultState, clock: Callable[[], float], emit: Callable[[Event], N
             notes.pending.discard(fs.id)
             if not notes.pending:  # the last fault's revert starts the recovery phase
                 meta.phases["revert"] = t
-                emit(Event(t, "phase", {"phase": "recovery"}))
-            emit(Event(t, "fault", {"action": "revert", **_fields(fs)}))
+                emit(PhaseEvent(t=t, phase="recovery"))
+            emit(_step(fs, t, "revert"))
         fs.fault.disarm()  # before the revert: a dead-man firing in the middle of it would heal concurrently
         try:
             evidence = fs.fault.revert()
@@ -126,7 +129,7 @@ def revert(fs: FaultState, clock: Callable[[], float], emit: Callable[[Event], N
             raise
         fs.reverted = True
         notes.remove(fs)
-        emit(Event(clock(), "fault", {"action": "reverted", **_fields(fs), "evidence": evidence}))
+        emit(_step(fs, clock(), "reverted", evidence=evidence))
 
 
 def revert_if_needed(faults: list[FaultState], clock: Callable[[], float], emit: Callable[[Event], None],

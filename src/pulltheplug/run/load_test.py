@@ -22,8 +22,9 @@ from pulltheplug.load.calibration import HEADROOM, per_core_rate
 from pulltheplug.load.fast import can_carry, new_loop, run_fast_load
 from pulltheplug.load.prober import LoadStats, run_load
 from pulltheplug.load.workers import run_workers
+from pulltheplug.records.events import PhaseEvent, RunEvent
 from pulltheplug.records.folder import RunWriter
-from pulltheplug.records.model import Event, Meta, RequestRecord
+from pulltheplug.records.model import Meta, RequestRecord
 from pulltheplug.run.events import RunEvents
 from pulltheplug.run.progress import RunProgress, Tally, named_entries, run_folder
 from pulltheplug.spec import SloSpec
@@ -94,12 +95,12 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
     def clock() -> float:
         return time.monotonic() - t0
 
-    writer.event(Event(clock(), "run", {"action": "start"}))
+    writer.event(RunEvent(t=clock(), action="start"))
 
     def begin(start: float) -> None:
         """The steady phase starts with the schedule (worker processes take a second or two to start)."""
         meta.phases["steady"] = start
-        writer.event(Event(start, "phase", {"phase": "steady"}))
+        writer.event(PhaseEvent(t=start, phase="steady"))
         progress.phase_until = start + duration
         writer.write_meta()
 
@@ -118,8 +119,8 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
         meta.status = "interrupted"
     finally:
         meta.phases["end"] = clock()
-        writer.event(Event(clock(), "phase", {"phase": "end"}))
-        writer.event(Event(clock(), "run", {"action": "end" if meta.status == "complete" else "interrupted"}))
+        writer.event(PhaseEvent(t=clock(), phase="end"))
+        writer.event(RunEvent(t=clock(), action="end" if meta.status == "complete" else "interrupted"))
         writer.close()
     results = write_results(writer.folder)
     events.results_written(*results)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pulltheplug.cluster.seam import Cluster
 from pulltheplug.doors import DoorWatcher
 from pulltheplug.observe.observer import Observer
+from pulltheplug.records.events import Event
 from pulltheplug.records.folder import RunWriter
-from pulltheplug.records.model import Event
 from pulltheplug.run.events import RunEvents
 from pulltheplug.run.fault_steps import FaultState
 from pulltheplug.run.preparation import Prepared

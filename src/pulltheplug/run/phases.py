@@ -10,7 +10,7 @@ import logging
 from pulltheplug.live.state import running_per_node
 from pulltheplug.load.fast import can_carry, run_fast_load
 from pulltheplug.load.prober import run_load, run_load_in_netns
-from pulltheplug.records.model import Event
+from pulltheplug.records.events import PhaseEvent
 from pulltheplug.run.fault_steps import run_faults, sleep_or_fail
 from pulltheplug.run.parts import RunParts
 from pulltheplug.run.preparation import request_shape
@@ -24,7 +24,7 @@ async def phases(run: RunParts) -> None:
     meta = writer.meta
     stop = asyncio.Event()
     meta.phases["steady"] = clock()
-    emit(Event(clock(), "phase", {"phase": "steady"}))
+    emit(PhaseEvent(t=clock(), phase="steady"))
     progress.phase, progress.phase_until = "steady", clock() + spec.phases.steady
     writer.write_meta()
     shape = request_shape(spec.workload.request)
@@ -57,7 +57,7 @@ async def phases(run: RunParts) -> None:
         stop.set()
         ticker.cancel()
         meta.phases["end"] = clock()
-        emit(Event(clock(), "phase", {"phase": "end"}))
+        emit(PhaseEvent(t=clock(), phase="end"))
         await asyncio.gather(load, ticker, return_exceptions=True)
         if not ticker.cancelled() and ticker.exception() is not None:
             log.warning("the progress ticker failed", exc_info=ticker.exception())
