@@ -23,8 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from pulltheplug.records.arrow import REQUESTS_ARROW, SCHEMA
+from pulltheplug.records.events import FaultEvent
 from pulltheplug.records.folder import RunWriter
-from pulltheplug.records.model import Event, Meta, RequestRecord
+from pulltheplug.records.model import Meta, RequestRecord
 
 ENTRIES = ("node1", "node2", "node3")
 
@@ -43,7 +44,7 @@ def write_jsonl_run(folder: Path, requests: int, rate: float) -> None:
     """The layout before requests.arrow: one JSON line a request."""
     meta, fault, revert = _meta(requests, rate)
     w = RunWriter(folder, meta, "")
-    w.event(Event(fault, "fault", {"action": "inject", "kind": "nic-down", "node": "node3"}))
+    w.event(FaultEvent(t=fault, action="inject", kind="nic-down", node="node3"))
     w.close()
     (folder / REQUESTS_ARROW).unlink()
     with open(folder / "requests.jsonl", "w") as f:
@@ -71,7 +72,7 @@ def write_arrow_run(folder: Path, requests: int, rate: float) -> None:
     """requests.arrow as a run writes it: one IPC stream (zstd) for each second of requests."""
     meta, fault, revert = _meta(requests, rate)
     w = RunWriter(folder, meta, "")
-    w.event(Event(fault, "fault", {"action": "inject", "kind": "nic-down", "node": "node3"}))
+    w.event(FaultEvent(t=fault, action="inject", kind="nic-down", node="node3"))
     w.close()
     options = pa.ipc.IpcWriteOptions(compression="zstd")
     per = int(rate)

@@ -25,9 +25,11 @@ from pathlib import Path
 from prober import CLIENT_CORE, SERVER_CORE, free_port, pin, quantile, static_server
 
 from pulltheplug.live.sidecar import LiveServer
+from pulltheplug.load.plan import LoadPlan
 from pulltheplug.load.prober import run_load
+from pulltheplug.records.events import NodeEvent
 from pulltheplug.records.folder import RunWriter
-from pulltheplug.records.model import Event, Meta, RequestRecord
+from pulltheplug.records.model import Meta, RequestRecord
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -94,12 +96,12 @@ def one(condition: str, url: str, rate: float, seconds: float, folder: Path,
             await asyncio.sleep(1.0)
             t = time.monotonic() - t0
             state = "ready" if int(t) % 2 else "down"
-            writer.event(Event(t, "node", {"node": "node1", "state": state, "role": "manager"}))
+            writer.event(NodeEvent(t=t, node="node1", state=state, role="manager"))
 
     async def go() -> None:
         ticker = asyncio.create_task(events())
         try:
-            await run_load({"e": url}, rate, 1.0, t0, seconds, on_record)
+            await run_load(LoadPlan({"e": url}, rate, 1.0), t0, seconds, on_record)
         finally:
             ticker.cancel()
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from pulltheplug.load.fast import new_loop, run_fast_load
+from pulltheplug.load.plan import LoadPlan
 from pulltheplug.load.prober import run_load
 from pulltheplug.load.workers import run_workers
 from pulltheplug.records.model import RequestRecord
@@ -226,21 +227,20 @@ def probe(url: str, rate: float, seconds: float, t0: float | None = None, how: P
     """Load one entry until `seconds` after t0 (default: now); the records in k order."""
     records: list[RequestRecord] = []
     start = time.monotonic() if t0 is None else t0
+    plan = LoadPlan({"e": url}, rate, 1.0, keep_alive=how.keep_alive)
     if how.workers > 1:
         os.sched_setaffinity(0, {CLIENT_CORE, SERVER_CORE})  # the workers inherit it
         try:
-            run_workers({"e": url}, rate, 1.0, start, seconds - (time.monotonic() - start), records.append,
-                        how.workers, how.keep_alive)
+            run_workers(plan, start, seconds - (time.monotonic() - start), records.append, how.workers)
         finally:
             pin(CLIENT_CORE)
         return sorted(records, key=lambda r: r.k)
 
     async def go() -> None:
         if how.engine == "fast":
-            await run_fast_load({"e": url}, rate, 1.0, start, seconds, records.append, keep_alive=how.keep_alive,
-                                hold_gc=True)
+            await run_fast_load(plan, start, seconds, records.append, hold_gc=True)
         else:
-            await run_load({"e": url}, rate, 1.0, start, seconds, records.append)
+            await run_load(plan, start, seconds, records.append)
 
     with asyncio.Runner(loop_factory=new_loop if how.engine == "fast" else None) as runner:
         runner.run(go())

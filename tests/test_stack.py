@@ -7,7 +7,8 @@ import re
 import pytest
 
 from pulltheplug.errors import SpecError
-from pulltheplug.load.prober import RequestShape, classify_answer
+from pulltheplug.load.plan import RequestShape
+from pulltheplug.load.prober import classify_answer
 from pulltheplug.spec import WorkloadSpec
 from pulltheplug.swarm.stack import Port, parse_compose, probed
 

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from pulltheplug.load.fast import run_fast_load
+from pulltheplug.load.plan import LoadPlan
 from pulltheplug.load.prober import LoadStats, classify_error, run_load
 from pulltheplug.records.model import RequestRecord
 
@@ -59,11 +60,11 @@ def closed_port_url() -> str:
 
 
 async def load(
-    engine: Engine, entries: dict[str, str], rate: float, duration: float, timeout: float = 1.0, **kw: Any
+    engine: Engine, entries: dict[str, str], rate: float, duration: float, timeout: float = 1.0, **plan: Any
 ) -> tuple[list[RequestRecord], LoadStats]:
     records: list[RequestRecord] = []
     t0 = time.monotonic()
-    stats = await engine(entries, rate, timeout, t0, duration, records.append, **kw)
+    stats = await engine(LoadPlan(entries, rate, timeout, **plan), t0, duration, records.append)
     return sorted(records, key=lambda r: r.k), stats
 
 
@@ -208,7 +209,7 @@ def test_stop_event_ends_scheduling_and_waits_for_requests_in_flight(engine: Eng
             asyncio.get_running_loop().call_later(0.3, stop.set)
             records: list[RequestRecord] = []
             t0 = time.monotonic()
-            stats = await engine({"a": url}, 100, 1.0, t0, stop, records.append)
+            stats = await engine(LoadPlan({"a": url}, 100, 1.0), t0, stop, records.append)
             return records, stats, time.monotonic() - t0
 
     records, stats, took = asyncio.run(main())
@@ -232,8 +233,8 @@ def _cancelled_mid_load(engine: Engine, max_in_flight: int) -> list[RequestRecor
 
     async def main() -> None:
         async with serve(hang) as url:
-            task = asyncio.create_task(engine({"a": url}, 100, 3.0, time.monotonic(), 10.0, records.append,
-                                                max_in_flight=max_in_flight))
+            plan = LoadPlan({"a": url}, 100, 3.0, max_in_flight=max_in_flight)
+            task = asyncio.create_task(engine(plan, time.monotonic(), 10.0, records.append))
             await asyncio.sleep(0.3)
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -271,7 +272,7 @@ def test_a_failing_callback_stops_the_load_and_is_raised(engine: Engine) -> None
 
     async def main() -> None:
         async with serve() as url:
-            await engine({"a": url}, 100, 1.0, time.monotonic(), 5.0, explode)
+            await engine(LoadPlan({"a": url}, 100, 1.0), time.monotonic(), 5.0, explode)
 
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="disk full"):

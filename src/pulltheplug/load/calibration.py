@@ -20,6 +20,7 @@ import time
 from typing import cast
 
 from pulltheplug.load.fast import new_loop, run_fast_load
+from pulltheplug.load.plan import LoadPlan
 from pulltheplug.records.model import RequestRecord
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,8 @@ def per_core_rate(keep_alive: bool = True) -> float | None:
         url = f"http://127.0.0.1:{box['port']}/"
         before = _thread_cpu()
         with asyncio.Runner(loop_factory=new_loop) as runner:
-            runner.run(run_fast_load({"calibration": url}, CALIBRATION_RATE, 1.0, time.monotonic(), CALIBRATION_S,
-                                     records.append, keep_alive=keep_alive))
+            plan = LoadPlan({"calibration": url}, CALIBRATION_RATE, 1.0, keep_alive=keep_alive)
+            runner.run(run_fast_load(plan, time.monotonic(), CALIBRATION_S, records.append))
         cpu = _thread_cpu() - before
     finally:
         loop.call_soon_threadsafe(loop.stop)

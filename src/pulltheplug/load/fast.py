@@ -25,17 +25,14 @@ import gc
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import uvloop
 from yarl import URL
 
 from pulltheplug.load.fast_prober import TICK, YOUNG_GC_EVERY, Prober
-from pulltheplug.load.prober import (
-    GET,
-    LoadStats,
-    RequestShape,
-    follow_schedule,
-)
+from pulltheplug.load.plan import WHOLE, LoadPlan, Share
+from pulltheplug.load.prober import LoadStats, follow_schedule
 from pulltheplug.records.model import RequestRecord
 
 log = logging.getLogger(__name__)
@@ -50,37 +47,21 @@ def can_carry(urls: list[str]) -> bool:
     return all(URL(u).scheme == "http" and URL(u).host for u in urls)
 
 
-async def run_fast_load(
-    entries: dict[str, str],
-    rate: float,
-    timeout: float,
-    t0: float,
-    stop: asyncio.Event | float,
-    on_record: Callable[[RequestRecord], None],
-    max_in_flight: int = 4000,
-    shape: RequestShape = GET,
-    keep_alive: bool = True,
-    offset: int = 0,
-    stride: int = 1,
-    start: float | None = None,
-    until: float | None = None,
-    hold_gc: bool = False,
-) -> LoadStats:
-    """`load.run_load`'s contract (see there), plus: `keep_alive` False opens a connection per request;
-    `offset`/`stride` send only requests offset + j * stride of the schedule (one worker's share); `start` (run
-    seconds) is when request 0 is due (default: now), the one schedule every worker shares; `until` is a
-    deadline (run seconds) on top of a `stop` event; `hold_gc` holds the collector's full passes off while the
-    load runs (process-wide: only for a process that does little else, as `pulltheplug load` and its workers)."""
-    if not entries:
-        raise ValueError("run_fast_load needs at least one entry")
-    if rate <= 0 or timeout <= 0 or max_in_flight < 1 or stride < 1 or not 0 <= offset < stride:
-        raise ValueError("rate, timeout, max_in_flight and stride must be positive, and offset below stride")
-    if not can_carry(list(entries.values())):
+async def run_fast_load(plan: LoadPlan, t0: float, stop: asyncio.Event | float,
+                        on_record: Callable[[RequestRecord], None], share: Share = WHOLE,
+                        hold_gc: bool = False) -> LoadStats:
+    """`load.run_load`'s contract (see there), plus: the plan's `keep_alive` False opens a connection per
+    request; `share` is this sender's part of the one schedule (a worker's: see `Share`); `hold_gc` holds the
+    collector's full passes off while the load runs (process-wide: only for a process that does little else,
+    as `pulltheplug load` and its workers)."""
+    plan.check("run_fast_load")
+    if not can_carry(list(plan.entries.values())):
         raise ValueError("run_fast_load speaks plain http only")
     clock = time.monotonic
-    stats = LoadStats(start=clock() - t0 if start is None else start)
-    per_entry = max(1, max_in_flight // stride // len(entries))
-    prober = Prober(entries, timeout, t0, on_record, per_entry, shape, keep_alive, stats)
+    start = clock() - t0 if share.start is None else share.start
+    stats = LoadStats(start=start)
+    per_entry = max(1, plan.max_in_flight // share.stride // len(plan.entries))
+    prober = Prober(dict(plan.entries), plan.timeout, t0, on_record, per_entry, plan.shape, plan.keep_alive, stats)
     loop = prober.loop
     # The collector's full passes stall the loop for 15 ms and more once a run holds many objects (measured:
     # 48 requests sent >10 ms late at 3,000/s, none with it off). So it is off while the load runs, the young
@@ -99,8 +80,8 @@ async def run_fast_load(
 
     try:
         stats.sent, stats.stopped = await follow_schedule(
-            stats.start, rate, t0, stop, prober.launch, lambda: not prober.errors, first=offset, stride=stride,
-            min_wait=TICK, until=until, each_pass=young)
+            plan.rate, replace(share, start=start), t0, stop, prober.launch, lambda: not prober.errors,
+            min_wait=TICK, each_pass=young)
         if prober.in_flight or any(e.waiting for e in prober.entries):
             prober.drained = loop.create_future()
             await prober.drained

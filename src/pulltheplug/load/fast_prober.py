@@ -13,10 +13,10 @@ from collections.abc import Callable
 from yarl import URL
 
 from pulltheplug.load.fast_wire import FastConn, FastEntry, FastRequest, connect_error
+from pulltheplug.load.plan import RequestShape
 from pulltheplug.load.prober import (
     DNS_CACHE_TTL,
     LoadStats,
-    RequestShape,
     classify_answer,
     served_by,
 )

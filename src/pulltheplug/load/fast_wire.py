@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, cast
 import httptools
 from yarl import URL
 
-from pulltheplug.load.prober import SERVER_HEADER, UNREACHABLE_ERRNOS, RequestShape
+from pulltheplug.load.plan import RequestShape
+from pulltheplug.load.prober import SERVER_HEADER, UNREACHABLE_ERRNOS
 
 if TYPE_CHECKING:
     from pulltheplug.load.fast_prober import Prober

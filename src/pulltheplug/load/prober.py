@@ -19,7 +19,6 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import aiohttp.abc
@@ -28,6 +27,7 @@ from aiohttp.tracing import Trace
 from yarl import URL
 
 from pulltheplug.cluster.netns import enter_netns
+from pulltheplug.load.plan import LoadPlan, RequestShape, Share
 from pulltheplug.records.model import NOT_SENT, Outcome, RequestRecord
 
 log = logging.getLogger(__name__)
@@ -90,17 +90,6 @@ class _Connector(aiohttp.TCPConnector):
         return conn
 
 
-@dataclass(frozen=True, slots=True)
-class RequestShape:
-    """What each request is and what counts as a good answer (the probe's default: GET, any 2xx)."""
-
-    method: str = "GET"
-    body: bytes | None = None
-    expect_status: int | None = None  # None: any 2xx
-    expect_body: re.Pattern[bytes] | None = None
-
-
-GET = RequestShape()
 SERVER_HEADER = "X-Ptp-Server"  # a door that names the node it sent a request to (our HAProxy does)
 
 
@@ -184,24 +173,25 @@ def _session(urls: list[URL], per_entry: int, timeout: float,
     )
 
 
-async def follow_schedule(start: float, rate: float, t0: float, stop: asyncio.Event | float,
-                          launch: Callable[[int, float], None], going: Callable[[], bool], first: int = 0,
-                          stride: int = 1, min_wait: float = 0.0, until: float | None = None,
+async def follow_schedule(rate: float, share: Share, t0: float, stop: asyncio.Event | float,
+                          launch: Callable[[int, float], None], going: Callable[[], bool], min_wait: float = 0.0,
                           each_pass: Callable[[float], None] | None = None) -> tuple[int, float]:
-    """The open-loop schedule, shared by both probers: `launch(k, due)` for k = first, first + stride, ... at
-    due = start + k/rate, late ones at once, until `stop` (an event, or a deadline in run seconds; `until` is
-    a deadline on top), or until `going()` says no. Requests already due when the event comes still go: none
-    vanishes. Returns how many were launched and when the schedule stopped (run seconds). `min_wait`: the
-    loop's timer step (a shorter wait would spin); `each_pass(now)` runs on every pass.
+    """The open-loop schedule, shared by both probers: `launch(k, due)` for the share's k (offset, offset +
+    stride, ...) at due = start + k/rate (start: the share's, else now), late ones at once, until `stop` (an
+    event, or a deadline in run seconds; the share's `until` is a deadline on top), or until `going()` says no.
+    Requests already due when the event comes still go: none vanishes. Returns how many were launched and when
+    the schedule stopped (run seconds). `min_wait`: the loop's timer step (a shorter wait would spin);
+    `each_pass(now)` runs on every pass.
     """
     loop = asyncio.get_running_loop()
     clock = time.monotonic
+    start = clock() - t0 if share.start is None else share.start
     stop_wait = loop.create_task(stop.wait()) if isinstance(stop, asyncio.Event) else None
     deadline = float("inf") if isinstance(stop, asyncio.Event) else stop
-    if until is not None:
-        deadline = min(deadline, until)
+    if share.until is not None:
+        deadline = min(deadline, share.until)
     told = False  # the stop event was seen
-    k, launched = first, 0
+    k, launched, stride = share.offset, 0, share.stride
     try:
         while going():
             now = clock() - t0
@@ -229,33 +219,22 @@ async def follow_schedule(start: float, rate: float, t0: float, stop: asyncio.Ev
     return launched, clock() - t0
 
 
-async def run_load(
-    entries: dict[str, str],
-    rate: float,
-    timeout: float,
-    t0: float,
-    stop: asyncio.Event | float,
-    on_record: Callable[[RequestRecord], None],
-    max_in_flight: int = 4000,
-    shape: RequestShape = GET,
-    resolver: aiohttp.abc.AbstractResolver | None = None,
-) -> LoadStats:
-    """Send requests (GETs unless `shape` says otherwise) at `rate` per second, round-robin over `entries`
-    (name -> URL), until `stop`.
+async def run_load(plan: LoadPlan, t0: float, stop: asyncio.Event | float, on_record: Callable[[RequestRecord], None],
+                   resolver: aiohttp.abc.AbstractResolver | None = None) -> LoadStats:
+    """Send the plan's requests (GETs unless its `shape` says otherwise) at its rate, round-robin over its
+    entries, until `stop`.
 
     `stop` is an event or a deadline in run seconds (since `t0`, a time.monotonic() reading). No
     request is due at or after it; the ones in flight are awaited (each has `timeout`), so when this
     returns every due request has its record. `on_record` is called on the event loop; if it raises,
     the load stops and the error is raised once the requests in flight are done.
     """
-    if not entries:
-        raise ValueError("run_load needs at least one entry")
-    if rate <= 0 or timeout <= 0 or max_in_flight < 1:
-        raise ValueError("rate, timeout and max_in_flight must be positive")
+    plan.check("run_load")
+    entries, shape = plan.entries, plan.shape
     names = list(entries)
     urls = [URL(entries[name]) for name in names]
     n = len(names)
-    per_entry = max(1, max_in_flight // n)
+    per_entry = max(1, plan.max_in_flight // n)
     gates = [asyncio.Semaphore(per_entry) for _ in names]
     loop = asyncio.get_running_loop()
     clock = time.monotonic
@@ -320,7 +299,7 @@ async def run_load(
             log.debug("recording request %d failed", k, exc_info=True)
             errors.append(exc)
 
-    async with _session(urls, per_entry, timeout, resolver) as session:
+    async with _session(urls, per_entry, plan.timeout, resolver) as session:
 
         def launch(k: int, due: float) -> None:
             launched = loop.create_task(one(session, k, due))
@@ -328,7 +307,8 @@ async def run_load(
             launched.add_done_callback(tasks.discard)
 
         try:
-            stats.sent, stats.stopped = await follow_schedule(stats.start, rate, t0, stop, launch, lambda: not errors)
+            stats.sent, stats.stopped = await follow_schedule(plan.rate, Share(start=stats.start), t0, stop, launch,
+                                                              lambda: not errors)
             while tasks:
                 await asyncio.wait(tasks)
         finally:
@@ -341,9 +321,9 @@ async def run_load(
     return stats
 
 
-async def run_load_in_netns(netns: Path, stop: asyncio.Event,
-                            make_resolver: Callable[[], aiohttp.abc.AbstractResolver | None] | None,
-                            **load: Any) -> LoadStats:
+async def run_load_in_netns(netns: Path, plan: LoadPlan, t0: float, stop: asyncio.Event,
+                            on_record: Callable[[RequestRecord], None],
+                            make_resolver: Callable[[], aiohttp.abc.AbstractResolver | None] | None) -> LoadStats:
     """`run_load` from inside another network namespace (a client container's: requests from within the swarm),
     on a thread of its own with its own event loop; `stop` (this loop's) is passed on to it. Records are handed
     to `on_record` on that thread."""
@@ -360,7 +340,7 @@ async def run_load_in_netns(netns: Path, stop: asyncio.Event,
         async def inner() -> LoadStats:
             own_stop = asyncio.Event()
             ready.set_result((asyncio.get_running_loop(), own_stop))
-            return await run_load(stop=own_stop, resolver=make_resolver() if make_resolver else None, **load)
+            return await run_load(plan, t0, own_stop, on_record, make_resolver() if make_resolver else None)
 
         return asyncio.run(inner())
 

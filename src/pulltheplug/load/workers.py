@@ -20,10 +20,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, cast
+from typing import cast
 
 from pulltheplug.load.fast import new_loop, run_fast_load
-from pulltheplug.load.prober import GET, LoadStats, RequestShape
+from pulltheplug.load.plan import LoadPlan, Share
+from pulltheplug.load.prober import LoadStats
 from pulltheplug.records.model import RequestRecord
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def default_workers(reserved: int = 1) -> int:
     return max(1, len(os.sched_getaffinity(0)) - reserved)
 
 
-def _worker(w: int, n: int, load: dict[str, Any], pipe: multiprocessing.connection.Connection) -> None:
+def _worker(w: int, n: int, plan: LoadPlan, t0: float, pipe: multiprocessing.connection.Connection) -> None:
     """One worker: says it is ready, gets (start, until), runs its share, ships records, then its stats."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     pipe.send(("ready", w))
@@ -71,8 +72,7 @@ def _worker(w: int, n: int, load: dict[str, Any], pipe: multiprocessing.connecti
 
         shipping = loop.create_task(shipper())
         try:
-            return await run_fast_load(stop=stop, on_record=batch.append, offset=w, stride=n, start=start,
-                                       until=until, hold_gc=True, **load)
+            return await run_fast_load(plan, t0, stop, batch.append, Share(w, n, start, until), hold_gc=True)
         finally:
             shipping.cancel()
             if not stop.is_set():
@@ -93,9 +93,8 @@ def merged(stats: list[LoadStats], start: float) -> LoadStats:
                      peak_in_flight=sum(s.peak_in_flight for s in stats))
 
 
-def run_workers(entries: dict[str, str], rate: float, timeout: float, t0: float, duration: float,
-                on_record: Callable[[RequestRecord], None], workers: int, keep_alive: bool = True,
-                shape: RequestShape = GET, max_in_flight: int = 4000, stop: threading.Event | None = None,
+def run_workers(plan: LoadPlan, t0: float, duration: float, on_record: Callable[[RequestRecord], None],
+                workers: int, stop: threading.Event | None = None,
                 on_start: Callable[[float], None] | None = None) -> LoadStats:
     """`load.fast.run_fast_load` on `workers` processes for `duration` s from when they are all ready; blocks.
 
@@ -103,13 +102,11 @@ def run_workers(entries: dict[str, str], rate: float, timeout: float, t0: float,
     `on_start` gets the schedule's start (run seconds) once the workers are ready.
     """
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads and locks
-    load = {"entries": entries, "rate": rate, "timeout": timeout, "t0": t0, "keep_alive": keep_alive,
-            "shape": shape, "max_in_flight": max_in_flight}
     pipes: list[multiprocessing.connection.Connection] = []
     procs = []
     for w in range(workers):
         here, there = ctx.Pipe()
-        proc = ctx.Process(target=_worker, args=(w, workers, load, there), name=f"pulltheplug-load-{w}",
+        proc = ctx.Process(target=_worker, args=(w, workers, plan, t0, there), name=f"pulltheplug-load-{w}",
                            daemon=True)
         proc.start()
         there.close()
@@ -134,7 +131,7 @@ def run_workers(entries: dict[str, str], rate: float, timeout: float, t0: float,
             pipe.recv()
         start = time.monotonic() - t0 + LEAD
         for pipe in pipes:
-            pipe.send((start, start + duration - 0.5 / rate))  # duration D at rate R is R x D requests
+            pipe.send((start, start + duration - 0.5 / plan.rate))  # duration D at rate R is R x D requests
         if on_start is not None:
             on_start(start)
         open_pipes = list(pipes)
@@ -160,7 +157,7 @@ def run_workers(entries: dict[str, str], rate: float, timeout: float, t0: float,
                 tell_stop(open_pipes)
     finally:
         for proc in procs:
-            proc.join(timeout + 5)
+            proc.join(plan.timeout + 5)
             if proc.is_alive():
                 proc.kill()
                 proc.join()

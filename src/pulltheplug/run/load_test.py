@@ -20,6 +20,7 @@ from pulltheplug.analysis.results import write_results
 from pulltheplug.errors import SpecError
 from pulltheplug.load.calibration import HEADROOM, per_core_rate
 from pulltheplug.load.fast import can_carry, new_loop, run_fast_load
+from pulltheplug.load.plan import LoadPlan
 from pulltheplug.load.prober import LoadStats, run_load
 from pulltheplug.load.workers import run_workers
 from pulltheplug.records.events import PhaseEvent, RunEvent
@@ -104,15 +105,14 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
         progress.phase_until = start + duration
         writer.write_meta()
 
+    plan = LoadPlan(entries, rate, timeout, keep_alive=keep_alive)
     try:
         if workers > 1:
-            stats = _on_workers(entries, rate, duration, timeout, t0, tally, clock, events, workers, keep_alive,
-                                begin)
+            stats = _on_workers(plan, duration, t0, tally, clock, events, workers, begin)
         else:
             with asyncio.Runner(loop_factory=new_loop if engine == "fast" else None) as runner:
                 begin(clock())
-                stats = runner.run(_load(entries, rate, duration, timeout, t0, tally, clock, events,
-                                         engine, keep_alive))
+                stats = runner.run(_load(plan, duration, t0, tally, clock, events, engine))
         meta.load.update(sent=stats.sent, max_lag=round(stats.max_lag, 6), peak_in_flight=stats.peak_in_flight)
         meta.status = "complete"
     except KeyboardInterrupt:
@@ -127,16 +127,14 @@ def execute(urls: list[str], rate: float, duration: float, timeout: float, runs_
     return writer.folder
 
 
-async def _load(entries: dict[str, str], rate: float, duration: float, timeout: float, t0: float, tally: Tally,
-                clock: Callable[[], float], events: RunEvents, engine: str,
-                keep_alive: bool) -> LoadStats:
+async def _load(plan: LoadPlan, duration: float, t0: float, tally: Tally, clock: Callable[[], float],
+                events: RunEvents, engine: str) -> LoadStats:
     # `duration` from the load's own start, so --rate R --duration D is R x D requests: run_load dues request k
     # at its start + k/R, microseconds after `start`, and sends none due at or after the deadline
     start = clock()
-    until = start + duration - 0.5 / rate
-    load = asyncio.create_task(
-        run_fast_load(entries, rate, timeout, t0, until, tally, keep_alive=keep_alive, hold_gc=True) if engine == "fast"
-        else run_load(entries, rate, timeout, t0, until, tally))
+    until = start + duration - 0.5 / plan.rate
+    load = asyncio.create_task(run_fast_load(plan, t0, until, tally, hold_gc=True) if engine == "fast"
+                               else run_load(plan, t0, until, tally))
     await asyncio.sleep(0)  # the load takes its start now, before any progress is drawn
     while not load.done():
         events.progressed(tally.progress_at(clock()))
@@ -144,9 +142,8 @@ async def _load(entries: dict[str, str], rate: float, duration: float, timeout: 
     return await load
 
 
-def _on_workers(entries: dict[str, str], rate: float, duration: float, timeout: float, t0: float, tally: Tally,
-                clock: Callable[[], float], events: RunEvents, workers: int,
-                keep_alive: bool, begin: Callable[[float], None]) -> LoadStats:
+def _on_workers(plan: LoadPlan, duration: float, t0: float, tally: Tally, clock: Callable[[], float],
+                events: RunEvents, workers: int, begin: Callable[[float], None]) -> LoadStats:
     """The workers' records come in on a thread of their own; this one draws the progress and takes Ctrl-C."""
     stop = threading.Event()
     result: list[LoadStats] = []
@@ -159,8 +156,7 @@ def _on_workers(entries: dict[str, str], rate: float, duration: float, timeout: 
 
     def receive() -> None:
         try:
-            result.append(run_workers(entries, rate, timeout, t0, duration, record, workers, keep_alive, stop=stop,
-                                      on_start=begin))
+            result.append(run_workers(plan, t0, duration, record, workers, stop=stop, on_start=begin))
         except BaseException as exc:  # handed to the main thread, which raises it
             failure.append(exc)
 

@@ -9,6 +9,7 @@ import logging
 
 from pulltheplug.live.state import running_per_node
 from pulltheplug.load.fast import can_carry, run_fast_load
+from pulltheplug.load.plan import LoadPlan
 from pulltheplug.load.prober import run_load, run_load_in_netns
 from pulltheplug.records.events import PhaseEvent
 from pulltheplug.run.fault_steps import run_faults, sleep_or_fail
@@ -27,19 +28,15 @@ async def phases(run: RunParts) -> None:
     emit(PhaseEvent(t=clock(), phase="steady"))
     progress.phase, progress.phase_until = "steady", clock() + spec.phases.steady
     writer.write_meta()
-    shape = request_shape(spec.workload.request)
-    door = prep.door
+    plan = LoadPlan(prep.entries, spec.load.rate, spec.load.timeout, request_shape(spec.workload.request),
+                    spec.load.max_in_flight, spec.load.keep_alive)
+    door, t0 = prep.door, meta.t0_monotonic
     if door is not None and door.netns is not None:  # from inside the swarm (a client container)
-        load = asyncio.create_task(run_load_in_netns(
-            door.netns, stop, door.resolver, entries=prep.entries, rate=spec.load.rate, timeout=spec.load.timeout,
-            t0=meta.t0_monotonic, on_record=tally, max_in_flight=spec.load.max_in_flight, shape=shape))
+        load = asyncio.create_task(run_load_in_netns(door.netns, plan, t0, stop, tally, door.resolver))
     elif spec.load.client == "fast" and can_carry(list(prep.entries.values())):
-        load = asyncio.create_task(run_fast_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic,
-                                                 stop, tally, spec.load.max_in_flight, shape,
-                                                 keep_alive=spec.load.keep_alive))
+        load = asyncio.create_task(run_fast_load(plan, t0, stop, tally))
     else:
-        load = asyncio.create_task(run_load(prep.entries, spec.load.rate, spec.load.timeout, meta.t0_monotonic,
-                                            stop, tally, spec.load.max_in_flight, shape))
+        load = asyncio.create_task(run_load(plan, t0, stop, tally))
     ticker = asyncio.create_task(_tick(run))
     try:
         await sleep_or_fail(spec.phases.steady, load)

@@ -21,7 +21,7 @@ from pulltheplug.errors import SpecError
 from pulltheplug.faults import Fault, make_fault
 from pulltheplug.faults.base import FaultContext
 from pulltheplug.faults.targets import TargetPick, pick_target
-from pulltheplug.load.prober import RequestShape
+from pulltheplug.load.plan import RequestShape
 from pulltheplug.run import schedule
 from pulltheplug.run.progress import named_entries
 from pulltheplug.spec import ExperimentSpec, FaultSpec, RequestSpec
