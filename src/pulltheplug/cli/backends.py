@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pulltheplug.cluster.seam import Cluster
+from pulltheplug.errors import ClusterError
 from pulltheplug.spec import ClusterSpec
 
 
@@ -16,8 +17,18 @@ def open_cluster(spec: ClusterSpec, faults: Sequence[str], targets: Sequence[str
     may hit (`targets` as the spec names them: node names, or leader, random...), else exit 2."""
     if spec.kind == "lab":
         from pulltheplug.lab import lab as labmod
+        from pulltheplug.lab.state import load_state
 
-        return labmod.require_up(spec.lab)
+        state = load_state(spec.lab)
+        if state is not None and state.kind == "vm":  # a VM lab's machines are reached over SSH
+            from pulltheplug.vmlab import lab as vmlab
+
+            if state.status != "up":
+                raise ClusterError(f"lab {spec.lab!r} is half made: run `pulltheplug lab down --name {spec.lab}`, "
+                                   "then up again")
+            spec = vmlab.cluster_spec(state)
+        else:
+            return labmod.require_up(spec.lab)
     from pulltheplug.ssh.cluster import SshCluster
 
     return SshCluster(spec, [f for f in faults if f != "none"], targets)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from enum import StrEnum
 
 import typer
 from rich.console import Console
@@ -12,6 +13,7 @@ from rich.table import Table
 from pulltheplug.cli.app import app
 from pulltheplug.cluster.seam import NodeStatus
 from pulltheplug.lab import lab as labmod
+from pulltheplug.lab.state import LabState, load_state
 
 console = Console()
 lab_app = typer.Typer(help="A real multi-node Docker Swarm on this machine (one netns + dockerd per node).",
@@ -32,13 +34,37 @@ def status_table(rows: list[NodeStatus], title: str) -> Table:
     return table
 
 
+class Kind(StrEnum):
+    ns = "ns"
+    vm = "vm"
+
+
+def _vm_lab(name: str) -> LabState | None:
+    """The lab's state when it is a VM lab (its commands go to pulltheplug.vmlab), else None."""
+    state = load_state(name)
+    return state if state is not None and state.kind == "vm" else None
+
+
 @lab_app.command("up")
 def up(
     nodes: int = typer.Option(5, "--nodes", help="How many nodes."),
     managers: int = typer.Option(3, "--managers", help="How many of them are managers (the first ones)."),
     name: str = NameOpt,
+    kind: Kind = typer.Option(Kind.ns, "--kind", help="ns: a network namespace and a dockerd per node (shares "
+                              "this kernel); vm: a QEMU machine per node, each with its own kernel, over SSH."),
+    memory: str = typer.Option("1g", "--memory", help="--kind vm: each machine's memory (QEMU's -m)."),
+    cpus: int = typer.Option(1, "--cpus", help="--kind vm: each machine's vCPUs."),
 ) -> None:
-    """Make the lab: namespaces, one dockerd per node, the probe image, the swarm; wait until all Ready."""
+    """Make the lab (the network, the nodes, the probe image, the swarm) and wait until every node is Ready."""
+    if kind == Kind.vm:
+        from pulltheplug.vmlab import lab as vmlab
+
+        with console.status("lab up") as spinner:
+            state = vmlab.up(name, nodes, managers, memory, cpus, progress=lambda m: spinner.update(f"lab up: {m}"))
+        console.print(status_table(vmlab.status(name), f"VM lab {name}: {state.plan.subnet}, docker "
+                                   f"{state.engine_version}, {state.vm.get('accel_said', '')}"))
+        console.print(f"inventory for `cluster check|show` and runs: {vmlab.inventory_path(state.plan)}")
+        return
     with console.status("lab up") as spinner:
         lab = labmod.up(name, nodes, managers, progress=lambda m: spinner.update(f"lab up: {m}"))
     console.print(status_table(lab.status(), f"lab {name}: {lab.plan.subnet}, docker {lab.state.engine_version}"))
@@ -55,6 +81,17 @@ def down(name: str = NameOpt) -> None:
 @lab_app.command("status")
 def status(name: str = NameOpt, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Each node's swarm status, availability, manager status, and whether its daemon is alive."""
+    if (vm := _vm_lab(name)) is not None:
+        from pulltheplug.vmlab import lab as vmlab
+
+        vm_rows = vmlab.status(name)
+        if as_json:
+            typer.echo(json.dumps({"lab": name, "kind": "vm", "subnet": vm.plan.subnet, "status": vm.status,
+                                   "accel": vm.vm.get("accel", ""), "inventory": str(vmlab.inventory_path(vm.plan)),
+                                   "nodes": [r.__dict__ | {"leader": r.leader} for r in vm_rows]}, indent=2))
+            return
+        console.print(status_table(vm_rows, f"VM lab {name}: {vm.plan.subnet} ({vm.status})"))
+        return
     lab = labmod.Lab.open(name)
     rows = lab.status()
     if as_json:
@@ -77,6 +114,14 @@ def status(name: str = NameOpt, as_json: bool = typer.Option(False, "--json", he
 @lab_app.command("heal")
 def heal(name: str = NameOpt) -> None:
     """Undo what a run killed mid-fault left behind: every eth0 up, every node thawed and booted."""
+    if _vm_lab(name) is not None:
+        from pulltheplug.vmlab import lab as vmlab
+
+        with console.status("healing") as spinner:
+            healed = vmlab.heal(name, progress=lambda m: spinner.update(f"healing: {m}"))
+        console.print("\n".join(healed) if healed else "nothing to heal: every machine runs")
+        console.print(status_table(vmlab.status(name), f"VM lab {name}"))
+        return
     lab = labmod.Lab.open(name)
     with console.status("healing"):
         done = lab.heal()
@@ -89,6 +134,10 @@ def exec_(node: str = typer.Argument(..., metavar="NODE", help="Node name, e.g. 
           cmd: list[str] = typer.Argument(..., metavar="-- CMD...", help="The command, after --."),
           name: str = NameOpt) -> None:
     """Run a command inside a node, with DOCKER_HOST set to its daemon: `lab exec node1 -- docker node ls`."""
+    if (vm := _vm_lab(name)) is not None:
+        from pulltheplug.vmlab import lab as vmlab
+
+        raise typer.Exit(subprocess.run(vmlab.ssh_argv(vm, node, cmd), check=False).returncode)
     lab = labmod.Lab.open(name)
     argv, env = lab.exec_argv(node, cmd)
     raise typer.Exit(subprocess.run(argv, env=env, check=False).returncode)
@@ -97,5 +146,12 @@ def exec_(node: str = typer.Argument(..., metavar="NODE", help="Node name, e.g. 
 @lab_app.command("env")
 def env(node: str = typer.Argument(..., metavar="NODE", help="Node name."), name: str = NameOpt) -> None:
     """Print the DOCKER_HOST line for the docker CLI: `eval $(pulltheplug lab env node1)`."""
+    if (vm := _vm_lab(name)) is not None:
+        from pulltheplug.vmlab import lab as vmlab
+
+        ssh = " ".join(vmlab.ssh_argv(vm, node, [])[:-1])
+        typer.echo(f"export DOCKER_HOST=ssh://root@{vm.plan.node(node).address} "
+                   f"# the docker CLI's ssh needs the lab's key: alias ssh='{ssh}'")
+        return
     lab = labmod.Lab.open(name)
     typer.echo(f"export DOCKER_HOST={lab.plan.node(node).docker_host}")

@@ -18,7 +18,9 @@ from pulltheplug.lab.plan import LAB_ROOT, LabPlan, check_name
 
 class LabState(BaseModel):
     plan: LabPlan
+    kind: str = "ns"  # ns: a namespace and a dockerd per node | vm: a QEMU machine per node (pulltheplug.vmlab)
     status: str = "creating"  # creating | up
+    vm: dict[str, str | int] = Field(default_factory=dict)  # kind vm: memory, cpus, accel, image
     pids: dict[str, int] = Field(default_factory=dict)  # node -> dockerd pid (the one we started)
     engine_version: str = ""
     services: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # node -> name -> argv (at boot)

@@ -68,6 +68,16 @@ class IpmiPower(_Frozen):
     password_file: Path | None = None
 
 
+class QemuPower(_Frozen):
+    """A QEMU machine (the VM lab's, or your own): off kills it through its monitor (QMP `quit`: no shutdown, as
+    a pulled plug), on runs `start` on the controller. {name} and {address} are substituted in `start`."""
+
+    kind: Literal["qemu"]
+    qmp: Path = Field(description="The machine's QMP unix socket (qemu -qmp unix:PATH,server=on,wait=off).")
+    start: str = Field(min_length=1, description="Shell command on the controller that starts the machine "
+                       "again and returns once it runs (qemu -daemonize).")
+
+
 def _on_off_keys(value: Any) -> Any:
     """YAML 1.1 reads the keys `on:` and `off:` as booleans: give them their names back."""
     if isinstance(value, dict):
@@ -75,9 +85,9 @@ def _on_off_keys(value: Any) -> Any:
     return value
 
 
-PowerDriver = Annotated[CommandPower | HttpPower | IpmiPower, Field(discriminator="kind"),
+PowerDriver = Annotated[CommandPower | HttpPower | IpmiPower | QemuPower, Field(discriminator="kind"),
                         BeforeValidator(_on_off_keys)]
-IMPLEMENTED_POWER = frozenset({"command", "tasmota", "shelly", "ipmi"})
+IMPLEMENTED_POWER = frozenset({"command", "tasmota", "shelly", "ipmi", "qemu"})
 
 
 class Host(_Frozen):

@@ -5,6 +5,8 @@
   `Backlog ...; Delay; Power On`, Shelly's `toggle_after` / `timer`): the hardware dead-man, so a
   controller that dies mid power-loss still leaves the host powered.
 - `ipmi`: `ipmitool -I lanplus chassis power off|on|status` from the controller (no dead-man).
+- `qemu`: a QEMU machine killed through its monitor (QMP `quit`) and started again by a command (no dead-man:
+  the controller, or `lab heal`, powers on).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any, Literal
 import requests
 
 from pulltheplug.errors import FaultError
-from pulltheplug.ssh.inventory import CommandPower, Host, HttpPower, IpmiPower
+from pulltheplug.ssh.inventory import CommandPower, Host, HttpPower, IpmiPower, QemuPower
+from pulltheplug.ssh.qmp import QmpUnanswered, qmp, run_state
+from pulltheplug.waiting import wait_until
 
 PowerAction = Literal["on", "off", "status"]
 TASMOTA_MAX_DELAY_S = 360.0  # Backlog's Delay takes 0.1 s steps up to 3600
@@ -94,8 +98,11 @@ def relay_is_on(host: Host, answer: dict[str, Any]) -> bool | None:
 
 def run_power(host: Host, action: PowerAction, timeout: float = 15.0, back_on_after: float | None = None) -> str:
     """Drive the power; raise one line naming the host when the driver fails. Returns what it answered."""
-    if isinstance(_driver(host), HttpPower):
+    driver = _driver(host)
+    if isinstance(driver, HttpPower):
         return _http(host, action, timeout, back_on_after)
+    if isinstance(driver, QemuPower):
+        return _qemu(host, driver, action, timeout)
     command = power_command(host, action)
     if command is None:
         return "no status command"
@@ -121,7 +128,33 @@ def power_status(host: Host, timeout: float = 10.0) -> tuple[bool, str]:
     return True, f"{kind}: status answered" + (f" ({answer})" if kind != "command" and answer else "")
 
 
-def _driver(host: Host) -> CommandPower | HttpPower | IpmiPower:
+def _qemu(host: Host, driver: QemuPower, action: PowerAction, timeout: float) -> str:
+    """off: QMP `quit`, then the socket stops answering; on: the start command, then the machine runs."""
+    if action == "status":
+        return run_state(driver.qmp)
+    if action == "off":
+        try:
+            qmp(driver.qmp, "quit", timeout)
+        except QmpUnanswered:
+            return "off already"
+        if not wait_until(lambda: run_state(driver.qmp, 1.0) == "off", timeout, 0.1):
+            raise PowerDriverError(f"{host.name}: power off: the machine still answers {timeout:g} s after quit")
+        return "off"
+    if run_state(driver.qmp) != "off":
+        return "on already"
+    command = driver.start.format(name=shlex.quote(host.name), address=shlex.quote(host.address))
+    try:
+        proc = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise PowerDriverError(f"{host.name}: power on: its start command did not return within "
+                               f"{timeout:g} s") from None
+    if proc.returncode != 0 or run_state(driver.qmp) == "off":
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+        raise PowerDriverError(f"{host.name}: power on failed: {last[0][:160]}")
+    return "on"
+
+
+def _driver(host: Host) -> CommandPower | HttpPower | IpmiPower | QemuPower:
     if host.power is None:
         raise PowerDriverError(f"{host.name}: no power driver: add `power: {{kind: command, on: ..., off: ...}}`")
     return host.power
