@@ -29,7 +29,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="end-to-end lab tests need root")
     for item in items:
-        if "lab" in item.keywords:
+        if "lab" in item.keywords or "vm" in item.keywords:
             item.add_marker(skip)
 
 

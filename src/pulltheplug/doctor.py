@@ -73,6 +73,13 @@ def checks() -> list[Check]:
     out.append(_tool("ip", "apt-get install iproute2"))
     out.append(_tool("nsenter", "apt-get install util-linux"))
     out.append(_tool("iptables", "apt-get install iptables (dockerd sets rules inside each node)"))
+    # the VM lab (`lab up --kind vm`) only: not required for the namespace lab
+    out.append(_tool("qemu-system-x86_64", "apt-get install qemu-system-x86 (the VM lab)", required=False))
+    out.append(_tool("qemu-img", "apt-get install qemu-utils (the VM lab)", required=False))
+    out.append(_tool("mmdebstrap", "apt-get install mmdebstrap (the VM lab's image)", required=False))
+    tun = Path("/dev/net/tun").exists()
+    out.append(Check("tap devices", tun, "/dev/net/tun" if tun else "no /dev/net/tun",
+                     "load the tun module (the VM lab's machines are on taps)", False))
     return out
 
 

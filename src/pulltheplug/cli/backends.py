@@ -26,9 +26,12 @@ def open_cluster(spec: ClusterSpec, faults: Sequence[str], targets: Sequence[str
             if state.status != "up":
                 raise ClusterError(f"lab {spec.lab!r} is half made: run `pulltheplug lab down --name {spec.lab}`, "
                                    "then up again")
-            spec = vmlab.cluster_spec(state)
-        else:
-            return labmod.require_up(spec.lab)
+            from pulltheplug.ssh.cluster import SshCluster
+
+            machines = SshCluster(vmlab.cluster_spec(state), [f for f in faults if f != "none"], targets)
+            machines.name = state.plan.name  # the lab's name in meta.json and reports, not its inventory's
+            return machines
+        return labmod.require_up(spec.lab)
     from pulltheplug.ssh.cluster import SshCluster
 
     return SshCluster(spec, [f for f in faults if f != "none"], targets)

@@ -34,7 +34,7 @@ from pulltheplug.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
-BACK_TIMEOUT = 120.0  # seconds a host may take to answer SSH and Docker again after a fault
+BACK_TIMEOUT = 300.0  # seconds a host may take to answer SSH and Docker again after a fault (a boot under TCG: 60-120)
 FAULTS_DIR = Path("~/.config/pulltheplug/faults")
 
 

@@ -25,13 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pulltheplug.errors import LabError
+from pulltheplug.lab.state import list_labs, load_state
 
 log = logging.getLogger(__name__)
 
 CACHE = Path("/var/cache/pulltheplug/vm")
 RELEASE = "bookworm"
-PACKAGES = ("linux-image-amd64", "systemd-sysv", "udev", "kmod", "openssh-server", "docker.io", "iproute2",
-            "busybox-static", "keepalived", "nftables", "procps", "e2fsprogs")
+# apparmor: Debian's kernel has AppArmor on, and dockerd then loads its profile for every container
+PACKAGES = ("linux-image-amd64", "systemd-sysv", "udev", "kmod", "openssh-server", "docker.io", "apparmor",
+            "iproute2", "busybox-static", "keepalived", "nftables", "procps", "e2fsprogs")
 DISK_SIZE = "3G"
 BUILD_TIMEOUT = 1200.0  # s: mmdebstrap fetches about 400 MB of packages
 
@@ -145,8 +147,9 @@ def _build(image: Image, progress: Callable[[str], None]) -> None:
     for tool, package in (("mmdebstrap", "mmdebstrap"), ("mkfs.ext4", "e2fsprogs")):
         if shutil.which(tool) is None:
             raise LabError(f"{tool} is missing: run `apt-get install {package}` (or ./scripts/install)")
+    for stale in image.folder.parent.glob("*.build-*"):  # a build killed half way (we hold the build lock)
+        shutil.rmtree(stale, ignore_errors=True)
     work = image.folder.with_name(image.folder.name + f".build-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
     root = work / "root"
     work.mkdir(parents=True)
     started = time.monotonic()
@@ -171,6 +174,23 @@ def _build(image: Image, progress: Callable[[str], None]) -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("machine image %s built in %.0f s", image.folder, time.monotonic() - started)
+    in_use = _in_use()
+    for old in image.folder.parent.glob(f"{RELEASE}-*"):  # an older recipe's image, once no lab boots from it
+        if old != image.folder and ".build-" not in old.name and str(old) not in in_use:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _in_use() -> set[str]:
+    """The image folders VM labs that are up boot from (their overlays need them)."""
+    used = set()
+    for name in list_labs():
+        try:
+            state = load_state(name)
+        except LabError:
+            continue
+        if state is not None and state.kind == "vm":
+            used.add(str(state.vm.get("image", "")))
+    return used
 
 
 def _run(argv: list[str], env: dict[str, str] | None, timeout: float) -> None:

@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import asyncssh
 import yaml
 
 from pulltheplug.cluster.seam import NodeStatus
@@ -36,6 +35,7 @@ from pulltheplug.lab.state import LabState, load_state, require_state, save_stat
 from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import form as ssh_form
 from pulltheplug.ssh.inventory import load_inventory
+from pulltheplug.ssh.keys import new_ed25519
 from pulltheplug.ssh.qmp import qmp, run_state
 from pulltheplug.ssh.session import Sessions, SshOptions
 from pulltheplug.swarm.api import API_ERRORS, node_rows
@@ -162,12 +162,12 @@ def _build(state: LabState, progress: Progress) -> None:
     state.vm |= {"accel": accel, "accel_said": said, "image": str(image.folder)}
     save_state(state)
     network.create_hub(plan)
-    key = asyncssh.generate_private_key("ssh-ed25519", comment=f"pulltheplug-lab-{plan.name}")
+    key = new_ed25519(f"pulltheplug-lab-{plan.name}")
     login = login_key_path(plan)
     login.parent.mkdir(parents=True, exist_ok=True)
-    login.write_bytes(key.export_private_key("openssh"))
-    login.chmod(0o600)
-    pub = key.export_public_key("openssh").decode()
+    login.touch(0o600)
+    login.write_bytes(key.private)
+    pub = key.public.decode()
     for node in plan.nodes:
         progress(f"{node.name}: disks and tap")
         machine.make_disks(plan, node, image, pub)

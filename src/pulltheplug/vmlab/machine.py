@@ -17,11 +17,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncssh
-
 from pulltheplug.errors import LabError
 from pulltheplug.lab import cgroups
 from pulltheplug.lab.plan import LabPlan, NodePlan
+from pulltheplug.ssh.keys import new_ed25519
 from pulltheplug.vmlab.image import Image
 
 log = logging.getLogger(__name__)
@@ -79,17 +78,17 @@ def make_disks(plan: LabPlan, node: NodePlan, image: Image, login_pub: str) -> N
     f = files(node)
     f.folder.mkdir(parents=True, exist_ok=True)
     _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image.disk), "-F", "raw", str(f.overlay)])
-    host_key = asyncssh.generate_private_key("ssh-ed25519", comment=f"{node.name}@{plan.name}")
+    host_key = new_ed25519(f"{node.name}@{plan.name}")
     with tempfile.TemporaryDirectory(prefix="ptp-seed-") as tmp:
         seed = Path(tmp)
         (seed / "hostname").write_text(node.name + "\n")
         (seed / "address").write_text(f"{node.address}/{plan.prefixlen}\n")
-        (seed / "ssh_host_ed25519_key").write_bytes(host_key.export_private_key("openssh"))
+        (seed / "ssh_host_ed25519_key").write_bytes(host_key.private)
         (seed / "ssh_host_ed25519_key").chmod(0o600)
-        (seed / "ssh_host_ed25519_key.pub").write_bytes(host_key.export_public_key("openssh"))
+        (seed / "ssh_host_ed25519_key.pub").write_bytes(host_key.public)
         (seed / "authorized_keys").write_text(login_pub.strip() + "\n")
         _run(["mkfs.ext4", "-q", "-F", "-L", "ptpseed", "-d", str(seed), str(f.seed), SEED_SIZE])
-    f.host_key_pub.write_bytes(host_key.export_public_key("openssh"))
+    f.host_key_pub.write_bytes(host_key.public)
 
 
 def qemu_argv(plan: LabPlan, node: NodePlan, image: Image, memory: str, cpus: int, accel: str) -> list[str]:

@@ -1,0 +1,204 @@
+"""The VM lab, end to end: QEMU machines with kernels of their own, the swarm formed over SSH, and the faults
+that need a kernel of their own (reboot, a power cut through QMP, the sysrq crash, the systemd-run dead-man) run
+for real through the SSH backend. Each is held against what the test reads itself: boot_ids and link states over
+plain `ssh`, the machine's state from its own monitor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+import pulltheplug
+from pulltheplug.lab import lab as labmod
+from pulltheplug.lab.state import LabState, load_state
+from pulltheplug.spec import ClusterSpec
+from pulltheplug.ssh.cluster import SshCluster
+from pulltheplug.ssh.qmp import run_state
+from pulltheplug.vmlab import lab as vmlab
+from pulltheplug.vmlab import machine
+
+pytestmark = pytest.mark.vm
+
+LAB = "vmt"
+CLI = [sys.executable, "-m", "pulltheplug"]
+ENV = {**os.environ, "PYTHONPATH": str(Path(pulltheplug.__file__).parents[1]), "COLUMNS": "200"}
+
+
+@pytest.fixture(scope="module")
+def vms() -> Iterator[LabState]:
+    """A 3-machine VM lab (1 manager, 2 workers), taken down whatever happens (PTP_KEEP_VM_LAB=1 keeps it, and
+    reuses one left up, for a developer's repeated runs)."""
+    keep = os.environ.get("PTP_KEEP_VM_LAB") == "1"
+    state = load_state(LAB) if keep else None
+    if state is not None and state.kind == "vm" and state.status == "up":
+        yield state
+        return
+    labmod.down(LAB)
+    try:
+        yield vmlab.up(LAB, nodes=3, managers=1)
+    finally:
+        if not keep:
+            labmod.down(LAB)
+
+
+def ssh(state: LabState, node: str, command: str, timeout: float = 20.0) -> str:
+    """A command on a machine over plain OpenSSH (the lab's key, its known_hosts, strict checking)."""
+    proc = subprocess.run(vmlab.ssh_argv(state, node, [command]), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def answers(state: LabState, node: str) -> bool:
+    """Whether the machine answers SSH within 2 s."""
+    argv = vmlab.ssh_argv(state, node, ["true"])
+    try:
+        return subprocess.run([argv[0], "-o", "ConnectTimeout=2", *argv[1:]], capture_output=True, timeout=5,
+                              check=False).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def boot_id(state: LabState, node: str) -> str:
+    return ssh(state, node, "cat /proc/sys/kernel/random/boot_id")
+
+
+def test_the_lab_is_a_swarm_of_machines_with_kernels_of_their_own(vms: LabState) -> None:
+    rows = vmlab.status(LAB)
+    assert [(r.name, r.role, r.state, r.daemon) for r in rows] == [
+        ("node1", "manager", "ready", True), ("node2", "worker", "ready", True), ("node3", "worker", "ready", True)]
+    ids = {n: boot_id(vms, n) for n in ("node1", "node2", "node3")}
+    mine = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    assert len(set(ids.values())) == 3 and mine not in ids.values()
+    assert ssh(vms, "node2", "hostname") == "node2"
+    assert ssh(vms, "node1", "docker node ls --format '{{.Hostname}} {{.Status}}' | sort") == \
+        "node1 Ready\nnode2 Ready\nnode3 Ready"
+    assert ssh(vms, "node3", "docker image ls --format '{{.Repository}}'") != ""  # the probe, loaded, not pulled
+    assert ssh(vms, "node2", "ip route show default") == ""  # no way out of the lab
+    assert len(vmlab.known_hosts_path(vms.plan).read_text().splitlines()) == 3  # host keys made before boot
+    shown = subprocess.run([*CLI, "lab", "status", "--name", LAB, "--json"], capture_output=True, text=True,
+                           env=ENV, check=True)
+    status = json.loads(shown.stdout)
+    assert status["kind"] == "vm" and [n["state"] for n in status["nodes"]] == ["ready"] * 3
+
+
+RUN_SPEC = """
+name: vm-{name}
+cluster: {{kind: lab, lab: {lab}}}
+workload: {{service: vm-probe, port: 8092, entry: nodes}}
+load: {{rate: 50, timeout: 1s}}
+schedule:
+  - {{kind: reboot, target: node2, at: 0s, duration: 1s}}
+  - {{kind: power-loss, target: node3, at: 0s, duration: 8s}}
+phases: {{steady: 3s, settle: 3s, timeout: 300s}}
+"""
+
+
+def test_a_reboot_and_a_power_cut_over_ssh_restart_the_machines(vms: LabState, tmp_path: Path) -> None:
+    """node2 reboots (systemctl reboot), node3's power is cut through QMP and restored: each comes back with
+    another boot_id, and node3's monitor said it was off while the run said so."""
+    from pulltheplug.records.events import FaultEvent
+    from pulltheplug.records.folder import load_run
+
+    before = {n: boot_id(vms, n) for n in ("node2", "node3")}
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(RUN_SPEC.format(name="machines", lab=LAB))
+    states: list[tuple[float, str]] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        qmp = machine.files(vms.plan.node("node3")).qmp
+        while not done.is_set():
+            states.append((time.monotonic(), run_state(qmp, 1.0)))
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        proc = subprocess.run([*CLI, "run", str(spec), "--runs-dir", str(tmp_path / "runs")], env=ENV,
+                              capture_output=True, text=True, timeout=600, check=False)
+    finally:
+        done.set()
+        watcher.join()
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = load_run(next((tmp_path / "runs").glob("*-vm-machines")))
+    assert run.meta.status == "complete" and run.meta.cluster["kind"] == "ssh"
+    steps = {(e.node, e.action): e for e in run.events if isinstance(e, FaultEvent)}
+    assert steps[("node2", "reverted")].evidence is not None
+    assert steps[("node2", "reverted")].evidence["boot_id_changed"] is True
+    assert steps[("node3", "injected")].evidence == {"driver": "qemu", "answer": "off", "engine_answering": False}
+    after = {n: boot_id(vms, n) for n in ("node2", "node3")}
+    assert all(after[n] != before[n] for n in after)  # as the test reads it itself
+    off = [t for t, s in states if s == "off"]
+    assert off, "node3's monitor never said off"
+    cut = steps[("node3", "injected")].t + run.meta.t0_monotonic
+    back = steps[("node3", "revert")].t + run.meta.t0_monotonic
+    assert cut - 1.0 <= off[0] <= cut + 0.5 and back - 1.0 <= off[-1] <= back + 2.0, (off[0], off[-1], cut, back)
+    assert states[-1][1] == "running"
+
+
+def test_a_power_loss_without_a_driver_is_a_sysrq_crash_and_the_machine_restarts(vms: LabState,
+                                                                                tmp_path: Path) -> None:
+    data = yaml.safe_load(vmlab.inventory_path(vms.plan).read_text())
+    del data["hosts"]["node2"]["power"]
+    bare = tmp_path / "inventory.yaml"
+    bare.write_text(yaml.safe_dump(data))
+    before = boot_id(vms, "node2")
+    cluster = SshCluster(ClusterSpec(kind="ssh", hosts=bare, known_hosts=vmlab.known_hosts_path(vms.plan)),
+                         ["power-loss"], ["node2"])
+    try:
+        crashed = cluster.power_off("node2")
+        assert crashed["action"] == "crash" and crashed["session_lost"] is True, crashed
+        back = cluster.boot("node2")
+    finally:
+        cluster.sessions.close()
+    assert back["boot_id_changed"] is True
+    assert boot_id(vms, "node2") != before
+    assert run_state(machine.files(vms.plan.node("node2")).qmp) == "running"  # the same QEMU: a reset, not a cut
+
+
+def test_the_systemd_run_dead_man_brings_the_link_back_after_the_controller_is_killed(vms: LabState,
+                                                                                      tmp_path: Path) -> None:
+    controller = tmp_path / "controller.py"
+    controller.write_text(textwrap.dedent(f"""
+        from pathlib import Path
+        from pulltheplug.ssh import deadman
+        from pulltheplug.ssh.inventory import load_inventory
+        from pulltheplug.ssh.session import Sessions, SshOptions
+        with Sessions(load_inventory(Path({str(vmlab.inventory_path(vms.plan))!r})),
+                      SshOptions(known_hosts=Path({str(vmlab.known_hosts_path(vms.plan))!r}))) as sessions:
+            node = sessions["node3"]
+            node.connect()
+            print("connected", flush=True)
+            node.run(deadman.nic_down(node.host, "eth0", 8, "systemd-run"), 30)
+    """))
+    proc = subprocess.Popen([sys.executable, str(controller)], stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "connected"
+        deadline = time.monotonic() + 15
+        while answers(vms, "node3") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        cut_seen = time.monotonic()
+        assert not answers(vms, "node3"), "node3 still answers: its link never went down"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    deadline = time.monotonic() + 60
+    while not answers(vms, "node3") and time.monotonic() < deadline:  # nobody left to revert it but the node
+        time.sleep(0.5)
+    assert answers(vms, "node3"), "the dead-man never brought node3's link back"
+    assert time.monotonic() - cut_seen > 4  # the 8 s cut ran its course (less the polling's lag)
+    assert ssh(vms, "node3", "cat /sys/class/net/eth0/operstate") == "up"
