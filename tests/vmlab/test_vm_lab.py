@@ -143,9 +143,13 @@ def test_a_reboot_and_a_power_cut_over_ssh_restart_the_machines(vms: LabState, t
     assert all(after[n] != before[n] for n in after)  # as the test reads it itself
     off = [t for t, s in states if s == "off"]
     assert off, "node3's monitor never said off"
-    cut = steps[("node3", "injected")].t + run.meta.t0_monotonic
+    # off from the cut (sent at "inject"; "injected" once the engine stopped answering) to the power-on that
+    # follows the revert, as the machine's own monitor said it (polled every 0.2 s, each poll up to 1 s)
+    sent = steps[("node3", "inject")].t + run.meta.t0_monotonic
+    confirmed = steps[("node3", "injected")].t + run.meta.t0_monotonic
     back = steps[("node3", "revert")].t + run.meta.t0_monotonic
-    assert cut - 1.0 <= off[0] <= cut + 0.5 and back - 1.0 <= off[-1] <= back + 2.0, (off[0], off[-1], cut, back)
+    assert sent - 0.2 <= off[0] <= confirmed + 1.2, (off[0], sent, confirmed)
+    assert back - 1.2 <= off[-1] <= back + 3.0, (off[-1], back)
     assert states[-1][1] == "running"
 
 
