@@ -206,3 +206,27 @@ def test_the_systemd_run_dead_man_brings_the_link_back_after_the_controller_is_k
     assert answers(vms, "node3"), "the dead-man never brought node3's link back"
     assert time.monotonic() - cut_seen > 4  # the 8 s cut ran its course (less the polling's lag)
     assert ssh(vms, "node3", "cat /sys/class/net/eth0/operstate") == "up"
+
+
+def test_a_freeze_pauses_the_whole_machine_and_its_dead_man_resumes_it(vms: LabState, tmp_path: Path) -> None:
+    """Freeze on a QEMU machine is QMP stop: kernel, sshd and engine hang alike. The run's thaw resumes it; left
+    alone, the controller-side dead-man does, the fault's length and a margin later."""
+    qmp = machine.files(vms.plan.node("node2")).qmp
+    cluster = SshCluster(vmlab.cluster_spec(vms), ["freeze"], ["node2"])
+    try:
+        assert cluster.arm_revert("node2", "freeze", 3.0)["deadman"] == "resume"
+        assert cluster.freeze("node2", 3.0) == {"machine": "paused"}
+        assert not answers(vms, "node2")  # nothing answers in a paused machine, not even sshd
+        assert cluster.thaw("node2") == {"machine": "running"}
+        assert answers(vms, "node2")
+        cluster.arm_revert("node2", "freeze", 1.0)
+        cluster.freeze("node2", 1.0)
+        paused_at = time.monotonic()
+        assert run_state(qmp) == "paused"
+        while run_state(qmp) == "paused" and time.monotonic() - paused_at < 60:  # nobody thaws it here
+            time.sleep(0.2)
+        assert run_state(qmp) == "running" and time.monotonic() - paused_at >= 1.0
+    finally:
+        cluster.heal()
+        cluster.sessions.close()
+    assert answers(vms, "node2")

@@ -287,15 +287,21 @@ def up(name: str = DEFAULT_NAME, nodes: int = 5, managers: int = 3, progress: Pr
     require_tools()
     plan = plan_lab(name, nodes, managers, pick_subnet(network.host_networks()))
     state = LabState(plan=plan, created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-    save_state(state)  # before anything exists: `down` finds every piece from here on
+    return Lab(make(state, build, progress))
+
+
+def make(state: LabState, build: Callable[[LabState, Progress], None], progress: Progress) -> LabState:
+    """The state saved before anything exists (so `down` finds every piece from here on), then `build`; on any
+    failure (Ctrl-C included) everything made is taken down, then the error re-raised. Both kinds of lab."""
+    save_state(state)
     try:
         build(state, progress)
     except BaseException as exc:
-        log.debug("lab %s: up failed (%s: %s), rolling back", name, type(exc).__name__, exc)
+        log.debug("lab %s: up failed (%s: %s), rolling back", state.plan.name, type(exc).__name__, exc)
         progress("rolling back")
-        down(name)
+        down(state.plan.name)
         raise
-    return Lab(state)
+    return state
 
 
 def down(name: str = DEFAULT_NAME, progress: Progress = _quiet) -> bool:

@@ -25,8 +25,9 @@ from pulltheplug.ssh import deadman, node_actions
 from pulltheplug.ssh.check import BOOT_ID, HostReport, check_cluster, controller_boot_id, evaluate, timer_of
 from pulltheplug.ssh.choices import DEFAULT_KNOWN_HOSTS
 from pulltheplug.ssh.edge import ControllerEdge
-from pulltheplug.ssh.inventory import FaultAction, Host, load_inventory
+from pulltheplug.ssh.inventory import FaultAction, Host, QemuPower, load_inventory
 from pulltheplug.ssh.power import run_power
+from pulltheplug.ssh.qmp import arm_resume, disarm_resume, qmp, run_state
 from pulltheplug.ssh.session import Sessions, SshOptions
 from pulltheplug.swarm import settings as swarm_settings
 from pulltheplug.swarm.api import API_ERRORS, answering_manager, node_rows
@@ -79,6 +80,7 @@ class SshCluster:
         self._restarting: dict[str, str] = {}  # host -> its boot_id before a reboot or crash
         self._armed: dict[str, str] = {}  # host -> the fault whose dead-man is armed, until it is injected
         self._cut: set[str] = set()  # hosts whose power driver this run switched off, until switched on again
+        self._resume: dict[str, int] = {}  # host -> pid of the controller-side dead-man resuming its machine
 
     # --- inventory ------------------------------------------------------------------------------------
     def describe(self) -> dict[str, object]:
@@ -124,6 +126,11 @@ class SshCluster:
             self._armed[node] = kind
             return {"deadman": "nic-up", "after": duration, "took": round(seen.took, 3)}
         action: FaultAction
+        if kind == "freeze" and isinstance(session.host.power, QemuPower):  # the whole machine pauses
+            after = duration + DEADMAN_MARGIN
+            self._resume[node] = arm_resume(session.host.power.qmp, after)
+            self._armed[node] = kind
+            return {"deadman": "resume", "after": after, "on": "controller"}
         if kind == "freeze":
             action, command = "thaw", deadman.action_command(session.host, "thaw")
         elif kind in ("partition", "loss"):
@@ -211,12 +218,24 @@ class SshCluster:
         return {**dataclasses.asdict(seen), "link_up": True, "back_after": round(time.monotonic() - started, 3)}
 
     def freeze(self, node: str, seconds: float) -> Evidence:
+        """A cgroup freeze of the host's engine; on a QEMU machine (a `qemu` power driver), the whole machine
+        paused through its monitor: kernel, sshd and engine hang alike, as a hung host does."""
         self._require_armed(node, "freeze")
         session = self.sessions[node]
+        if isinstance(session.host.power, QemuPower):
+            qmp(session.host.power.qmp, "stop")
+            return {"machine": run_state(session.host.power.qmp)}
         command = deadman.action_command(session.host, "freeze", seconds=seconds)
         return dataclasses.asdict(node_actions.inject(session, "freeze", command))
 
     def thaw(self, node: str) -> Evidence:
+        host = self.inventory.host(node)
+        if isinstance(host.power, QemuPower):
+            qmp(host.power.qmp, "cont")
+            pid = self._resume.pop(node, None)
+            if pid is not None:
+                disarm_resume(pid)
+            return {"machine": run_state(host.power.qmp)}
         return dataclasses.asdict(node_actions.thaw(self.sessions[node], self._timer(node)))
 
     def shut_down(self, node: str) -> Evidence:
@@ -300,6 +319,9 @@ class SshCluster:
         and a frozen engine heal by their own dead-man)."""
         done = []
         for host in self.inventory.hosts:
+            if isinstance(host.power, QemuPower) and run_state(host.power.qmp) == "paused":
+                qmp(host.power.qmp, "cont")  # a freeze whose controller died before its resume dead-man fired
+                done.append(f"{host.name}: resumed")
             if self._engine_answers(host.name):
                 continue
             if host.power is not None:

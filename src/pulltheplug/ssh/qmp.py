@@ -1,12 +1,17 @@
 """Asking a QEMU machine's monitor (QMP, over its unix socket) through QEMU's own client library.
 
-Used by the `qemu` power driver (a machine killed with `quit`, then started again by its start command) and by
-the VM lab (whether a machine runs, freeze as `stop`/`cont`).
+Used by the `qemu` power driver (a machine killed with `quit`, then started again by its start command), by
+freeze on such a machine (`stop`/`cont`: the whole machine hangs) and by the VM lab (whether a machine runs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +64,23 @@ def run_state(socket: Path, timeout: float = 5.0) -> str:
     except QmpUnanswered:
         return "off"
     return str(answer.get("status", "unknown")) if isinstance(answer, dict) else "unknown"
+
+
+def arm_resume(socket: Path, after: float) -> int:
+    """A dead-man on the controller for a machine paused through its monitor (nothing inside a paused machine
+    runs, so its own dead-man could not): a process of its own session that resumes the machine `after`
+    seconds from now, whatever becomes of the controller. Its pid, to disarm it once the run resumed it."""
+    code = ("import sys, time; from pathlib import Path; from pulltheplug.ssh.qmp import qmp; "
+            "time.sleep(float(sys.argv[2])); qmp(Path(sys.argv[1]), 'cont')")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(socket), f"{after:g}"], start_new_session=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    return proc.pid
+
+
+def disarm_resume(pid: int) -> None:
+    """End the resume dead-man we started (by its pid), and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)

@@ -28,8 +28,7 @@ from pulltheplug.cluster.seam import NodeStatus
 from pulltheplug.errors import ClusterError, LabError, MissingToolError
 from pulltheplug.lab import image as probe_image
 from pulltheplug.lab import network
-from pulltheplug.lab.lab import down as lab_down
-from pulltheplug.lab.lab import require_root
+from pulltheplug.lab.lab import make, require_root
 from pulltheplug.lab.plan import LabPlan, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, load_state, require_state, save_state
 from pulltheplug.spec import ClusterSpec
@@ -143,15 +142,7 @@ def up(name: str, nodes: int = 3, managers: int = 1, memory: str = "1g", cpus: i
     plan = plan_lab(name, nodes, managers, pick_subnet(network.host_networks()))
     state = LabState(plan=plan, kind="vm", vm={"memory": memory, "cpus": cpus},
                      created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-    save_state(state)  # before anything exists: `down` finds every piece from here on
-    try:
-        _build(state, progress)
-    except BaseException as exc:
-        log.debug("VM lab %s: up failed (%s: %s), rolling back", name, type(exc).__name__, exc)
-        progress("rolling back")
-        lab_down(name)
-        raise
-    return state
+    return make(state, _build, progress)
 
 
 def _build(state: LabState, progress: Progress) -> None:
