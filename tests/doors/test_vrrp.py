@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pulltheplug.analysis.door import door_figures
+from pulltheplug.cluster.local_files import LocalFiles
 from pulltheplug.cluster.seam import ClusterNode
 from pulltheplug.doors.vrrp import default_vip, keepalived_config, read_state, takeover_bound
 from pulltheplug.faults.targets import pick_target
@@ -18,16 +19,20 @@ from pulltheplug.spec import VipSpec
 def test_config_every_node_backup_nopreempt_with_its_priority() -> None:
     cfg = keepalived_config("node2", 199, VipSpec(advert_int=0.5, router_id=7), "10.213.0.253", 24, Path("/n"))
     for line in ("state BACKUP", "nopreempt", "interface eth0", "virtual_router_id 7", "priority 199",
-                 "advert_int 0.5", "10.213.0.253/24 dev eth0", "notify /n", "router_id node2"):
+                 "advert_int 0.5", "10.213.0.253/24 dev eth0", 'notify "/bin/sh /n"', "router_id node2"):
         assert line in cfg, line
 
 
 def test_bound_vip_and_state_files(tmp_path: Path) -> None:
     assert takeover_bound(VipSpec()) == 4.0 and takeover_bound(VipSpec(advert_int=0.5)) == 2.0
     assert default_vip("10.213.7.0/24") == "10.213.7.253"
-    assert read_state(tmp_path / "none") == "starting"
-    (tmp_path / "s").write_text("MASTER\n")
-    assert read_state(tmp_path / "s") == "master"
+    files = LocalFiles(tmp_path / "vip")
+    assert read_state(files, "node1") == "starting"
+    files.write("node1.state", "MASTER\n")
+    assert read_state(files, "node1") == "master"
+    assert oct((tmp_path / "vip").stat().st_mode & 0o777) == "0o700"  # keepalived's script security
+    files.remove()
+    assert not (tmp_path / "vip").exists() and read_state(files, "node1") == "starting"
 
 
 def _req(due: float, ok: bool) -> RequestRecord:

@@ -230,3 +230,43 @@ def test_a_freeze_pauses_the_whole_machine_and_its_dead_man_resumes_it(vms: LabS
         cluster.heal()
         cluster.sessions.close()
     assert answers(vms, "node2")
+
+
+def test_the_vip_moves_when_its_holder_loses_power(vms: LabState) -> None:
+    """keepalived on the machines themselves (config and state in /run on each, a transient systemd unit): the
+    holder's power cut through QMP, another machine takes the address, as `ip addr` on it says."""
+    from pulltheplug.doors.vrrp import VipDoor, default_vip, takeover_bound
+    from pulltheplug.spec import VipSpec
+
+    vip = default_vip(vms.plan.subnet)
+    settings = VipSpec(address=vip, advert_int=1.0, router_id=61)
+    cluster = SshCluster(vmlab.cluster_spec(vms), ["power-loss"], [])
+    door = None
+    try:
+        door = VipDoor(cluster, cluster.nodes(), 8092, "/", settings).start(timeout=60)
+        holder = door.holder()
+        assert holder is not None
+        assert vip in ssh(vms, holder, "ip -4 -o addr show eth0")
+        assert ssh(vms, holder, "systemctl is-active pulltheplug-keepalived-ptp.service") == "active"
+        cut = time.monotonic()
+        cluster.power_off(holder)
+        assert run_state(machine.files(vms.plan.node(holder)).qmp) == "off"
+        taken = None
+        while time.monotonic() - cut < 30 and taken is None:
+            states = door.backends()
+            masters = [n for n, s in states.items() if s["state"] == "master" and n != holder]
+            taken = masters[0] if masters else None
+            time.sleep(0.2)
+        assert taken is not None, door.backends()
+        assert time.monotonic() - cut <= takeover_bound(settings) + 15  # the cut's own confirmation included
+        assert vip in ssh(vms, taken, "ip -4 -o addr show eth0")  # the address moved, as the machine says
+        assert door.backends()[holder]["state"] == "starting"  # a host without power reads as nothing said
+        cluster.boot(holder)
+    finally:
+        if door is not None:
+            door.close()
+        cluster.heal()
+        cluster.sessions.close()
+    for node in ("node1", "node2", "node3"):  # nothing left on the machines
+        assert ssh(vms, node, "ls /run/pulltheplug/vip 2>/dev/null | wc -l; ip -4 -o addr show eth0 | "
+                   f"grep -c {vip} || true") == "0\n0"

@@ -94,6 +94,23 @@ class Edge(Protocol):
         ...
 
 
+class NodeFiles(Protocol):
+    """A folder of a node's own for what a node service reads and writes (its config, its state file), at
+    `folder` as the node sees it: on the controller's disk for a lab node, on the host for an SSH host."""
+
+    folder: str
+
+    def write(self, name: str, text: str, mode: int = 0o600) -> None: ...
+
+    def read(self, name: str) -> str | None:
+        """The file's text; None when it is missing or the node does not answer (a host without power)."""
+        ...
+
+    def remove(self) -> None:
+        """The folder and everything in it; nothing when the node does not answer."""
+        ...
+
+
 class Cluster(Protocol):
     name: str
     kind: str  # lab | ssh
@@ -204,6 +221,10 @@ class Cluster(Protocol):
         """Run `argv` on the node as a system service (None: stop it and forget it): it dies with the node's
         power, hangs with a freeze, stops first on a graceful shutdown and starts again at boot.
         Raises SpecError where the backend cannot."""
+        ...
+
+    def node_files(self, node: str, purpose: str) -> NodeFiles:
+        """The node's folder for `purpose` (a door's name): see NodeFiles."""
         ...
 
     def container_netns(self, node: str, container_id: str) -> Path:

@@ -61,7 +61,8 @@ def make_door(workload: WorkloadSpec, cluster: Cluster, nodes: Sequence[ClusterN
     if kind == "service-dns":
         return ServiceDnsDoor(cluster, nodes, service, workload.path, workload.entry.service_dns).start()
     if kind == "vip":
-        require_keepalived()
+        if cluster.kind == "lab":  # lab nodes run this machine's keepalived; an SSH host needs its own
+            require_keepalived()
         return VipDoor(cluster, nodes, workload.port, workload.path, workload.entry.vip).start()
     require_haproxy()
     edge = cluster.open_edge()

@@ -2,10 +2,12 @@
 address, and whichever node holds it answers; when the holder dies, the others elect a new one.
 
 One keepalived per node runs as a service of that node (`Cluster.node_service`): a power cut kills it and a
-freeze hangs it with the node. Each one's own VRRP state comes from its `notify` script, which writes it to a
-file the watcher reads: no process per poll. A node whose link goes down says FAULT and drops the address;
-a frozen or killed one says nothing more (its file keeps its last word): the other nodes' takeover is what
-clients see.
+freeze hangs it with the node. Its config and notify script live in the node's own files (`Cluster.node_files`:
+on this machine for a lab node, in /run on an SSH host). Each one's own VRRP state comes from its `notify`
+script, which writes it to a file the watcher reads: no process per poll on a lab node, one `cat` over the
+open SSH connection on a host. A node whose link goes down says FAULT and drops the address; a frozen or killed
+lab node says nothing more (its file keeps its last word), an SSH host that does not answer reads as
+"unknown": the other nodes' takeover is what clients see.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pulltheplug.cluster.seam import Cluster, ClusterNode
+from pulltheplug.cluster.seam import Cluster, ClusterNode, NodeFiles
 from pulltheplug.doors.from_controller import FromController
 from pulltheplug.errors import ClusterError, MissingToolError, PulltheplugError, SpecError
 from pulltheplug.spec import VipSpec
@@ -46,7 +47,8 @@ def _num(seconds: float) -> str:
 
 
 def keepalived_config(node: str, priority: int, settings: VipSpec, vip: str, prefixlen: int, notify: Path) -> str:
-    """All nodes start as BACKUP with `nopreempt`: the first elected keeps the address until it dies."""
+    """All nodes start as BACKUP with `nopreempt`: the first elected keeps the address until it dies. The
+    notify script runs through /bin/sh: a host's /run is mounted noexec (Debian's is)."""
     return f"""global_defs {{
     router_id {node}
     script_user root
@@ -63,7 +65,7 @@ vrrp_instance ptp {{
     virtual_ipaddress {{
         {vip}/{prefixlen} dev {settings.interface}
     }}
-    notify {notify}
+    notify "/bin/sh {notify}"
 }}
 """
 
@@ -74,11 +76,10 @@ def takeover_bound(settings: VipSpec) -> float:
     return 4 * settings.advert_int
 
 
-def read_state(path: Path) -> str:
-    try:
-        return path.read_text().strip().lower() or "starting"
-    except FileNotFoundError:
-        return "starting"
+def read_state(files: NodeFiles, node: str) -> str:
+    """What the node's keepalived last said: "starting" before it said anything."""
+    text = files.read(f"{node}.state")
+    return "starting" if text is None or not text.strip() else text.strip().lower()
 
 
 class VipDoor(FromController):
@@ -96,22 +97,23 @@ class VipDoor(FromController):
             raise SpecError("entry vip: set workload.entry.vip.address (the virtual IP your hosts hold)")
         self.address = settings.address or default_vip(str(subnet))
         self.prefixlen = ipaddress.IPv4Network(subnet).prefixlen if isinstance(subnet, str) else 32
-        self.folder = Path(tempfile.mkdtemp(prefix="pulltheplug-vip-"))
-        self.folder.chmod(0o700)  # keepalived's script security: root-owned, not writable by others
+        # keepalived's script security: its folder root-owned, not writable by others (NodeFiles makes it 0700)
+        self.files = {n.name: cluster.node_files(n.name, "vip") for n in self.nodes}
         self._started: list[str] = []
 
     def start(self, timeout: float = 20.0) -> VipDoor:
         """A keepalived on every node, then wait until exactly one node holds the address."""
         try:
             for i, node in enumerate(self.nodes):
-                notify = self.folder / f"{node.name}.notify"
-                notify.write_text(f'#!/bin/sh\necho "$3" > {self.folder / node.name}.state\n')
-                notify.chmod(0o700)
-                conf = self.folder / f"{node.name}.conf"
-                conf.write_text(keepalived_config(node.name, TOP_PRIORITY - i, self.settings, self.address,
-                                                  self.prefixlen, notify))
-                pids = [f"--pid={self.folder / node.name}.pid", f"--vrrp_pid={self.folder / node.name}.vrrp.pid",
-                        f"--checkers_pid={self.folder / node.name}.checkers.pid"]
+                files = self.files[node.name]
+                folder = files.folder
+                files.write(f"{node.name}.notify", f'#!/bin/sh\necho "$3" > {folder}/{node.name}.state\n', 0o700)
+                conf = f"{folder}/{node.name}.conf"
+                files.write(f"{node.name}.conf", keepalived_config(node.name, TOP_PRIORITY - i, self.settings,
+                                                                    self.address, self.prefixlen,
+                                                                    Path(f"{folder}/{node.name}.notify")))
+                pids = [f"--pid={folder}/{node.name}.pid", f"--vrrp_pid={folder}/{node.name}.vrrp.pid",
+                        f"--checkers_pid={folder}/{node.name}.checkers.pid"]
                 self.cluster.node_service(node.name, SERVICE, [KEEPALIVED, "--vrrp", "--dont-fork", "--log-console",
                                                                f"--use-file={conf}", *pids])
                 self._started.append(node.name)
@@ -140,7 +142,7 @@ class VipDoor(FromController):
                 "holder_at_start": self.holder()}
 
     def backends(self) -> dict[str, dict[str, str]]:
-        return {n.name: {"state": read_state(self.folder / f"{n.name}.state")} for n in self.nodes}
+        return {n.name: {"state": read_state(self.files[n.name], n.name)} for n in self.nodes}
 
     def close(self) -> list[str]:
         done = []
@@ -153,5 +155,6 @@ class VipDoor(FromController):
                     log.warning("keepalived on %s was not stopped: %s", node, exc)
         finally:
             self._started.clear()
-            shutil.rmtree(self.folder, ignore_errors=True)
+            for files in self.files.values():
+                files.remove()
         return done

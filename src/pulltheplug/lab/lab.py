@@ -15,6 +15,7 @@ from pathlib import Path
 
 import docker
 
+from pulltheplug.cluster.local_files import LocalFiles
 from pulltheplug.cluster.seam import DEADMAN_MARGIN, ClusterNode, Evidence, Listener, NodeStatus, all_whole
 from pulltheplug.cluster.traffic import TABLE
 from pulltheplug.errors import ClusterError, FaultError, LabError, MissingToolError, NotRootError
@@ -140,6 +141,10 @@ class Lab(LabNodes):
     @property
     def fault_file(self) -> Path:
         return Path(self.plan.dir) / "fault.json"
+
+    def node_files(self, node: str, purpose: str) -> LocalFiles:
+        """Lab nodes share this machine's filesystem: a folder in the node's own."""
+        return LocalFiles(Path(self.plan.node(node).dir) / purpose)
 
     def container_netns(self, node: str, container_id: str) -> Path:
         """Lab nodes share this machine's PID namespace: the container's init pid names its namespace."""

@@ -21,7 +21,7 @@ from pulltheplug.cluster.seam import DEADMAN_MARGIN, ClusterNode, Edge, Evidence
 from pulltheplug.cluster.traffic import TABLE, TrafficRules, ruleset
 from pulltheplug.errors import ClusterError, FaultError, PulltheplugError, SpecError
 from pulltheplug.spec import ClusterSpec
-from pulltheplug.ssh import deadman, node_actions
+from pulltheplug.ssh import deadman, node_actions, node_files
 from pulltheplug.ssh.check import BOOT_ID, HostReport, check_cluster, controller_boot_id, evaluate, timer_of
 from pulltheplug.ssh.choices import DEFAULT_KNOWN_HOSTS
 from pulltheplug.ssh.edge import ControllerEdge
@@ -339,8 +339,11 @@ class SshCluster:
                            f"`pulltheplug cluster check {self.source}`")
 
     def node_service(self, node: str, name: str, argv: Sequence[str] | None) -> None:
-        raise SpecError(f"{self.source}: pulltheplug runs no services on your hosts, so entry vip is not "
-                        "available over SSH yet: use entry haproxy (on this machine) or nodes")
+        """A transient systemd unit on the host (`entry: vip`'s keepalived): see ssh/node_files.py."""
+        node_files.service(self.sessions[node], name, argv)
+
+    def node_files(self, node: str, purpose: str) -> node_files.SshFiles:
+        return node_files.SshFiles(self.sessions[node], purpose)
 
     def container_netns(self, node: str, container_id: str) -> Path:
         raise SpecError(f"{self.source}: entry service-dns needs the load inside a container of your hosts, "

@@ -19,6 +19,8 @@ from qemu.qmp import QMPError
 from qemu.qmp.legacy import QEMUMonitorProtocol
 
 log = logging.getLogger(__name__)
+# The library logs at ERROR each connection a machine going away refuses; qmp() says what that means itself.
+logging.getLogger("qemu.qmp").setLevel(logging.CRITICAL)
 
 
 class QmpUnanswered(Exception):

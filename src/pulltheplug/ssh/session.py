@@ -143,6 +143,11 @@ class HostSession:
     def name(self) -> str:
         return self.host.name
 
+    @property
+    def lost(self) -> bool:
+        """The last connection died under us and none has opened since."""
+        return self._lost
+
     def connect(self) -> None:
         """Open (or confirm) the connection: raises the one-line error for keys, login or reachability."""
         self._call(self._connection(), self._sessions.options.connect_timeout + 2)
@@ -231,7 +236,9 @@ class HostSession:
             done = await conn.run(wrapped, check=False, timeout=timeout)
         except asyncssh.TimeoutError:
             raise CommandTimeoutError(f"{self.name}: a command ran longer than {timeout:g} s") from None
-        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError, OSError) as exc:
+            # ChannelOpenError: the connection closed as the command's channel was being opened (a host whose
+            # power was just cut, its keepalives not yet missed)
             raise ConnectionLostError(f"{self.name}: the SSH connection was lost ({_reason(exc)})") from None
         if done.returncode is None:  # no exit status and no signal: the channel died with the connection
             raise ConnectionLostError(f"{self.name}: the SSH connection was lost (no exit status came back)")
