@@ -89,6 +89,8 @@ def test_unreachable_host_is_one_failed_check_with_the_reason() -> None:
         ({"uid": 1000}, {}, ("loss",), ["root"]),
         ({}, {"interface": "wlan0"}, ("flap",), ["interface"]),
         ({"setsid": False, "systemd_pid1": False}, {}, ("partition",), ["dead-man"]),
+        ({"systemd_pid1": False}, {}, ("engine-crash",), ["engine units"]),
+        ({"uid": 1000}, {}, ("engine-crash",), ["root"]),
     ],
 )
 def test_each_missing_piece_fails_the_fault_that_needs_it(change: dict[str, object], host_update: dict[str, object],
@@ -104,9 +106,11 @@ def test_an_interface_not_needed_by_the_plan_does_not_fail_the_host() -> None:
 
 
 def test_overrides_stand_in_for_missing_freezer_and_reboot() -> None:
-    host = PI.model_copy(update={"faults": {"freeze": "f", "thaw": "t", "reboot": "shutdown -r now"}})
+    host = PI.model_copy(update={"faults": {"freeze": "f", "thaw": "t", "reboot": "shutdown -r now",
+                                            "engine-kill": "rc-service docker zap",
+                                            "engine-start": "rc-service docker start"}})
     facts = dataclasses.replace(GOOD, freezers=0, systemd_pid1=False)
-    assert evaluate(host, facts, OURS, ("freeze", "reboot")).passes
+    assert evaluate(host, facts, OURS, ("freeze", "reboot", "engine-crash")).passes
 
 
 def test_a_power_driver_that_does_not_answer_fails_power_loss() -> None:

@@ -270,3 +270,30 @@ def test_the_vip_moves_when_its_holder_loses_power(vms: LabState) -> None:
     for node in ("node1", "node2", "node3"):  # nothing left on the machines
         assert ssh(vms, node, "ls /run/pulltheplug/vip 2>/dev/null | wc -l; ip -4 -o addr show eth0 | "
                    f"grep -c {vip} || true") == "0\n0"
+
+
+def test_an_engine_crash_keeps_the_engine_down_until_the_revert_or_its_dead_man(vms: LabState) -> None:
+    """SIGKILL to dockerd and containerd, their units stopped so systemd's Restart= and socket activation do not
+    bring them back early; the machine itself runs on (same boot_id)."""
+    before = boot_id(vms, "node3")
+    cluster = SshCluster(vmlab.cluster_spec(vms), ["engine-crash"], ["node3"])
+    try:
+        assert cluster.arm_revert("node3", "engine-crash", 5.0)["deadman"] == "engine-start"
+        crashed = cluster.crash_engine("node3")
+        assert crashed["engine_answering"] is False and crashed["exit"] == 0
+        time.sleep(3.0)  # longer than docker.service's RestartSec: nothing restarted it
+        assert ssh(vms, "node3", "systemctl is-active docker.service containerd.service || true") == \
+            "inactive\ninactive"
+        assert cluster.start_engine("node3")["engine_answering"] is True
+        assert ssh(vms, "node3", "systemctl is-active docker.service") == "active"
+        cluster.arm_revert("node3", "engine-crash", 1.0)  # now left to the dead-man: 1 s + its margin
+        cluster.crash_engine("node3")
+        left = time.monotonic()
+        while ssh(vms, "node3", "systemctl is-active docker.service || true") != "active":
+            assert time.monotonic() - left < 60, "the dead-man never started the engine"
+            time.sleep(0.5)
+        assert time.monotonic() - left >= 1.0
+    finally:
+        cluster.heal()
+        cluster.sessions.close()
+    assert boot_id(vms, "node3") == before  # an engine crash, not a machine restart

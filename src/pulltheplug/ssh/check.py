@@ -25,8 +25,8 @@ from pulltheplug.ssh.inventory import Host, Inventory
 from pulltheplug.ssh.power import power_status
 from pulltheplug.ssh.session import HostSession, Sessions, SshOptions
 
-NEEDS_ROOT = frozenset({"nic-down", "freeze", "reboot", "power-loss", "partition", "loss", "flap"})
-NEEDS_DEADMAN = frozenset({"nic-down", "freeze", "partition", "loss", "flap"})
+NEEDS_ROOT = frozenset({"nic-down", "freeze", "reboot", "power-loss", "partition", "loss", "flap", "engine-crash"})
+NEEDS_DEADMAN = frozenset({"nic-down", "freeze", "partition", "loss", "flap", "engine-crash"})
 NEEDS_NFT = frozenset({"partition", "loss"})
 NEEDS_INTERFACE = frozenset({"nic-down", "loss", "flap"})
 CLOCK_WARN_S = 0.5  # beyond this, host-side timestamps would blur outage edges in the report
@@ -166,6 +166,8 @@ def evaluate(host: Host, facts: HostFacts, controller_boot_id: str, faults: Sequ
         checks.append(_machine_guard(facts, controller_boot_id, required=on_host))
     if "reboot" in planned:
         checks.append(_reboot(host, facts))
+    if "engine-crash" in planned:
+        checks.append(_engine_units(host, facts))
     checks.append(_sysrq(facts, required="power-loss" in planned and host.power is None))
     if host.power is not None or "power-loss" in planned:
         checks.append(_power(host, facts, required="power-loss" in planned))
@@ -235,6 +237,15 @@ def _deadman(facts: HostFacts, required: bool) -> Check:
         return Check(name="dead-man", ok=False, detail="neither systemd-run (with systemd as PID 1) nor setsid",
                      advice="install util-linux (setsid)", required=required)
     return Check(name="dead-man", ok=True, detail=timer, required=required)
+
+
+def _engine_units(host: Host, facts: HostFacts) -> Check:
+    """engine-crash stops and starts the engine through systemd (docker.service, containerd.service)."""
+    if {"engine-kill", "engine-start"} <= set(host.faults):
+        return Check(name="engine units", ok=True, detail="the host's own engine-kill and engine-start commands")
+    return Check(name="engine units", ok=facts.systemd_pid1, detail="systemd" if facts.systemd_pid1 else
+                 "systemd is not PID 1", advice="" if facts.systemd_pid1 else
+                 "set faults.engine-kill and faults.engine-start for this host")
 
 
 def _freezer(host: Host, facts: HostFacts) -> Check:

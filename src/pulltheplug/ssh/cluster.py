@@ -50,9 +50,9 @@ def restarted(node: str, before: str, after: str, took: float) -> Evidence:
 
 class SshCluster:
     kind = "ssh"
-    # an engine crash needs to know how the host supervises its engine (systemd restarts it): lab only yet;
     # a quorum loss needs a power driver on most managers: lab only yet
-    fault_kinds = frozenset({"nic-down", "reboot", "power-loss", "freeze", "task-kill", "partition", "loss", "flap"})
+    fault_kinds = frozenset({"nic-down", "reboot", "power-loss", "freeze", "task-kill", "partition", "loss", "flap",
+                             "engine-crash"})
 
     def __init__(self, spec: ClusterSpec, faults: Sequence[str], targets: Sequence[str] = ()) -> None:
         """`targets`: the hosts the faults may hit (named in the spec); empty: any host (leader, random...).
@@ -137,6 +137,8 @@ class SshCluster:
             action, command = "unfilter", deadman.action_command(session.host, "unfilter")
         elif kind == "flap":
             action, command = "nic-up", deadman.action_command(session.host, "nic-up", self._iface(node))
+        elif kind == "engine-crash":
+            action, command = "engine-start", deadman.action_command(session.host, "engine-start")
         else:
             return {}
         after = duration + DEADMAN_MARGIN
@@ -190,10 +192,24 @@ class SshCluster:
                 "downs": int(downs[0]) if downs and downs[0].isdigit() else None}
 
     def crash_engine(self, node: str) -> Evidence:
-        raise FaultError(f"{node}: engine-crash over SSH is not there yet")
+        """dockerd and containerd SIGKILLed, their units stopped so systemd does not start them again before the
+        revert (systemd's units: see deadman.DEFAULTS; a host's `faults: {engine-kill, engine-start}` overrides)."""
+        self._require_armed(node, "engine-crash")
+        session = self.sessions[node]
+        seen = node_actions.inject(session, "engine-kill", deadman.action_command(session.host, "engine-kill"))
+        if seen.exit != 0:
+            raise FaultError(f"{node}: the engine was not killed (exit {seen.exit}): the dead-man starts it again")
+        return {**dataclasses.asdict(seen), "engine_answering": self._engine_answers(node)}
 
     def start_engine(self, node: str) -> Evidence:
-        return {}
+        """The units started again (and the dead-man disarmed), then wait until the engine answers."""
+        session, timer = self.sessions[node], self._timer(node)
+        command = (f"{deadman.action_command(session.host, 'engine-start')} && "
+                   f"{deadman.disarm('engine-start', node, timer)}")
+        seen = node_actions.revert(session, "engine-start", command, 60)
+        if not self._wait(lambda: self._engine_answers(node), BACK_TIMEOUT):
+            raise FaultError(f"{node}: its engine did not answer within {BACK_TIMEOUT:.0f}s of its start")
+        return {**dataclasses.asdict(seen), "engine_answering": True}
 
     def disarm_revert(self, node: str) -> None:
         """Nothing: the controller's own nic-up and thaw cancel the dead-man once they took effect."""

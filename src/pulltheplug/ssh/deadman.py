@@ -52,6 +52,11 @@ DEFAULTS: dict[FaultAction, str] = {
     "reboot": "systemctl reboot",
     "crash": "echo b > /proc/sysrq-trigger",  # root may always write the trigger; the sysctl guards keyboards
     "unfilter": f"nft delete table inet {TABLE} 2>/dev/null; true",  # partitions and loss: our table only
+    # engine-crash: SIGKILL, then stop the units, so systemd's Restart= (docker.service restarts a dead engine
+    # within 2 s) and socket activation (any client's connect would start it) leave it down for the fault
+    "engine-kill": ("systemctl kill --signal=SIGKILL docker.service containerd.service && "
+                    "systemctl stop docker.socket docker.service containerd.service"),
+    "engine-start": "systemctl start containerd.service docker.socket docker.service",
 }
 
 

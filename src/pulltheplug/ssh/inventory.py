@@ -20,9 +20,11 @@ from pulltheplug.spec.base import read_text
 
 Role = Literal["manager", "worker"]
 # The node actions a host may override with a command template of its own ({iface}, {seconds} substituted).
-FaultAction = Literal["nic-down", "nic-up", "freeze", "thaw", "reboot", "crash", "unfilter"]
+FaultAction = Literal["nic-down", "nic-up", "freeze", "thaw", "reboot", "crash", "unfilter", "engine-kill",
+                      "engine-start"]
 TEMPLATE_FIELDS = frozenset({"iface", "seconds"})
-FAULT_ACTIONS: tuple[FaultAction, ...] = ("nic-down", "nic-up", "freeze", "thaw", "reboot", "crash", "unfilter")
+FAULT_ACTIONS: tuple[FaultAction, ...] = ("nic-down", "nic-up", "freeze", "thaw", "reboot", "crash", "unfilter",
+                                          "engine-kill", "engine-start")
 
 # Ansible group names that say a host's swarm role.
 _ROLE_GROUPS: dict[str, Role] = {

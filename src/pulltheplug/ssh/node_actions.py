@@ -108,6 +108,11 @@ def _revert(session: HostSession, action: str, command: str, timeout: float) -> 
                           took=time.monotonic() - started)
 
 
+def revert(session: HostSession, action: str, command: str, timeout: float = 15.0) -> ActionEvidence:
+    """A revert the controller runs itself (its command also disarms the dead-man); FaultError if it failed."""
+    return _revert(session, action, command, timeout)
+
+
 def machine_fault(session: HostSession, action: str, command: str, timeout: float = 15.0) -> ActionEvidence:
     """A reboot or crash, built behind the boot_id guard (`deadman.reboot`, `deadman.crash`): the session dies."""
     return _inject(session, action, command, timeout)
