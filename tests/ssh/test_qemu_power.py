@@ -65,3 +65,40 @@ def test_a_qemu_driver_is_read_from_an_inventory(tmp_path: Path) -> None:
         "kind": "qemu", "qmp": "/run/vm1.sock", "start": "sh /srv/vm1/start.sh"}}}})
     power = inv.host("vm1").power
     assert isinstance(power, QemuPower) and power.qmp == Path("/run/vm1.sock")
+
+
+def test_the_resume_dead_man_resumes_a_paused_machine_unless_disarmed(machine: tuple[Host, Path]) -> None:
+    from pulltheplug.ssh.qmp import ResumeDeadman, qmp, run_state
+
+    host, _ = machine
+    assert isinstance(host.power, QemuPower)
+    sock = host.power.qmp
+    run_power(host, "on")
+    qmp(sock, "stop")
+    assert run_state(sock) == "paused"
+    kept = ResumeDeadman(sock, 30.0)  # armed, then disarmed: it must never resume
+    kept.disarm()
+    assert kept.proc.poll() is not None
+    fired = ResumeDeadman(sock, 0.5)
+    try:
+        assert wait_until(lambda: run_state(sock) == "running", 10.0, 0.1)
+    finally:
+        fired.disarm()
+    qmp(sock, "stop")
+    assert run_state(sock) == "paused"  # the disarmed one did not wake up later
+
+
+def test_a_second_client_holding_the_monitor_makes_the_state_unknown_not_off(machine: tuple[Host, Path]) -> None:
+    """QEMU's monitor serves one client at a time: while another holds it, asking times out as "unknown" (a
+    machine taken for off would be started a second time on its disk)."""
+    import socket as sockets
+
+    from pulltheplug.ssh.qmp import run_state
+
+    host, _ = machine
+    assert isinstance(host.power, QemuPower)
+    run_power(host, "on")
+    with sockets.socket(sockets.AF_UNIX) as other:
+        other.connect(str(host.power.qmp))
+        assert run_state(host.power.qmp, timeout=1.0) == "unknown"
+    assert run_state(host.power.qmp) in ("running", "prelaunch")

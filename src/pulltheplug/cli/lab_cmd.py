@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from enum import StrEnum
 
@@ -137,7 +138,8 @@ def exec_(node: str = typer.Argument(..., metavar="NODE", help="Node name, e.g. 
     if (vm := _vm_lab(name)) is not None:
         from pulltheplug.vmlab import lab as vmlab
 
-        raise typer.Exit(subprocess.run(vmlab.ssh_argv(vm, node, cmd), check=False).returncode)
+        # one argument: ssh joins its arguments with spaces for the remote shell, which would split `sh -c 'a; b'`
+        raise typer.Exit(subprocess.run(vmlab.ssh_argv(vm, node, [shlex.join(cmd)]), check=False).returncode)
     lab = labmod.Lab.open(name)
     argv, env = lab.exec_argv(node, cmd)
     raise typer.Exit(subprocess.run(argv, env=env, check=False).returncode)
@@ -149,9 +151,9 @@ def env(node: str = typer.Argument(..., metavar="NODE", help="Node name."), name
     if (vm := _vm_lab(name)) is not None:
         from pulltheplug.vmlab import lab as vmlab
 
-        ssh = " ".join(vmlab.ssh_argv(vm, node, [])[:-1])
-        typer.echo(f"export DOCKER_HOST=ssh://root@{vm.plan.node(node).address} "
-                   f"# the docker CLI's ssh needs the lab's key: alias ssh='{ssh}'")
+        typer.echo(f"export DOCKER_HOST=ssh://root@{vm.plan.node(node).address}  # with the lab's key in "
+                   f"~/.ssh/config: IdentityFile {vmlab.login_key_path(vm.plan)}, UserKnownHostsFile "
+                   f"{vmlab.known_hosts_path(vm.plan)}")
         return
     lab = labmod.Lab.open(name)
     typer.echo(f"export DOCKER_HOST={lab.plan.node(node).docker_host}")

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import docker
 
+from pulltheplug.errors import ClusterError
+
 if TYPE_CHECKING:
     from pulltheplug.cluster.traffic import TrafficRules
 
@@ -94,6 +96,10 @@ class Edge(Protocol):
         ...
 
 
+class NodeSilent(ClusterError):
+    """The node did not answer a read of its files (a host without power, a cut link)."""
+
+
 class NodeFiles(Protocol):
     """A folder of a node's own for what a node service reads and writes (its config, its state file), at
     `folder` as the node sees it: on the controller's disk for a lab node, on the host for an SSH host."""
@@ -103,7 +109,7 @@ class NodeFiles(Protocol):
     def write(self, name: str, text: str, mode: int = 0o600) -> None: ...
 
     def read(self, name: str) -> str | None:
-        """The file's text; None when it is missing or the node does not answer (a host without power)."""
+        """The file's text; None when it is missing; NodeSilent when the node does not answer."""
         ...
 
     def remove(self) -> None:

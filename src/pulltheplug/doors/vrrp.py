@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pulltheplug.cluster.seam import Cluster, ClusterNode, NodeFiles
+from pulltheplug.cluster.seam import Cluster, ClusterNode, NodeFiles, NodeSilent
 from pulltheplug.doors.from_controller import FromController
 from pulltheplug.errors import ClusterError, MissingToolError, PulltheplugError, SpecError
 from pulltheplug.spec import VipSpec
@@ -77,8 +77,12 @@ def takeover_bound(settings: VipSpec) -> float:
 
 
 def read_state(files: NodeFiles, node: str) -> str:
-    """What the node's keepalived last said: "starting" before it said anything."""
-    text = files.read(f"{node}.state")
+    """What the node's keepalived last said: "starting" before it said anything, "unknown" while the node does
+    not answer (an SSH host without power)."""
+    try:
+        text = files.read(f"{node}.state")
+    except NodeSilent:
+        return "unknown"
     return "starting" if text is None or not text.strip() else text.strip().lower()
 
 
@@ -104,6 +108,8 @@ class VipDoor(FromController):
     def start(self, timeout: float = 20.0) -> VipDoor:
         """A keepalived on every node, then wait until exactly one node holds the address."""
         try:
+            for files in self.files.values():  # a state file left by a run that died would name a holder
+                files.remove()
             for i, node in enumerate(self.nodes):
                 files = self.files[node.name]
                 folder = files.folder

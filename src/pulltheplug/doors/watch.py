@@ -34,10 +34,11 @@ class DoorWatcher:
 
     def poll(self) -> None:
         """One look: an event per node whose state changed (all of them at the first look)."""
-        t = self.clock()
         try:
             now = self.door.backends()
+            t = self.clock()  # dated once read: reading a door's view of its nodes may take a while (over SSH)
         except (OSError, ValueError) as exc:
+            t = self.clock()
             if not self._silent:
                 self._silent = True
                 self.emit(DoorEvent(t=t, door=self.door.kind, state="silent", error=str(exc)[:160]))

@@ -27,7 +27,7 @@ from pulltheplug.ssh.choices import DEFAULT_KNOWN_HOSTS
 from pulltheplug.ssh.edge import ControllerEdge
 from pulltheplug.ssh.inventory import FaultAction, Host, QemuPower, load_inventory
 from pulltheplug.ssh.power import run_power
-from pulltheplug.ssh.qmp import arm_resume, disarm_resume, qmp, run_state
+from pulltheplug.ssh.qmp import ResumeDeadman, qmp, run_state
 from pulltheplug.ssh.session import Sessions, SshOptions
 from pulltheplug.swarm import settings as swarm_settings
 from pulltheplug.swarm.api import API_ERRORS, answering_manager, node_rows
@@ -80,7 +80,7 @@ class SshCluster:
         self._restarting: dict[str, str] = {}  # host -> its boot_id before a reboot or crash
         self._armed: dict[str, str] = {}  # host -> the fault whose dead-man is armed, until it is injected
         self._cut: set[str] = set()  # hosts whose power driver this run switched off, until switched on again
-        self._resume: dict[str, int] = {}  # host -> pid of the controller-side dead-man resuming its machine
+        self._resume: dict[str, ResumeDeadman] = {}  # host -> the controller-side dead-man resuming its machine
 
     # --- inventory ------------------------------------------------------------------------------------
     def describe(self) -> dict[str, object]:
@@ -128,7 +128,10 @@ class SshCluster:
         action: FaultAction
         if kind == "freeze" and isinstance(session.host.power, QemuPower):  # the whole machine pauses
             after = duration + DEADMAN_MARGIN
-            self._resume[node] = arm_resume(session.host.power.qmp, after)
+            old = self._resume.pop(node, None)
+            if old is not None:  # a dead-man left from an earlier freeze must not resume this one early
+                old.disarm()
+            self._resume[node] = ResumeDeadman(session.host.power.qmp, after)
             self._armed[node] = kind
             return {"deadman": "resume", "after": after, "on": "controller"}
         if kind == "freeze":
@@ -248,9 +251,9 @@ class SshCluster:
         host = self.inventory.host(node)
         if isinstance(host.power, QemuPower):
             qmp(host.power.qmp, "cont")
-            pid = self._resume.pop(node, None)
-            if pid is not None:
-                disarm_resume(pid)
+            armed = self._resume.pop(node, None)
+            if armed is not None:
+                armed.disarm()
             return {"machine": run_state(host.power.qmp)}
         return dataclasses.asdict(node_actions.thaw(self.sessions[node], self._timer(node)))
 

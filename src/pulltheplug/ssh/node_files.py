@@ -1,7 +1,8 @@
 """Node files and node services on a host over SSH: what a door's service (keepalived for `entry: vip`) needs on
 the host itself. Files live in /run (gone at a reboot, as the service is); a service is a transient systemd
-unit (`systemd-run`), so it dies with the host's power, hangs with a freeze and stops first on a graceful
-shutdown. It does not start again at boot: a transient unit does not outlive the boot."""
+unit (`systemd-run`), so it dies with the host's power, hangs when the whole machine is paused (a QEMU host's
+freeze; a cgroup freeze of the engine leaves it running) and stops first on a graceful shutdown. It does not
+start again at boot: a transient unit does not outlive the boot."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import shlex
 import time
 from collections.abc import Sequence
 
+from pulltheplug.cluster.seam import NodeSilent
 from pulltheplug.errors import SpecError
 from pulltheplug.ssh.errors import SshError
 from pulltheplug.ssh.session import HostSession
@@ -38,17 +40,18 @@ class SshFiles:
             raise SshError(f"{self.session.name}: cannot write {self.folder}/{name}: {result.stderr.strip()[:160]}")
 
     def read(self, name: str) -> str | None:
-        """None also while the host's connection is lost, but for one try every RETRY_LOST s: a host without
-        power must not hold a door's watcher up for a connect timeout at each poll."""
-        now = time.monotonic()
-        if self.session.lost and now - self._tried < RETRY_LOST:
-            return None
-        self._tried = now
+        """NodeSilent at once while the host's connection is lost (a reconnection is tried in the background,
+        one every RETRY_LOST s): a host without power must not hold a door's watcher up at each poll."""
+        if self.session.lost:
+            now = time.monotonic()
+            if now - self._tried >= RETRY_LOST:
+                self._tried = now
+                self.session.reconnect_in_background()
+            raise NodeSilent(f"{self.session.name}: its connection is lost")
         try:
             result = self.session.run(f"cat {shlex.quote(f'{self.folder}/{name}')}", READ_TIMEOUT)
         except SshError as exc:
-            log.debug("%s: %s/%s unread: %s", self.session.name, self.folder, name, exc)
-            return None
+            raise NodeSilent(f"{self.session.name}: {self.folder}/{name} unread: {exc}") from None
         return result.stdout if result.exit == 0 else None
 
     def remove(self) -> None:

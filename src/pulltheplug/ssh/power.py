@@ -20,7 +20,7 @@ import requests
 
 from pulltheplug.errors import FaultError
 from pulltheplug.ssh.inventory import CommandPower, Host, HttpPower, IpmiPower, QemuPower
-from pulltheplug.ssh.qmp import QmpUnanswered, qmp, run_state
+from pulltheplug.ssh.qmp import QmpError, QmpUnanswered, qmp, run_state
 from pulltheplug.waiting import wait_until
 
 PowerAction = Literal["on", "off", "status"]
@@ -131,18 +131,26 @@ def power_status(host: Host, timeout: float = 10.0) -> tuple[bool, str]:
 def _qemu(host: Host, driver: QemuPower, action: PowerAction, timeout: float) -> str:
     """off: QMP `quit`, then the socket stops answering; on: the start command, then the machine runs."""
     if action == "status":
-        return run_state(driver.qmp)
+        state = run_state(driver.qmp)
+        if state == "unknown":
+            raise PowerDriverError(f"{host.name}: power status: its QEMU monitor ({driver.qmp}) does not answer")
+        return state
     if action == "off":
         try:
             qmp(driver.qmp, "quit", timeout)
         except QmpUnanswered:
             return "off already"
+        except QmpError as exc:
+            raise PowerDriverError(f"{host.name}: power off: {exc}") from None
         if not wait_until(lambda: run_state(driver.qmp, 1.0) == "off", timeout, 0.1):
             raise PowerDriverError(f"{host.name}: power off: the machine still answers {timeout:g} s after quit")
         return "off"
-    if run_state(driver.qmp) != "off":
+    now = run_state(driver.qmp)
+    if now == "unknown":  # a monitor that does not answer is no reason to start a second machine on its disk
+        raise PowerDriverError(f"{host.name}: power on: its QEMU monitor ({driver.qmp}) does not answer")
+    if now != "off":
         return "on already"
-    command = driver.start.format(name=shlex.quote(host.name), address=shlex.quote(host.address))
+    command = driver.start.replace("{name}", shlex.quote(host.name)).replace("{address}", shlex.quote(host.address))
     try:
         proc = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:

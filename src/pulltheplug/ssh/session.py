@@ -138,6 +138,7 @@ class HostSession:
         self._forward_conn: asyncssh.SSHClientConnection | None = None
         self._lock: asyncio.Lock | None = None  # made inside the loop
         self._lost = False  # the last connection died under us: the next one that opens is "back"
+        self._reconnecting: concurrent.futures.Future[asyncssh.SSHClientConnection] | None = None
 
     @property
     def name(self) -> str:
@@ -147,6 +148,14 @@ class HostSession:
     def lost(self) -> bool:
         """The last connection died under us and none has opened since."""
         return self._lost
+
+    def reconnect_in_background(self) -> None:
+        """Try to open the connection again without waiting for it (a door's watcher must not wait out a
+        connect timeout at every poll of a host without power); one try at a time."""
+        if self._reconnecting is not None and not self._reconnecting.done():
+            return
+        self._reconnecting = asyncio.run_coroutine_threadsafe(self._connection(), self._sessions.loop.loop)
+        self._reconnecting.add_done_callback(_quietly)
 
     def connect(self) -> None:
         """Open (or confirm) the connection: raises the one-line error for keys, login or reachability."""
@@ -236,9 +245,12 @@ class HostSession:
             done = await conn.run(wrapped, check=False, timeout=timeout)
         except asyncssh.TimeoutError:
             raise CommandTimeoutError(f"{self.name}: a command ran longer than {timeout:g} s") from None
-        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, asyncssh.ChannelOpenError, OSError) as exc:
-            # ChannelOpenError: the connection closed as the command's channel was being opened (a host whose
-            # power was just cut, its keepalives not yet missed)
+        except asyncssh.ChannelOpenError as exc:
+            if not conn.is_closed():  # sshd refused a channel on a live connection (MaxSessions...): not a loss
+                raise SshError(f"{self.name}: sshd refused to run the command ({exc.reason})") from None
+            # the connection closed as the channel was being opened (a host whose power was just cut)
+            raise ConnectionLostError(f"{self.name}: the SSH connection was lost ({_reason(exc)})") from None
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError) as exc:
             raise ConnectionLostError(f"{self.name}: the SSH connection was lost ({_reason(exc)})") from None
         if done.returncode is None:  # no exit status and no signal: the channel died with the connection
             raise ConnectionLostError(f"{self.name}: the SSH connection was lost (no exit status came back)")
@@ -341,6 +353,12 @@ def _text(data: str | bytes | None) -> str:
     if data is None:
         return ""
     return data.decode(errors="replace") if isinstance(data, bytes) else data
+
+
+def _quietly(done: concurrent.futures.Future[asyncssh.SSHClientConnection]) -> None:
+    """A background reconnection's outcome: looked at (so nothing is logged as never retrieved), then left."""
+    if not done.cancelled() and (exc := done.exception()) is not None:
+        log.debug("reconnecting failed: %s", exc)
 
 
 def _reason(exc: BaseException) -> str:

@@ -33,6 +33,7 @@ from pulltheplug.lab.plan import LabPlan, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, load_state, require_state, save_state
 from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import form as ssh_form
+from pulltheplug.ssh.cluster import SshCluster
 from pulltheplug.ssh.inventory import load_inventory
 from pulltheplug.ssh.keys import new_ed25519
 from pulltheplug.ssh.qmp import qmp, run_state
@@ -254,7 +255,8 @@ def status(name: str) -> list[NodeStatus]:
 
 
 def heal(name: str, progress: Progress = _quiet) -> list[str]:
-    """Power on every machine that is off, resume every paused one, and wait for their engines."""
+    """Power on every machine that is off, resume every paused one, wait for their engines, then what the SSH
+    backend heals (the swarm settings a killed run changed)."""
     state = require_state(name)
     done, started = [], []
     for node in state.plan.nodes:
@@ -272,6 +274,12 @@ def heal(name: str, progress: Progress = _quiet) -> list[str]:
     if started:
         progress("waiting for the machines' engines")
         _wait_engines(state, SshOptions(known_hosts=known_hosts_path(state.plan)), BOOT_TIMEOUT, started)
+    cluster = SshCluster(cluster_spec(state), [], [])
+    cluster.name = state.plan.name  # as runs on the lab name it (cli/backends.py): its noted settings
+    try:
+        done += cluster.heal()
+    finally:
+        cluster.sessions.close()
     return done
 
 

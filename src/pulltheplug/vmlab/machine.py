@@ -78,6 +78,7 @@ def make_disks(plan: LabPlan, node: NodePlan, image: Image, login_pub: str) -> N
     f = files(node)
     f.folder.mkdir(parents=True, exist_ok=True)
     _run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image.disk), "-F", "raw", str(f.overlay)])
+    f.overlay.chmod(0o600)  # the machine's disk holds the swarm's node keys and raft data
     host_key = new_ed25519(f"{node.name}@{plan.name}")
     with tempfile.TemporaryDirectory(prefix="ptp-seed-") as tmp:
         seed = Path(tmp)
@@ -87,6 +88,7 @@ def make_disks(plan: LabPlan, node: NodePlan, image: Image, login_pub: str) -> N
         (seed / "ssh_host_ed25519_key").chmod(0o600)
         (seed / "ssh_host_ed25519_key.pub").write_bytes(host_key.public)
         (seed / "authorized_keys").write_text(login_pub.strip() + "\n")
+        f.seed.touch(0o600)  # it holds the machine's SSH host key
         _run(["mkfs.ext4", "-q", "-F", "-L", "ptpseed", "-d", str(seed), str(f.seed), SEED_SIZE])
     f.host_key_pub.write_bytes(host_key.public)
 
@@ -109,16 +111,25 @@ def qemu_argv(plan: LabPlan, node: NodePlan, image: Image, memory: str, cpus: in
 
 
 def write_start(plan: LabPlan, node: NodePlan, argv: list[str]) -> Path:
-    """start.sh: into the node's cgroup, into the hub namespace, then QEMU (which returns once it runs)."""
+    """start.sh: into the node's cgroup, into the hub namespace, then QEMU (which returns once it runs).
+
+    One start at a time (a lock), and none while the machine's QEMU runs: a second start would remove the
+    running machine's monitor socket and leave it unmanageable."""
     f = files(node)
     cgroups.create(node.cgroup)
+    pid, lock = shlex.quote(str(f.pidfile)), shlex.quote(str(f.folder / "start.lock"))
     script = "\n".join([
         "#!/bin/sh",
         f"# pulltheplug: start {node.name} of VM lab {plan.name} (after a power cut too: the same disk)",
         "set -e",
+        f"exec 9>{lock}",
+        "flock 9",
+        f'if [ -s {pid} ] && [ "$(cat /proc/$(cat {pid})/comm 2>/dev/null)" = qemu-system-x86 ]; then',
+        '    echo "already running" >&2; exit 0',
+        "fi",
         f"rm -f {shlex.quote(str(f.qmp))}",
         cgroups.join_script(node.cgroup),
-        f"exec ip netns exec {shlex.quote(plan.hub_netns)} {shlex.join(argv)}",
+        f"exec ip netns exec {shlex.quote(plan.hub_netns)} {shlex.join(argv)} 9>&-",
         "",
     ])
     f.start.write_text(script)
