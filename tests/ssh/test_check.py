@@ -90,6 +90,7 @@ def test_unreachable_host_is_one_failed_check_with_the_reason() -> None:
         ({}, {"interface": "wlan0"}, ("flap",), ["interface"]),
         ({"setsid": False, "systemd_pid1": False}, {}, ("partition",), ["dead-man"]),
         ({"systemd_pid1": False}, {}, ("engine-crash",), ["engine units"]),
+        ({"sysrq_trigger": False}, {}, ("quorum-loss",), ["sysrq", "power"]),  # each lost manager: a power-loss
         ({"uid": 1000}, {}, ("engine-crash",), ["root"]),
     ],
 )

@@ -140,6 +140,8 @@ def fault_interface(host: Host, facts: HostFacts) -> str | None:
 def evaluate(host: Host, facts: HostFacts, controller_boot_id: str, faults: Sequence[str]) -> HostReport:
     """Pure: the checks the planned faults need on this host, from what the host said."""
     planned = set(faults)
+    if "quorum-loss" in planned:  # a majority of the managers lose power: each must take a power-loss
+        planned.add("power-loss")
     if not facts.reachable:
         check = Check(name="reachable", ok=False, detail=facts.error, advice="fix SSH first")
         return HostReport(host=host.name, facts=facts, checks=(check,), interface=None)

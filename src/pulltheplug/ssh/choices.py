@@ -8,6 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 PLANNABLE_FAULTS: tuple[str, ...] = ("nic-down", "freeze", "reboot", "power-loss", "partition", "loss", "flap",
-                                     "task-kill", "engine-crash")
+                                     "task-kill", "engine-crash", "quorum-loss")
 DEFAULT_FAULTS: tuple[str, ...] = ("nic-down", "reboot", "power-loss")  # the seed's three
 DEFAULT_KNOWN_HOSTS = Path("~/.config/pulltheplug/known_hosts")

@@ -50,9 +50,8 @@ def restarted(node: str, before: str, after: str, took: float) -> Evidence:
 
 class SshCluster:
     kind = "ssh"
-    # a quorum loss needs a power driver on most managers: lab only yet
     fault_kinds = frozenset({"nic-down", "reboot", "power-loss", "freeze", "task-kill", "partition", "loss", "flap",
-                             "engine-crash"})
+                             "engine-crash", "quorum-loss"})
 
     def __init__(self, spec: ClusterSpec, faults: Sequence[str], targets: Sequence[str] = ()) -> None:
         """`targets`: the hosts the faults may hit (named in the spec); empty: any host (leader, random...).
@@ -64,8 +63,8 @@ class SshCluster:
         self.options = SshOptions(known_hosts=spec.known_hosts or DEFAULT_KNOWN_HOSTS)
         self.controller_boot_id = controller_boot_id()
         exposed = set(targets) if targets and set(targets) <= set(self.inventory.names) else set(self.inventory.names)
-        if "partition" in faults:  # every side of a partition takes its rules, whichever host is the target
-            exposed = set(self.inventory.names)
+        if "partition" in faults or "quorum-loss" in faults:  # every side of a partition takes its rules; the
+            exposed = set(self.inventory.names)  # managers a quorum loss takes with its target are drawn at run time
         reports = [r if r.host in exposed else
                    evaluate(self.inventory.host(r.host), r.facts, self.controller_boot_id, ())
                    for r in check_cluster(self.inventory, faults, self.options)]
