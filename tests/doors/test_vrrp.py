@@ -33,6 +33,8 @@ def test_bound_vip_and_state_files(tmp_path: Path) -> None:
     assert oct((tmp_path / "vip").stat().st_mode & 0o777) == "0o700"  # keepalived's script security
     files.remove()
     assert not (tmp_path / "vip").exists() and read_state(files, "node1") == "starting"
+    files.write("node1.notify", "#!/bin/sh\n", 0o700)  # a door removes what an earlier run left, then writes
+    assert oct((tmp_path / "vip" / "node1.notify").stat().st_mode & 0o777) == "0o700"
 
 
 def _req(due: float, ok: bool) -> RequestRecord:

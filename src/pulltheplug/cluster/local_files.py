@@ -11,12 +11,13 @@ class LocalFiles:
     """`NodeFiles` in a folder of this machine (made 0700: keepalived's script security wants root-only)."""
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o700)
         self.path = folder
         self.folder = str(folder)
 
     def write(self, name: str, text: str, mode: int = 0o600) -> None:
+        """Into the folder, made (0700) first if it is not there, or no longer (after `remove`)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.chmod(0o700)
         target = self.path / name
         target.write_text(text)
         target.chmod(mode)
