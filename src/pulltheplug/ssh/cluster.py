@@ -28,7 +28,7 @@ from pulltheplug.ssh.edge import ControllerEdge
 from pulltheplug.ssh.inventory import FaultAction, Host, QemuPower, load_inventory
 from pulltheplug.ssh.power import run_power
 from pulltheplug.ssh.qmp import ResumeDeadman, qmp, run_state
-from pulltheplug.ssh.session import Sessions, SshOptions
+from pulltheplug.ssh.session import HostSession, Sessions, SshOptions
 from pulltheplug.swarm import settings as swarm_settings
 from pulltheplug.swarm.api import API_ERRORS, answering_manager, node_rows
 from pulltheplug.waiting import wait_until
@@ -46,6 +46,22 @@ def restarted(node: str, before: str, after: str, took: float) -> Evidence:
         raise FaultError(f"{node}: answered again with the same boot_id: it never restarted "
                          "(check the reboot command and its logs)")
     return {"boot_id_changed": True, "back_after": round(took, 3)}
+
+
+def engine_answers(session: HostSession, timeout: float = 3.0) -> bool:
+    """Whether the host's Docker engine answers a ping through the forwarded socket (the client closed after)."""
+    try:
+        client = session.docker_client(timeout)
+    except (PulltheplugError, OSError, *API_ERRORS) as exc:
+        log.debug("%s: not answering yet: %s: %s", session.name, type(exc).__name__, exc)
+        return False
+    try:
+        return bool(client.ping())
+    except (PulltheplugError, OSError, *API_ERRORS) as exc:
+        log.debug("%s: engine not answering yet: %s: %s", session.name, type(exc).__name__, exc)
+        return False
+    finally:
+        client.close()
 
 
 class SshCluster:
@@ -297,7 +313,7 @@ class SshCluster:
         return evidence
 
     def _engine_answers(self, node: str) -> bool:
-        return self._answers(lambda: bool(self.sessions[node].docker_client(timeout=3).ping()))
+        return engine_answers(self.sessions[node])
 
     @staticmethod
     def _answers(ask: Callable[[], object]) -> bool:

@@ -33,7 +33,7 @@ from pulltheplug.lab.plan import LabPlan, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, load_state, require_state, save_state
 from pulltheplug.spec import ClusterSpec
 from pulltheplug.ssh import form as ssh_form
-from pulltheplug.ssh.cluster import SshCluster
+from pulltheplug.ssh.cluster import SshCluster, engine_answers
 from pulltheplug.ssh.inventory import load_inventory
 from pulltheplug.ssh.keys import new_ed25519
 from pulltheplug.ssh.qmp import qmp, run_state
@@ -213,18 +213,7 @@ def _wait_engines(state: LabState, options: SshOptions, timeout: float,
 
 
 def _engine_answers(sessions: Sessions, name: str) -> bool:
-    try:
-        client = sessions[name].docker_client(5)
-    except (ClusterError, OSError, *API_ERRORS) as exc:
-        log.debug("%s: not answering yet (%s)", name, exc)
-        return False
-    try:
-        return bool(client.ping())
-    except (OSError, *API_ERRORS) as exc:
-        log.debug("%s: engine not answering yet (%s)", name, exc)
-        return False
-    finally:
-        client.close()
+    return engine_answers(sessions[name], 5)
 
 
 def status(name: str) -> list[NodeStatus]:
