@@ -67,4 +67,5 @@ from pulltheplug.cli import (  # noqa: E402,F401
     load_cmd,
     report_cmd,
     run_cmd,
+    schema_cmd,
 )

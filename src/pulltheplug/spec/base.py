@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
 )
 
 from pulltheplug.errors import SpecError
@@ -47,7 +48,12 @@ def parse_duration(value: Any) -> float:
     raise ValueError(f"{value!r} is not a duration: use a number of seconds or '20s', '500ms', '2m'")
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+# What editors and JSON Schema validators accept: a number of seconds, or a string with its unit.
+DURATION_SCHEMA: dict[str, Any] = {"anyOf": [
+    {"type": "number", "minimum": 0},
+    {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
+], "description": "A number of seconds, or a string like '20s', '500ms', '2m', '1h'."}
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0), WithJsonSchema(DURATION_SCHEMA)]
 FaultKind = Literal["nic-down", "reboot", "power-loss", "freeze", "partition", "loss", "flap", "engine-crash",
                     "task-kill", "quorum-loss", "none"]
 FAULT_KINDS: tuple[str, ...] = ("nic-down", "reboot", "power-loss", "freeze", "none")
