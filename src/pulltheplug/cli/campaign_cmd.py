@@ -13,9 +13,9 @@ from rich.text import Text
 
 from pulltheplug.analysis.compare import Metric
 from pulltheplug.analysis.findings import RULES
+from pulltheplug.backends import open_cluster
 from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
-from pulltheplug.cli.backends import open_cluster
 from pulltheplug.cli.handlers import HtmlReport, LiveFollow, Terminal
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.errors import PulltheplugError

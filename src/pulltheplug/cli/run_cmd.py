@@ -11,9 +11,9 @@ from rich.console import Console
 
 from pulltheplug.analysis.results import SUMMARY, results_of_folder
 from pulltheplug.analysis.verdict import exit_code
+from pulltheplug.backends import open_cluster
 from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
-from pulltheplug.cli.backends import open_cluster
 from pulltheplug.cli.handlers import Folders, HtmlReport, LiveFollow, Terminal
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.cli.render import render_summary

@@ -1,6 +1,7 @@
-"""Opening the cluster a spec names: the one place that knows every backend (the CLI calls it).
+"""Opening the cluster a spec names: the one place that knows every backend (the CLI and `pulltheplug.api` call it).
 
-The runner, campaigns, the observer and faults get a `Cluster` and never import a backend.
+The runner, campaigns, the observer and faults get a `Cluster` and never import a backend. It sits above the
+runners and below both front ends, so a team's Python tests open clusters exactly as `pulltheplug run` does.
 """
 
 from __future__ import annotations
