@@ -32,6 +32,7 @@ def test_the_docs_example_passes_on_the_shared_lab(lab: labmod.Lab, tmp_path: Pa
     case = ET.parse(junit).getroot().find("testsuite/testcase")
     assert case is not None and case.find("failure") is None and case.find("skipped") is None
     properties = {p.get("name"): p.get("value") for p in case.iterfind("properties/property")}
+    print("\n".join(f"{name} = {value}" for name, value in properties.items()))
     folder = Path(properties["pulltheplug.run_folder"] or "")
     assert folder.parent == tmp_path / "runs" and (folder / "summary.json").exists()
     assert (folder / "report.html").exists()

@@ -95,3 +95,12 @@ def test_a_run_s_folder_and_figures_land_in_pytest_s_junit(pytester: pytest.Pyte
     assert properties["pulltheplug.run_folder"] == str(folder)
     assert properties["pulltheplug.availability"] == "0.83325"
     assert properties["pulltheplug.failed_slos"] == "max_outage"
+
+
+def test_the_guide_shows_the_example_the_suite_runs() -> None:
+    """docs/guides/pytest.md quotes docs/examples/test_resilience.py whole: the page cannot drift from the test
+    the suite runs on its lab (tests/api/test_example_on_a_lab.py)."""
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    page = (docs / "guides" / "pytest.md").read_text()
+    example = (docs / "examples" / "test_resilience.py").read_text()
+    assert f"```python\n{example}```\n" in page
