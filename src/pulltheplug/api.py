@@ -305,7 +305,17 @@ def run(spec: SpecLike | None = None, *, lab: str | None = None, inventory: Path
         result = result_of(made) if made is not None and (made / SUMMARY).exists() else None
         where = f" (records in {made})" if made is not None else ""
         raise RunFailedError(f"run {exp.name} failed{where}: {type(exc).__name__}: {exc}", result) from exc
+    finally:
+        close_cluster(cluster)
     return result_of(folder)
+
+
+def close_cluster(cluster: Cluster) -> None:
+    """Let go of what the cluster holds open (SSH sessions: a test session runs many runs in one process, where
+    the CLI's one run ends with its process); a lab holds nothing."""
+    close = getattr(cluster, "close", None)
+    if callable(close):
+        close()
 
 
 def run_fault(fault: str = "nic-down", target: str = "random", duration: str | float = "20s", *,
@@ -345,7 +355,10 @@ def run_campaign(spec: CampaignSpec | Path | Mapping[str, Any], *, lab: str | No
     made = campaign_spec(spec, lab=lab, repetitions=repetitions)
     cluster = backends.open_cluster(made.base.cluster, made.faults, made.targets)
     handlers = EventRegistry(*([_Html()] if html else []), *([events] if events else []))
-    folder = campaign.run_campaign(made, cluster, runs_dir, handlers)
+    try:
+        folder = campaign.run_campaign(made, cluster, runs_dir, handlers)
+    finally:
+        close_cluster(cluster)
     res = campaign_results(folder)
     if html:
         write_campaign_report(res)
@@ -422,6 +435,7 @@ __all__ = [
     "assert_passed",
     "assert_recovered_within",
     "campaign_spec",
+    "close_cluster",
     "cluster_spec",
     "experiment_spec",
     "open_cluster",

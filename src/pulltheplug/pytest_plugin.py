@@ -20,7 +20,7 @@ shadow a project's own `lab` or `cluster`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,16 +99,20 @@ def ptp_target(pytestconfig: pytest.Config) -> PtpTarget:
 
 
 @pytest.fixture(scope="session")
-def ptp_cluster(ptp_target: PtpTarget) -> Cluster:
+def ptp_cluster(ptp_target: PtpTarget) -> Iterator[Cluster]:
     """The cluster itself (pulltheplug.cluster.seam.Cluster: `status()`, `is_whole()`, `nodes()`...), opened once
     per session. A lab that is not up, or hosts that do not answer, error the test with pulltheplug's message."""
     from pulltheplug import api
     from pulltheplug.errors import PulltheplugError
 
     try:
-        return api.open_cluster(lab=ptp_target.lab, inventory=ptp_target.inventory)
+        cluster = api.open_cluster(lab=ptp_target.lab, inventory=ptp_target.inventory)
     except PulltheplugError as exc:
         pytest.fail(f"pulltheplug: {ptp_target.describe()}: {exc}", pytrace=False)
+    try:
+        yield cluster
+    finally:
+        api.close_cluster(cluster)
 
 
 @pytest.fixture(scope="session")
