@@ -3,20 +3,24 @@ assertion helpers' verdicts and messages, and `run` with the cluster and the run
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pulltheplug import api, backends
 from pulltheplug.analysis.results import write_results
 from pulltheplug.errors import ClusterError, FaultError, SpecError
-from pulltheplug.run import experiment
+from pulltheplug.records.campaign_index import CAMPAIGN, INDEX, CampaignEntry
+from pulltheplug.run import campaign, experiment
 from pulltheplug.run.events import RunEvents
-from pulltheplug.spec import ExperimentSpec, load_spec
+from pulltheplug.spec import CampaignSpec, ExperimentSpec, load_spec
 from tests.report.synthetic import PASSING_SLOS, synthetic_run, write_run
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -201,3 +205,34 @@ def test_the_api_needs_neither_typer_nor_the_cli_and_the_plugin_loads_light() ->
             "print(light, sorted(m for m in sys.modules if m == 'typer' or m.startswith('pulltheplug.cli')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] []"
+
+
+def test_campaign_keywords_set_the_lab_and_the_repetitions() -> None:
+    spec = api.campaign_spec(SCENARIOS / "campaign-small.yaml", lab="other", repetitions=1)
+    assert (spec.base.cluster.lab, spec.repetitions, spec.name) == ("other", 1, "small")
+    assert spec.base.workload.port == 8090  # the rest of the base is the file's
+
+
+def test_run_campaign_reads_every_run_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(backends, "open_cluster", lambda *args: opened.append(args) or "cluster")
+
+    def run_campaign(spec: CampaignSpec, cluster: Any, runs_dir: Path, events: RunEvents) -> Path:
+        """One run of the planned one (the synthetic nic-down of node3), written where a campaign writes it."""
+        folder = runs_dir / "20260301-120000-campaign-small"
+        folder.mkdir(parents=True)
+        (folder / CAMPAIGN).write_text(yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+        write_run(folder / "run1", synthetic_run(slo=PASSING_SLOS))
+        entry = CampaignEntry(1, "nic-down@random-worker", "nic-down", "random-worker", 1, "run1", "complete",
+                              True, False)
+        (folder / INDEX).write_text(json.dumps(asdict(entry)) + "\n")
+        return folder
+
+    monkeypatch.setattr(campaign, "run_campaign", run_campaign)
+    small = yaml.safe_load((SCENARIOS / "campaign-small.yaml").read_text())
+    made = api.run_campaign({**small, "faults": ["nic-down"]}, repetitions=1, runs_dir=tmp_path, html=False)
+    ((cluster, faults, targets),) = opened
+    assert (cluster.lab, faults, targets) == ("ptpt", ["nic-down"], ["random-worker"])
+    (run,) = made.runs
+    assert run.folder == made.folder / "run1" and run.passed and made.passed
+    assert made.comparison.planned == 1
