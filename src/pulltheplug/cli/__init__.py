@@ -9,6 +9,7 @@ from types import FrameType
 import docker
 import requests
 from rich.console import Console
+from rich.markup import escape
 
 from pulltheplug.cli.app import app, state
 from pulltheplug.errors import PulltheplugError
@@ -27,7 +28,7 @@ def main() -> None:
     except PulltheplugError as exc:
         if state.debug:
             raise
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")

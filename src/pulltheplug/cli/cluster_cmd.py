@@ -25,9 +25,38 @@ cluster_app = typer.Typer(help="A real cluster of your own hosts (Raspberry Pis,
                           no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")
 
-InventoryArg = typer.Argument(..., metavar="INVENTORY", help="Hosts file: ours (`hosts:`) or an Ansible YAML one.")
+InventoryArg = typer.Argument(..., metavar="INVENTORY", help="Hosts file: ours (`hosts:`), or an Ansible inventory "
+                              "(INI, YAML, a folder, a script: read through ansible-inventory where Ansible is "
+                              "installed).")
 KnownHostsOpt = typer.Option(DEFAULT_KNOWN_HOSTS, "--known-hosts", help="The known_hosts file SSH keys are checked "
                              "against (and `trust` writes to).")
+
+
+@cluster_app.command("show")
+def show_command(
+    inventory: Path = InventoryArg,
+    output: str = typer.Option("table", "--format", metavar="table|json", help="A table, or JSON for scripts."),
+) -> None:
+    """The hosts as pulltheplug reads them (address, port, user, role, interface, sudo, key, power driver),
+    connecting to nothing: check what an Ansible inventory gives before a run."""
+    if output not in ("table", "json"):
+        from pulltheplug.errors import SpecError
+
+        raise SpecError(f"--format {output}: use table or json")
+    hosts = load_inventory(inventory)
+    if output == "json":
+        typer.echo(json.dumps({"source": hosts.source, "reader": hosts.reader,
+                               "hosts": [h.model_dump(mode="json") for h in hosts.hosts]}, indent=2))
+        return
+    table = Table(title=f"{hosts.source}: {len(hosts.hosts)} hosts, read by {hosts.reader}",
+                  caption="-: role from the live swarm, interface the one the swarm advertises, key from the "
+                  "SSH agent and ~/.ssh")
+    for col in ("HOST", "ADDRESS", "PORT", "USER", "ROLE", "INTERFACE", "SUDO", "KEY", "POWER"):
+        table.add_column(col, overflow="fold")
+    for h in hosts.hosts:
+        table.add_row(h.name, h.address, str(h.port), h.user, h.role or "-", h.interface or "-",
+                      "yes" if h.sudo else "no", str(h.key) if h.key else "-", h.power.kind if h.power else "-")
+    console.print(table)
 
 
 @cluster_app.command("trust")

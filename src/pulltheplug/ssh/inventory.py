@@ -17,6 +17,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from pulltheplug.errors import SpecError
 from pulltheplug.spec.base import read_text
+from pulltheplug.ssh.ansible import (
+    INSTALL_HINT,
+    Listing,
+    ansible_inventory_command,
+    list_with_ansible,
+    list_with_yaml,
+)
 
 Role = Literal["manager", "worker"]
 # The node actions a host may override with a command template of its own ({iface}, {seconds} substituted).
@@ -36,6 +43,9 @@ _ANSIBLE_VARS = {
     "ansible_host": "address", "ansible_port": "port", "ansible_user": "user",
     "ansible_ssh_private_key_file": "key", "ansible_become": "sudo",
 }
+# Their older names (Ansible still reads them), used where the current name is not set.
+_ANSIBLE_ALIASES = {"ansible_ssh_host": "address", "ansible_ssh_port": "port", "ansible_ssh_user": "user",
+                    "ansible_private_key_file": "key"}
 _OUR_PREFIX = "pulltheplug_"  # `pulltheplug_interface: wlan0` in Ansible host or group vars
 
 
@@ -80,10 +90,14 @@ class QemuPower(_Frozen):
                        "again and returns once it runs (qemu -daemonize).")
 
 
+_ON_OFF: dict[object, str] = {True: "on", False: "off", "true": "on", "false": "off"}
+
+
 def _on_off_keys(value: Any) -> Any:
-    """YAML 1.1 reads the keys `on:` and `off:` as booleans: give them their names back."""
-    if isinstance(value, dict):
-        return {({True: "on", False: "off"}[k] if isinstance(k, bool) else k): v for k, v in value.items()}
+    """YAML 1.1 reads the keys `on:` and `off:` as booleans (and ansible-inventory's JSON then prints them as
+    "true" and "false"): give them their names back."""
+    if isinstance(value, dict) and "on" not in value and "off" not in value:
+        return {(_ON_OFF[k] if isinstance(k, bool | str) and k in _ON_OFF else k): v for k, v in value.items()}
     return value
 
 
@@ -125,6 +139,8 @@ class Host(_Frozen):
 class Inventory(_Frozen):
     hosts: tuple[Host, ...] = Field(min_length=1)
     source: str = "inventory"
+    reader: str = Field("pulltheplug", description="What read it: pulltheplug's own format, ansible-inventory, "
+                        "or pulltheplug's YAML reader of an Ansible inventory.")
 
     def host(self, name: str) -> Host:
         for host in self.hosts:
@@ -138,34 +154,60 @@ class Inventory(_Frozen):
 
 
 def load_inventory(path: Path) -> Inventory:
-    """Our own inventory or an Ansible YAML one; key paths are relative to the file's folder."""
+    """Our own inventory (`hosts:`; key paths relative to its folder), or an Ansible one as Ansible reads it
+    (through `ansible-inventory` where Ansible is installed; key paths as Ansible passes them to ssh)."""
+    if path.is_dir():  # an Ansible inventory folder (several sources, group_vars/ inside)
+        return _from_listing(_ansible_listing(path, _NOT_YAML), str(path))
     text = read_text(path, f"cannot read inventory {path}")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
-    return parse_inventory(data, str(path), base=path.parent)
+        if not (_looks_ini(text) or text.startswith("#!")):  # meant as YAML: say where it breaks
+            raise SpecError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+        data = _NOT_YAML
+    if isinstance(data, dict) and not _looks_ansible(data):
+        return parse_inventory(data, str(path), base=path.parent)
+    return _from_listing(_ansible_listing(path, data), str(path))
+
+
+_NOT_YAML = object()  # a file YAML cannot parse (INI, a script): only Ansible reads it
+
+
+def _looks_ini(text: str) -> bool:
+    return any(line.strip().startswith("[") and line.strip().endswith("]") for line in text.splitlines())
+
+
+def _ansible_listing(path: Path, data: Any) -> Listing:
+    command = ansible_inventory_command()
+    if command is not None:
+        return list_with_ansible(path, command)
+    if path.is_dir():
+        raise SpecError(f"{path}: an inventory folder: {INSTALL_HINT}")
+    if data is _NOT_YAML or not isinstance(data, dict):
+        kind = "an INI inventory" if _looks_ini(path.read_text()) else "not a YAML inventory (a script?)"
+        raise SpecError(f"{path}: {kind}: {INSTALL_HINT}")
+    return list_with_yaml(data, str(path), path.parent)
 
 
 def parse_inventory(data: Any, source: str = "inventory", base: Path | None = None) -> Inventory:
-    """Inventory from parsed YAML: `{hosts: [...]}`, `{hosts: {name: {...}}}` or Ansible's `{all: ...}`."""
+    """Inventory from parsed YAML: `{hosts: [...]}`, `{hosts: {name: {...}}}` or Ansible's `{all: ...}` (read
+    here with Ansible's rules; `base`: the folder whose group_vars/ and host_vars/ apply)."""
     if not isinstance(data, dict) or not data:
         raise SpecError(f"{source}: an inventory is a mapping with `hosts:` (or an Ansible `all:` group)")
-    if not _looks_ansible(data):
-        extra = sorted(set(data) - {"hosts"})
-        if extra:
-            raise SpecError(f"{source}: {extra[0]}: unknown section (an inventory has only `hosts:`)")
-        raw = _own_hosts(data.get("hosts"), source)
-    else:
-        raw = _ansible_hosts(data, source)
+    if _looks_ansible(data):
+        return _from_listing(list_with_yaml(data, source, base), source)
+    extra = sorted(set(data) - {"hosts"})
+    if extra:
+        raise SpecError(f"{source}: {extra[0]}: unknown section (an inventory has only `hosts:`)")
+    raw = _own_hosts(data.get("hosts"), source)
     hosts = [_host(name, fields, source, base) for name, fields in raw]
     _check_unique(hosts, source)
     return Inventory(hosts=tuple(hosts), source=source)
 
 
 def _looks_ansible(data: Mapping[str, Any]) -> bool:
-    """`all:`, or top-level groups (mappings with hosts or children) as Ansible also allows."""
-    if "all" in data:
+    """`all:`, a plugin's config, or top-level groups (mappings with hosts or children) as Ansible allows."""
+    if "all" in data or "plugin" in data:
         return True
     if "hosts" in data:
         return False
@@ -192,44 +234,37 @@ def _own_hosts(hosts: Any, source: str) -> list[tuple[str, dict[str, Any]]]:
     raise SpecError(f"{source}: hosts: list at least one host (a list, or a mapping by name)")
 
 
-def _ansible_hosts(data: Mapping[str, Any], source: str) -> list[tuple[str, dict[str, Any]]]:
-    """Walk Ansible groups (vars flow down, host vars win); a managers/workers group gives the role."""
-    found: dict[str, dict[str, Any]] = {}
-
-    def walk(group: str, body: Any, inherited: dict[str, Any], role: Role | None) -> None:
-        if body is None:
-            return
-        if not isinstance(body, dict):
-            raise SpecError(f"{source}: group {group}: an Ansible group is a mapping (hosts, vars, children)")
-        role = _ROLE_GROUPS.get(group, role)
-        group_vars = {**inherited, **(body.get("vars") or {})}
-        for name, host_vars in (body.get("hosts") or {}).items():
-            merged = {**found.get(str(name), {}), **group_vars, **(host_vars or {})}
-            if role is not None:
-                if merged.get("_role", role) != role:
-                    raise SpecError(f"{source}: host {name}: role: in both a managers and a workers group")
-                merged["_role"] = role
-            found[str(name)] = merged
-        for child, child_body in (body.get("children") or {}).items():
-            walk(str(child), child_body, group_vars, role)
-
-    top = data.get("all", {"children": data})
-    walk("all", top, {}, None)
-    if not found:
+def _from_listing(listing: Listing, source: str) -> Inventory:
+    """Hosts from Ansible's view: connection variables, `pulltheplug_*` variables, roles from groups."""
+    names = listing.hosts()
+    if not names:
         raise SpecError(f"{source}: the Ansible inventory names no hosts")
-    return [(name, _from_ansible(name, host_vars)) for name, host_vars in found.items()]
+    hosts = []
+    for name in names:
+        roles = {_ROLE_GROUPS[g] for g in listing.member_groups(name) if g in _ROLE_GROUPS}
+        if len(roles) > 1:
+            raise SpecError(f"{source}: host {name}: role: in both a managers and a workers group")
+        fields = _from_ansible(name, listing.hostvars.get(name, {}))
+        if roles:
+            fields["role"] = roles.pop()
+        # a relative key is relative to the folder Ansible (and ssh) runs in, as for a playbook
+        hosts.append(_host(name, fields, source, Path.cwd()))
+    _check_unique(hosts, source)
+    return Inventory(hosts=tuple(hosts), source=source, reader=listing.reader)
 
 
 def _from_ansible(name: str, host_vars: Mapping[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {"address": name}
     for var, value in host_vars.items():
-        if var == "_role":
-            fields["role"] = value
-        elif var in _ANSIBLE_VARS:
+        if var in _ANSIBLE_VARS:
             fields[_ANSIBLE_VARS[var]] = value
         elif var.startswith(_OUR_PREFIX):
             fields[var.removeprefix(_OUR_PREFIX)] = value
         # any other Ansible variable is the playbook's business, not ours
+    for var, target in _ANSIBLE_ALIASES.items():  # the older names, where the current one is not set
+        current = [v for v, t in _ANSIBLE_VARS.items() if t == target]
+        if var in host_vars and all(host_vars.get(v) is None for v in current):
+            fields[target] = host_vars[var]
     return fields
 
 
