@@ -78,4 +78,4 @@ def schema_command(
         from pulltheplug.errors import SpecError
 
         raise SpecError(f"no schema {kind!r}: pick one of {', '.join(SCHEMA_KINDS)}")
-    typer.echo(schema_text(kind), nl=False)  # type: ignore[arg-type]
+    typer.echo(schema_text(kind), nl=False)
