@@ -32,7 +32,8 @@ class ClusterSpec(Strict):
 
     kind: Literal["lab", "ssh"] = "lab"
     lab: str = Field("lab", pattern=r"^[a-z][a-z0-9]{0,7}$", description="Name of the lab to run on.")
-    hosts: Path | None = Field(None, description="kind ssh: the inventory (ours or an Ansible YAML inventory).")
+    hosts: Path | None = Field(None, description="kind ssh: the inventory: ours (`hosts:`) or an Ansible "
+                              "one (INI, YAML, a folder; read through ansible-inventory where Ansible is installed).")
     known_hosts: Path | None = Field(None, description="kind ssh: host keys (default ~/.config/pulltheplug/).")
 
     @model_validator(mode="after")

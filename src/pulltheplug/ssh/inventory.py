@@ -1,8 +1,8 @@
 """The hosts of a real cluster: where to reach each one, how to log in, what to fault, how to cut its power.
 
-Pure: read from our own YAML (`hosts:` as a list or a mapping by name) or from an Ansible YAML inventory,
-which people who run Raspberry Pi clusters usually already have. Every error names the file, the host and
-the field, in one line.
+Read from our own YAML (`hosts:` as a list or a mapping by name), or from an Ansible inventory, which people
+who run Raspberry Pi clusters usually already have, as Ansible reads it (`ssh/ansible.py`). Every error names
+the file, the host and the field, in one line.
 """
 
 from __future__ import annotations

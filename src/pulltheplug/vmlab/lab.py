@@ -264,7 +264,7 @@ def heal(name: str, progress: Progress = _quiet) -> list[str]:
         progress("waiting for the machines' engines")
         _wait_engines(state, SshOptions(known_hosts=known_hosts_path(state.plan)), BOOT_TIMEOUT, started)
     cluster = SshCluster(cluster_spec(state), [], [])
-    cluster.name = state.plan.name  # as runs on the lab name it (cli/backends.py): its noted settings
+    cluster.name = state.plan.name  # as runs on the lab name it (backends.py): its noted settings
     try:
         done += cluster.heal()
     finally:
