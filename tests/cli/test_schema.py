@@ -18,7 +18,7 @@ from pulltheplug.cli.schema_cmd import SCHEMA_KINDS, schema_text
 from pulltheplug.errors import SpecError
 from pulltheplug.spec import parse_spec
 from pulltheplug.spec.campaign import load_campaign
-from pulltheplug.ssh.inventory import load_inventory
+from pulltheplug.ssh.inventory import load_inventory, parse_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -92,6 +92,8 @@ def _spec(**changes: Any) -> dict[str, Any]:
     ({"phases__steady": "ten seconds"}, "phases.steady"),  # not a duration
     ({"phases__steady": -1}, "phases.steady"),
     ({"load__rate": "fast"}, "load.rate"),
+    ({"observe__interval": 10}, "observe.interval"),       # a duration over its field's bound (le 5 s)
+    ({"fault__flap__period": 0}, "fault.flap.period"),     # and under it (gt 0)
 ])
 def test_what_pulltheplug_refuses_the_schema_refuses_too(changes: dict[str, Any], where: str) -> None:
     data = _spec(**changes)
@@ -99,6 +101,29 @@ def test_what_pulltheplug_refuses_the_schema_refuses_too(changes: dict[str, Any]
     assert errors and any(".".join(map(str, e.absolute_path)).startswith(where) for e in errors), errors
     with pytest.raises(SpecError):
         parse_spec(yaml.safe_dump(data), "spec")
+
+
+@pytest.mark.parametrize("changes", [
+    {"workload__entry": "haproxy"},                  # the shorthand for {kind: haproxy}
+    {"workload__entry": {"kind": "vip"}},
+    {"observe__interval": "500ms"},
+    {"fault__flap__period": 4},
+])
+def test_what_pulltheplug_accepts_the_schema_accepts(changes: dict[str, Any]) -> None:
+    data = _spec(**changes)
+    parse_spec(yaml.safe_dump(data), "spec")
+    assert list(validator("spec").iter_errors(data)) == []
+
+
+def test_the_inventory_schema_refuses_what_pulltheplug_refuses() -> None:
+    for data in ({"hosts": {"pi1": None}}, {"hosts": [{"name": "pi1"}]}, {"hosts": {"pi1": {"address": "x",
+                                                                                            "colour": "red"}}}):
+        assert list(validator("inventory").iter_errors(data)) != []
+        with pytest.raises(SpecError):
+            parse_inventory(data, "inventory")
+    good = {"hosts": {"pi1": {"address": "10.0.0.1", "power": {"kind": "command", "on": "a", "off": "b"}}}}
+    assert list(validator("inventory").iter_errors(good)) == []
+    parse_inventory(good, "inventory")
 
 
 def test_durations_in_every_form_pulltheplug_takes_are_valid() -> None:

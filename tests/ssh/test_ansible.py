@@ -159,3 +159,112 @@ def test_a_relative_key_is_relative_to_where_ansible_runs(tmp_path: Path, monkey
     path.write_text("all:\n  hosts:\n    pi1: {ansible_ssh_private_key_file: keys/pi}\n")
     monkeypatch.chdir(tmp_path)
     assert load_inventory(path).host("pi1").key == tmp_path / "keys/pi"
+
+
+# Inventories where a reader that is only close to Ansible goes wrong: each is written to a folder, read by
+# ansible-inventory and by our reader, and the two must give every host the same variables.
+TRICKY: dict[str, dict[str, str]] = {
+    "group priority over name at one depth": {"hosts.yml": """
+all:
+  children:
+    b: {vars: {ansible_user: b, ansible_group_priority: 10}, hosts: {h1: }}
+    a: {vars: {ansible_user: a, ansible_group_priority: "5"}, hosts: {h1: }}
+    c: {vars: {ansible_user: c, ansible_port: 2201}, hosts: {h1: , h2: }}
+"""},
+    "the first vars file found, not all": {
+        "hosts.yml": "managers:\n  hosts: {m1: }\nworkers:\n  hosts: {w1: }\n",
+        "group_vars/managers.yml": "ansible_port: 2201\n",
+        "group_vars/managers.yaml": "ansible_port: 2202\n",
+        "group_vars/managers.json": '{"pulltheplug_interface": "eth9"}\n',
+        "group_vars/workers/a.yml": "ansible_port: 2301\n",
+        "group_vars/workers/b.yml": "ansible_user: w\n",
+        "group_vars/workers/.hidden/c.yml": "ansible_user: hidden\n",
+        "group_vars/workers.yml": "ansible_port: 2302\n",
+        "host_vars/w1.json": '{"ansible_host": "10.9.0.1"}\n',
+    },
+    "a group's keys in the file's order": {"hosts.yml": """
+swarm:
+  children:
+    managers: {hosts: {m1: {ansible_user: child}}}
+  hosts:
+    m1: {ansible_user: parent}
+"""},
+    "a port where the host is first named only": {"hosts.yml": """
+a: {hosts: {pi1: {ansible_user: u}}}
+b: {hosts: {"pi1:2222": , "pi2:2200": }}
+c: {hosts: {"pi2:2300": }}
+"""},
+    "an empty top-level group, one with vars only, a string section": {"hosts.yml": """
+managers: {hosts: {m1: }}
+spare:
+monitoring: {vars: {x: 1}}
+workers: {hosts: w1}
+"""},
+    "a group under two parents, all's vars under group_vars/all": {
+        "hosts.yml": """
+all:
+  vars: {ansible_user: inline, ansible_port: 2000}
+  children:
+    left: {children: {managers: {hosts: {m1: , m2: }}}, vars: {ansible_port: 2100}}
+    right: {children: {managers: , deep: {children: {workers: {hosts: {w1: }}}}}, vars: {ansible_port: 2200}}
+""",
+        "group_vars/all.yml": "ansible_user: from_file\n",
+        "group_vars/left.yml": "pulltheplug_interface: eth1\n",
+    },
+}
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.lstrip("\n"))
+    return folder / "hosts.yml"
+
+
+@pytest.mark.parametrize("case", TRICKY)
+def test_our_reader_agrees_with_ansible_where_close_is_not_enough(case: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    path = _write(tmp_path, TRICKY[case])
+    monkeypatch.chdir(tmp_path.parent)  # not the inventory's folder: no playbook-folder vars
+    listed = ansible_list(path)
+    ours = list_with_yaml(yaml.safe_load(path.read_text()), str(path), path.parent, Path.cwd())
+    assert json.loads(json.dumps(ours.hostvars)) == {h: v for h, v in listed["_meta"]["hostvars"].items() if v}
+    assert {h["name"]: h for h in shown(path, env={COMMAND_ENV: "none"})["hosts"]} == \
+        {h["name"]: h for h in shown(path)["hosts"]}
+
+
+def test_the_playbook_folders_vars_apply_as_ansible_applies_them(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """ansible-inventory, like a playbook, also reads group_vars/ and host_vars/ of the folder it runs in."""
+    path = _write(tmp_path / "inv", {"hosts.yml": "managers: {hosts: {m1: , m2: }}\n",
+                                     "group_vars/all.yml": "ansible_user: inventory\nansible_port: 2001\n"})
+    _write(tmp_path, {"group_vars/all.yml": "ansible_user: playbook\n", "group_vars/managers.yml":
+                      "pulltheplug_interface: eth2\n", "host_vars/m2.yml": "ansible_port: 2202\n"})
+    monkeypatch.chdir(tmp_path)
+    with_ansible = {h["name"]: h for h in shown(path)["hosts"]}
+    assert (with_ansible["m1"]["user"], with_ansible["m1"]["port"], with_ansible["m2"]["port"]) == \
+        ("playbook", 2001, 2202)
+    assert {h["name"]: h for h in shown(path, env={COMMAND_ENV: "none"})["hosts"]} == with_ansible
+
+
+def test_ansibles_yaml_tags_are_read_by_ansible_and_named_without_it(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.yml"
+    path.write_text("all:\n  vars: {ansible_become_password: !unsafe 'p{{a}}ss'}\n"
+                    "  children: {managers: {hosts: {m1: {ansible_host: 10.0.0.1}}}}\n")
+    assert [(h["name"], h["address"]) for h in shown(path)["hosts"]] == [("m1", "10.0.0.1")]
+    done = subprocess.run([sys.executable, "-m", "pulltheplug", "cluster", "show", str(path)], capture_output=True,
+                          text=True, env={**os.environ, COMMAND_ENV: "none"}, check=False)
+    assert done.returncode == 2 and "YAML with Ansible's tags" in done.stderr and INSTALL_HINT in \
+        done.stderr.replace("\n", "")
+
+
+def test_a_templated_connection_variable_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.yml"
+    path.write_text("all:\n  hosts:\n    pi1: {ansible_host: '{{ inventory_hostname }}.lan'}\n")
+    for env in (None, {COMMAND_ENV: "none"}):
+        result = CliRunner().invoke(app, ["cluster", "show", str(path)], env=env)
+        assert isinstance(result.exception, SpecError)
+        assert str(result.exception).startswith(f"{path}: host pi1: ansible_host: a Jinja template")

@@ -42,9 +42,7 @@ def _inventory_schema() -> dict[str, Any]:
             "description": "The cluster's hosts: a list (each with `name:`), or a mapping by name.",
             "anyOf": [
                 {"type": "array", "items": {"$ref": "#/$defs/Host"}, "minItems": 1},
-                {"type": "object", "additionalProperties": {"anyOf": [{"$ref": "#/$defs/HostByName"},
-                                                                      {"type": "null"}]},
-                 "minProperties": 1},
+                {"type": "object", "additionalProperties": {"$ref": "#/$defs/HostByName"}, "minProperties": 1},
             ]}},
         "required": ["hosts"],
         "additionalProperties": False,

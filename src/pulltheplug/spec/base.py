@@ -13,9 +13,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     ValidationError,
-    WithJsonSchema,
 )
+from pydantic_core import CoreSchema
 
 from pulltheplug.errors import SpecError
 
@@ -48,12 +49,24 @@ def parse_duration(value: Any) -> float:
     raise ValueError(f"{value!r} is not a duration: use a number of seconds or '20s', '500ms', '2m'")
 
 
-# What editors and JSON Schema validators accept: a number of seconds, or a string with its unit.
-DURATION_SCHEMA: dict[str, Any] = {"anyOf": [
-    {"type": "number", "minimum": 0},
-    {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
-], "description": "A number of seconds, or a string like '20s', '500ms', '2m', '1h'."}
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0), WithJsonSchema(DURATION_SCHEMA)]
+_DURATION_TEXT = {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"}
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
+class _DurationSchema:
+    """What editors and JSON Schema validators accept for a duration: a number of seconds within the field's
+    bounds, or a string with its unit (whose value a schema cannot bound: pulltheplug still checks it)."""
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        number = dict(handler(schema))
+        for short, name in _BOUNDS.items():  # bounds given as Field(ge=...) beside a BeforeValidator
+            if short in number:
+                number.setdefault(name, number.pop(short))
+        return {"anyOf": [number, _DURATION_TEXT],
+                "description": "A number of seconds, or a string like '20s', '500ms', '2m', '1h'."}
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0), _DurationSchema()]
 FaultKind = Literal["nic-down", "reboot", "power-loss", "freeze", "partition", "loss", "flap", "engine-crash",
                     "task-kill", "quorum-loss", "none"]
 FAULT_KINDS: tuple[str, ...] = ("nic-down", "reboot", "power-loss", "freeze", "none")

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     Field,
+    GetJsonSchemaHandler,
     field_validator,
     model_validator,
 )
+from pydantic_core import CoreSchema
 
 from pulltheplug.spec.base import (
     PROBE_IMAGE,
@@ -72,6 +74,14 @@ class ServiceDnsSpec(Strict):
     target_port: int = Field(80, ge=1, le=65535, description="The port the service's tasks listen on.")
 
 
+class _KindAlone:
+    """The schema says what `EntrySpec._kind_alone` accepts: `entry: haproxy` as well as `entry: {kind: ...}`."""
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"anyOf": [handler(schema), {"type": "string", "enum": list(get_args(EntryKind)),
+                                            "description": "Short for {kind: ...}."}]}
+
+
 class EntrySpec(Strict):
     """How requests reach the service: `nodes` (each node's published port, round robin) or a front door."""
 
@@ -124,7 +134,7 @@ class WorkloadSpec(Strict):
     port: int = Field(8080, ge=1, le=65535)
     path: str = "/"
     entries: list[str] = Field(default_factory=list, description="Entry URLs; default: every node's port.")
-    entry: EntrySpec = Field(default_factory=EntrySpec)
+    entry: Annotated[EntrySpec, _KindAlone()] = Field(default_factory=EntrySpec)
     request: RequestSpec = Field(default_factory=RequestSpec)
     remove_after: bool = Field(False, description="Remove the service when the run ends.")
     stack: Path | None = Field(None, description="Your own service: a compose file deployed as a Swarm stack; "

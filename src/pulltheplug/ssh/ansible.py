@@ -11,6 +11,7 @@ Ansible itself (INI, ranges, plugins) is one line naming what to install. Both r
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -147,6 +148,7 @@ def _why(stderr: str) -> str:
     return errors[-1] if errors else "ansible-inventory failed"
 
 
+@functools.cache
 def _version(command: Path) -> str:
     try:
         done = subprocess.run([str(command), "--version"], capture_output=True, text=True, timeout=30,
@@ -161,9 +163,10 @@ def _version(command: Path) -> str:
 # ---- without Ansible: a YAML inventory read with Ansible's rules ----
 
 
-def list_with_yaml(data: Any, source: str, base: Path | None) -> Listing:
-    """A YAML inventory (`all:` or top-level groups) and, when `base` is its folder, the `group_vars/` and
-    `host_vars/` beside it."""
+def list_with_yaml(data: Any, source: str, base: Path | None, play_dir: Path | None = None) -> Listing:
+    """A YAML inventory (`all:` or top-level groups) as Ansible's yaml plugin reads it and, when `base` is its
+    folder, the `group_vars/` and `host_vars/` beside it; then those of `play_dir` (Ansible's playbook folder:
+    where ansible-inventory runs, the current folder)."""
     if not isinstance(data, dict) or not data:
         raise SpecError(f"{source}: an Ansible inventory is a mapping of groups (`all:` ...)")
     if "plugin" in data:
@@ -171,10 +174,13 @@ def list_with_yaml(data: Any, source: str, base: Path | None) -> Listing:
     reader = _YamlReader(source)
     for name, body in data.items():
         reader.group(str(name), body)
-    return reader.listing(base)
+    return reader.listing(base, play_dir)
 
 
 class _YamlReader:
+    """Ansible's yaml inventory plugin, for what pulltheplug reads: a group's keys in the file's order, a
+    string where a mapping is expected read as one name, unknown keys skipped (Ansible warns)."""
+
     def __init__(self, source: str) -> None:
         self.source = source
         self.groups: dict[str, Group] = {"all": Group(), "ungrouped": Group()}
@@ -186,22 +192,28 @@ class _YamlReader:
             return
         if not isinstance(body, dict):
             raise SpecError(f"{self.source}: group {name}: an Ansible group is a mapping (hosts, vars, children)")
-        unknown = sorted(set(body) - {"hosts", "vars", "children"})
-        if unknown:
-            raise SpecError(f"{self.source}: group {name}: {unknown[0]}: not a group key (hosts, vars, children)")
-        group.vars.update(self._mapping(body.get("vars"), f"group {name}: vars"))
-        for pattern, host_vars in self._mapping(body.get("hosts"), f"group {name}: hosts").items():
-            host = self._host(str(pattern), host_vars)
-            if host not in group.hosts:
-                group.hosts.append(host)
-        for child, child_body in self._mapping(body.get("children"), f"group {name}: children").items():
-            if str(child) not in group.children:
-                group.children.append(str(child))
-            self.group(str(child), child_body)
+        for key, value in body.items():
+            section = self._section(value, f"group {name}: {key}")
+            if key == "vars":
+                group.vars.update(section)
+            elif key == "hosts":
+                for pattern, host_vars in section.items():
+                    host = self._host(str(pattern), host_vars)
+                    if host not in group.hosts:
+                        group.hosts.append(host)
+            elif key == "children":
+                for child, child_body in section.items():
+                    if str(child) not in group.children:
+                        group.children.append(str(child))
+                    self.group(str(child), child_body)
+            else:
+                log.warning("%s: group %s: skipping the unexpected key %r (as Ansible does)", self.source, name, key)
 
-    def _mapping(self, value: Any, where: str) -> dict[str, Any]:
+    def _section(self, value: Any, where: str) -> dict[Any, Any]:
         if value is None:
             return {}
+        if isinstance(value, str):  # `hosts: pi1` is one host, as Ansible reads it
+            return {value: None}
         if not isinstance(value, dict):
             raise SpecError(f"{self.source}: {where}: a mapping")
         return value
@@ -209,15 +221,16 @@ class _YamlReader:
     def _host(self, pattern: str, host_vars: Any) -> str:
         if _RANGE.search(pattern):
             raise SpecError(f"{self.source}: host {pattern}: a host range: {INSTALL_HINT}")
-        own = dict(self._mapping(host_vars, f"host {pattern}"))
+        own = dict(self._section(host_vars, f"host {pattern}"))
         name = pattern
         if (m := _PORT.match(pattern)) is not None:  # `pi1:2222` is pi1 on port 2222, as Ansible reads it
             name = m.group(1)
-            own = {"ansible_port": int(m.group(2)), **own}
+            if name not in self.host_vars:  # the port counts where the host is first named only
+                own = {"ansible_port": int(m.group(2)), **own}
         self.host_vars.setdefault(name, {}).update(own)
         return name
 
-    def listing(self, base: Path | None) -> Listing:
+    def listing(self, base: Path | None, play_dir: Path | None) -> Listing:
         self._link_top_groups()
         depth = self._depths()
         priority = {name: _priority(group.vars, self.source, name) for name, group in self.groups.items()}
@@ -226,14 +239,20 @@ class _YamlReader:
         hostvars: dict[str, dict[str, Any]] = {}
         for host in tree.hosts():
             groups = sorted(tree.member_groups(host) | {"all"}, key=lambda g: (depth[g], priority[g], g))
+            others = [g for g in groups if g != "all"]
+            layers: list[dict[str, Any]] = [self.groups["all"].vars]  # Ansible's default precedence:
+            layers += [self.groups[g].vars for g in others]  # inventory group vars, all first then by depth
+            layers.append(_vars_files(base, "group_vars", "all", self.source))  # group_vars/all beside it
+            layers.append(_vars_files(play_dir, "group_vars", "all", self.source))  # ... in the playbook folder
+            layers += [_vars_files(base, "group_vars", g, self.source) for g in others]
+            layers += [_vars_files(play_dir, "group_vars", g, self.source) for g in others]
+            layers.append(self.host_vars.get(host, {}))  # the host's own, over any group's
+            layers.append(_vars_files(base, "host_vars", host, self.source))
+            layers.append(_vars_files(play_dir, "host_vars", host, self.source))
             merged: dict[str, Any] = {}
-            for name in groups:  # inventory group vars (`all` is first: depth 0)
-                merged.update(self.groups[name].vars)
+            for layer in layers:
+                merged.update(layer)
             merged.pop("ansible_group_priority", None)  # the group's own setting, never a host's variable
-            for name in groups:  # group_vars/ over any inline group variable
-                merged.update(_vars_files(base, "group_vars", name, self.source))
-            merged.update(self.host_vars.get(host, {}))
-            merged.update(_vars_files(base, "host_vars", host, self.source))
             if merged:
                 hostvars[host] = merged
         return Listing(hostvars=hostvars, groups=self.groups, reader=OWN_READER)
@@ -280,18 +299,20 @@ def _priority(group_vars: Mapping[str, Any], source: str, name: str) -> int:
 
 
 def _vars_files(base: Path | None, folder: str, entity: str, source: str) -> dict[str, Any]:
-    """`group_vars/NAME(.yml|.yaml|.json)` or every such file under `group_vars/NAME/` (sorted), merged."""
+    """What Ansible's host_group_vars plugin loads: the first of `group_vars/NAME` (a file, or a folder whose
+    files are read in name order), `NAME.yml`, `NAME.yaml`, `NAME.json`; hidden files and folders skipped."""
     if base is None:
         return {}
-    root = base / folder
     found: list[Path] = []
     for ext in _VAR_EXTENSIONS:
-        candidate = root / f"{entity}{ext}"
+        candidate = base / folder / f"{entity}{ext}"
         if candidate.is_dir():
-            found += sorted(p for p in candidate.rglob("*") if p.is_file() and p.suffix in _VAR_EXTENSIONS
-                            and not p.name.startswith("."))
-        elif candidate.is_file():
-            found.append(candidate)
+            found = sorted(p for p in candidate.rglob("*") if p.is_file() and p.suffix in _VAR_EXTENSIONS
+                           and not any(part.startswith(".") for part in p.relative_to(candidate).parts))
+            break
+        if candidate.is_file():
+            found = [candidate]
+            break
     merged: dict[str, Any] = {}
     for path in found:
         try:

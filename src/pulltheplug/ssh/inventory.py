@@ -96,9 +96,11 @@ _ON_OFF: dict[object, str] = {True: "on", False: "off", "true": "on", "false": "
 def _on_off_keys(value: Any) -> Any:
     """YAML 1.1 reads the keys `on:` and `off:` as booleans (and ansible-inventory's JSON then prints them as
     "true" and "false"): give them their names back."""
-    if isinstance(value, dict) and "on" not in value and "off" not in value:
-        return {(_ON_OFF[k] if isinstance(k, bool | str) and k in _ON_OFF else k): v for k, v in value.items()}
-    return value
+    if not isinstance(value, dict):
+        return value
+    named = "on" in value or "off" in value  # one of them quoted: "true"/"false" are then not ansible's
+    return {(_ON_OFF[k] if isinstance(k, bool) or (k in ("true", "false") and not named) else k): v
+            for k, v in value.items()}
 
 
 PowerDriver = Annotated[CommandPower | HttpPower | IpmiPower | QemuPower, Field(discriminator="kind"),
@@ -162,8 +164,14 @@ def load_inventory(path: Path) -> Inventory:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        if not (_looks_ini(text) or text.startswith("#!")):  # meant as YAML: say where it breaks
+        # INI, a script, or YAML with Ansible's own tags (!vault, !unsafe): Ansible reads them; else say where
+        # the YAML breaks
+        ansible_tags = isinstance(exc, yaml.constructor.ConstructorError) and "tag" in str(exc)
+        if not (_looks_ini(text) or text.startswith("#!") or ansible_tags):
             raise SpecError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+        if ansible_tags and ansible_inventory_command() is None:
+            raise SpecError(f"{path}: YAML with Ansible's tags ({str(exc).splitlines()[0]}): {INSTALL_HINT}") \
+                from exc
         data = _NOT_YAML
     if isinstance(data, dict) and not _looks_ansible(data):
         return parse_inventory(data, str(path), base=path.parent)
@@ -186,7 +194,7 @@ def _ansible_listing(path: Path, data: Any) -> Listing:
     if data is _NOT_YAML or not isinstance(data, dict):
         kind = "an INI inventory" if _looks_ini(path.read_text()) else "not a YAML inventory (a script?)"
         raise SpecError(f"{path}: {kind}: {INSTALL_HINT}")
-    return list_with_yaml(data, str(path), path.parent)
+    return list_with_yaml(data, str(path), path.parent, Path.cwd())
 
 
 def parse_inventory(data: Any, source: str = "inventory", base: Path | None = None) -> Inventory:
@@ -206,12 +214,13 @@ def parse_inventory(data: Any, source: str = "inventory", base: Path | None = No
 
 
 def _looks_ansible(data: Mapping[str, Any]) -> bool:
-    """`all:`, a plugin's config, or top-level groups (mappings with hosts or children) as Ansible allows."""
+    """`all:`, a plugin's config, or top-level groups (each a mapping, or empty) as Ansible allows; ours has
+    `hosts:` at the top."""
     if "all" in data or "plugin" in data:
         return True
     if "hosts" in data:
         return False
-    return all(isinstance(group, dict) and ("hosts" in group or "children" in group) for group in data.values())
+    return all(group is None or isinstance(group, dict) for group in data.values())
 
 
 def _own_hosts(hosts: Any, source: str) -> list[tuple[str, dict[str, Any]]]:
@@ -244,7 +253,7 @@ def _from_listing(listing: Listing, source: str) -> Inventory:
         roles = {_ROLE_GROUPS[g] for g in listing.member_groups(name) if g in _ROLE_GROUPS}
         if len(roles) > 1:
             raise SpecError(f"{source}: host {name}: role: in both a managers and a workers group")
-        fields = _from_ansible(name, listing.hostvars.get(name, {}))
+        fields = _from_ansible(name, listing.hostvars.get(name, {}), source)
         if roles:
             fields["role"] = roles.pop()
         # a relative key is relative to the folder Ansible (and ssh) runs in, as for a playbook
@@ -253,9 +262,12 @@ def _from_listing(listing: Listing, source: str) -> Inventory:
     return Inventory(hosts=tuple(hosts), source=source, reader=listing.reader)
 
 
-def _from_ansible(name: str, host_vars: Mapping[str, Any]) -> dict[str, Any]:
+def _from_ansible(name: str, host_vars: Mapping[str, Any], source: str) -> dict[str, Any]:
     fields: dict[str, Any] = {"address": name}
     for var, value in host_vars.items():
+        if (var in _ANSIBLE_VARS or var in _ANSIBLE_ALIASES or var.startswith(_OUR_PREFIX)) and _templated(value):
+            raise SpecError(f"{source}: host {name}: {var}: a Jinja template ({str(value)[:60]!r}): pulltheplug "
+                            "does not render templates: set a literal value (or pulltheplug_<field>)")
         if var in _ANSIBLE_VARS:
             fields[_ANSIBLE_VARS[var]] = value
         elif var.startswith(_OUR_PREFIX):
@@ -266,6 +278,14 @@ def _from_ansible(name: str, host_vars: Mapping[str, Any]) -> dict[str, Any]:
         if var in host_vars and all(host_vars.get(v) is None for v in current):
             fields[target] = host_vars[var]
     return fields
+
+
+def _templated(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_templated(v) for v in value.values())
+    return False
 
 
 def _host(name: str, fields: dict[str, Any], source: str, base: Path | None) -> Host:
