@@ -48,6 +48,7 @@ from pulltheplug.spec import CampaignSpec, ClusterSpec, ExperimentSpec, load_cam
 from pulltheplug.spec.base import validated
 
 INTERRUPTED = 130  # the exit code of an interrupted run, as `pulltheplug run` gives it
+CONVERGED = "converged"  # the SLO analysis.verdict adds when a complete run's cluster never converged
 
 # Flat keyword overrides a test writes most (`rate=100`), and where each lands in the spec; every other keyword
 # names a top-level section of the spec (`workload={...}`, `slo={...}`), merged key by key into it.
@@ -106,9 +107,10 @@ class RunResult:
     @property
     def availability(self) -> float | None:
         """ok / due over the fault and recovery phases (what the availability SLO judges by default: a long steady
-        phase must not dilute it); over the whole run where no fault started."""
+        phase must not dilute it); over the whole run only where no fault started. None where a fault started but
+        no request was due after its start (a run cut short at the fault): the steady phase says nothing of it."""
         a = self.summary.availability
-        return a.faulted if a.faulted is not None else a.overall
+        return a.overall if self.summary.fault.start is None else a.faulted
 
     def worst_window(self, seconds: float) -> float | None:
         """The worst ok / sent over every window of `seconds` (analysis/windowed.py): what users felt at worst.
@@ -211,11 +213,12 @@ def _merge(into: dict[str, Any], values: Mapping[str, Any]) -> None:
 def experiment_spec(spec: SpecLike | None = None, *, fault: str | Mapping[str, Any] | None = None,
                     target: str | None = None,
                     duration: str | float | None = None, lab: str | None = None, inventory: Path | None = None,
-                    name: str | None = None, **overrides: Any) -> ExperimentSpec:
+                    known_hosts: Path | None = None, name: str | None = None, **overrides: Any) -> ExperimentSpec:
     """The spec (an ExperimentSpec, a YAML file's Path, YAML text, or a dict as the YAML would read; default: the
     defaults) with the keywords on top, validated again as a whole, so a wrong value is a SpecError naming it.
 
-    Keywords: `fault`, `target`, `duration` (the one fault); `lab` or `inventory` (the cluster); `name`; the
+    Keywords: `fault`, `target`, `duration` (the one fault); `lab` or `inventory` (the cluster, the rest of the
+    base's `cluster` kept: its `known_hosts`), `known_hosts` (the SSH host keys); `name`; the
     shortcuts `rate`, `steady`, `settle`, `wait_whole`, `seed`; or any top-level section of the spec as a dict,
     merged key by key (`slo={"availability": 0.99}`, `workload={"port": 8090}`; `fault={"loss": 30}` too)."""
     data = _base(spec).model_dump(mode="json")  # plain YAML types (paths as strings)
@@ -234,11 +237,24 @@ def experiment_spec(spec: SpecLike | None = None, *, fault: str | Mapping[str, A
     for field, value in (("kind", fault), ("target", target), ("duration", duration)):
         if value is not None:
             data["fault"][field] = value
-    if lab is not None or inventory is not None:
-        data["cluster"] = cluster_spec(lab=lab, inventory=inventory).model_dump(mode="json", exclude_none=True)
+    _set_cluster(data["cluster"], lab=lab, inventory=inventory, known_hosts=known_hosts)
     if name is not None:
         data["name"] = name
     return parse_spec(yaml.safe_dump(data, sort_keys=False), "keywords")
+
+
+def _set_cluster(cluster: dict[str, Any], *, lab: str | None, inventory: Path | None,
+                 known_hosts: Path | None) -> None:
+    """The keywords over the base's `cluster` section: a lab drops the base's SSH `hosts` (a lab has none), an
+    inventory keeps the base's `known_hosts` unless `known_hosts` is given too."""
+    if lab is not None and inventory is not None:
+        raise SpecError(f"give a lab ({lab!r}) or an inventory ({inventory}), not both")
+    if lab is not None:
+        cluster.update(kind="lab", lab=lab, hosts=None)
+    if inventory is not None:
+        cluster.update(kind="ssh", hosts=str(inventory))
+    if known_hosts is not None:
+        cluster["known_hosts"] = str(known_hosts)
 
 
 def _base(spec: SpecLike | None) -> ExperimentSpec:
@@ -283,7 +299,7 @@ def result_of(folder: Path) -> RunResult:
 
 
 def run(spec: SpecLike | None = None, *, lab: str | None = None, inventory: Path | None = None,
-        runs_dir: Path = Path("runs"), name: str | None = None, html: bool = True,
+        known_hosts: Path | None = None, runs_dir: Path = Path("runs"), name: str | None = None, html: bool = True,
         events: RunEvents | None = None, **overrides: Any) -> RunResult:
     """One experiment, end to end as `pulltheplug run` does it: the cluster whole, the workload, the load, the
     fault and its revert, observation until converged, `summary.json` (and `report.html` unless `html` is
@@ -293,7 +309,7 @@ def run(spec: SpecLike | None = None, *, lab: str | None = None, inventory: Path
     Returns the result whatever the verdict (an SLO that fails is a result, not an error; an interrupted run
     too, `status` says so). Raises SpecError or ClusterError before anything is injected, and RunFailedError
     when the run itself failed."""
-    exp = experiment_spec(spec, lab=lab, inventory=inventory, name=name, **overrides)
+    exp = experiment_spec(spec, lab=lab, inventory=inventory, known_hosts=known_hosts, name=name, **overrides)
     text = yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False)
     cluster = backends.open_cluster(exp.cluster, *exp.fault_plan())
     folders = _Folders()
@@ -319,13 +335,13 @@ def close_cluster(cluster: Cluster) -> None:
 
 
 def run_fault(fault: str = "nic-down", target: str = "random", duration: str | float = "20s", *,
-              lab: str | None = None, inventory: Path | None = None, runs_dir: Path = Path("runs"),
-              name: str | None = None, html: bool = True, spec: SpecLike | None = None,
-              **overrides: Any) -> RunResult:
+              lab: str | None = None, inventory: Path | None = None, known_hosts: Path | None = None,
+              runs_dir: Path = Path("runs"), name: str | None = None, html: bool = True,
+              spec: SpecLike | None = None, **overrides: Any) -> RunResult:
     """One fault on one target, on the defaults (or `spec`) with the keywords on top: the test's own words for
     `pulltheplug run --fault F --target T --duration D`. The run is named after the fault unless `name` is
     given."""
-    return run(spec, lab=lab, inventory=inventory, runs_dir=runs_dir, html=html,
+    return run(spec, lab=lab, inventory=inventory, known_hosts=known_hosts, runs_dir=runs_dir, html=html,
                name=name or f"{fault}-{target}", fault=fault, target=target, duration=duration, **overrides)
 
 
@@ -367,18 +383,33 @@ def run_campaign(spec: CampaignSpec | Path | Mapping[str, Any], *, lab: str | No
 
 
 # The assertions a resilience test makes. Each fails with the measured figure beside the bound and the run
-# folder, so a red CI line says how far off the cluster was and where the records are.
+# folder, so a red CI line says how far off the cluster was and where the records are. Each refuses first a run
+# that did not complete or never converged: such a run never passes, whatever its figures (a run interrupted in
+# its steady phase has a perfect availability and no findings).
 
 
 def _fail(result: RunResult, what: str) -> AssertionError:
     return AssertionError(f"{what} (run {result.folder})")
 
 
+def _refuse_unfinished(result: RunResult) -> None:
+    """Fail a run that was interrupted, failed, or whose cluster never converged after the fault."""
+    if result.status == "interrupted":
+        raise _fail(result, "run interrupted")
+    if result.status != "complete":
+        raise _fail(result, f"run {result.status}" + (f": {result.summary.error}" if result.summary.error else ""))
+    if unconverged := [s for s in result.slos if s.name == CONVERGED and not s.passed]:
+        raise _fail(result, f"run never converged: {unconverged[0].message}")
+
+
 def assert_availability(result: RunResult, at_least: float = 0.99, window: float | None = None) -> None:
     """ok / due over the fault and recovery phases at least `at_least`; with `window` (seconds), the worst window
     of that size instead: the stricter question of what users felt at the worst moment."""
+    _refuse_unfinished(result)
     if window is None:
-        measured, what = result.availability, "availability over the fault and recovery"
+        measured = result.availability
+        what = ("availability over the run" if result.summary.fault.start is None
+                else "availability over the fault and recovery")
     else:
         measured, what = result.worst_window(window), f"worst {window:g} s window"
     if measured is None:
@@ -389,6 +420,7 @@ def assert_availability(result: RunResult, at_least: float = 0.99, window: float
 
 def assert_detected_within(result: RunResult, seconds: float) -> None:
     """The cluster saw the faulted node lost during the fault, at most `seconds` after the fault start."""
+    _refuse_unfinished(result)
     measured = result.detected_after
     if measured is None:
         later = result.summary.detect.node_lost_after_revert
@@ -401,6 +433,7 @@ def assert_detected_within(result: RunResult, seconds: float) -> None:
 
 def assert_recovered_within(result: RunResult, seconds: float) -> None:
     """Requests healthy again for good at most `seconds` after the fault start (the `recover_within` SLO)."""
+    _refuse_unfinished(result)
     measured = result.recovered_after
     if measured is None:
         raise _fail(result, f"requests never healthy again after the fault start; bound {seconds:g} s")
@@ -413,6 +446,7 @@ def assert_no_findings(result: RunResult, kinds: Iterable[str] | None = None) ->
     wanted = set(RULES) if kinds is None else set(kinds)
     if unknown := sorted(wanted - set(RULES)):
         raise SpecError(f"unknown finding kind(s) {', '.join(unknown)}: give some of {', '.join(RULES)}")
+    _refuse_unfinished(result)
     found = [f for f in result.findings if f.rule in wanted]
     if found:
         raise _fail(result, f"{len(found)} finding(s): " + "; ".join(f"{f.rule}: {f.text}" for f in found))
@@ -420,6 +454,7 @@ def assert_no_findings(result: RunResult, kinds: Iterable[str] | None = None) ->
 
 def assert_passed(result: RunResult) -> None:
     """Every SLO of the spec held; the message gives each failing SLO's own line."""
+    _refuse_unfinished(result)
     if not result.passed:
         raise _fail(result, "SLO(s) failed: " + "; ".join(s.message for s in result.failed_slos))
 

@@ -7,7 +7,7 @@ import json
 import re
 import subprocess
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import yaml
 
 from pulltheplug import api, backends
 from pulltheplug.analysis.results import write_results
+from pulltheplug.analysis.verdict import check_slos
 from pulltheplug.errors import ClusterError, FaultError, SpecError
 from pulltheplug.records.campaign_index import CAMPAIGN, INDEX, CampaignEntry
 from pulltheplug.run import campaign, experiment
@@ -45,6 +46,30 @@ def test_keywords_land_where_the_yaml_would_put_them() -> None:
     # a section is merged key by key: the rest of it keeps the defaults
     assert spec.slo.availability == 0.9 and spec.workload.port == 8090 and spec.workload.service == "ptp-web"
     assert spec.load.timeout == ExperimentSpec().load.timeout
+
+
+def test_a_lab_or_an_inventory_keeps_the_base_s_known_hosts() -> None:
+    base = "cluster: {kind: ssh, hosts: a.yml, known_hosts: /etc/kh}\n"
+    inventory = api.experiment_spec(base, inventory=Path("b.yml")).cluster
+    assert (inventory.kind, inventory.hosts, inventory.known_hosts) == ("ssh", Path("b.yml"), Path("/etc/kh"))
+    mine = api.experiment_spec(base, inventory=Path("b.yml"), known_hosts=Path("/mine")).cluster
+    assert mine.known_hosts == Path("/mine")
+    assert api.experiment_spec(base, known_hosts=Path("/mine")).cluster.hosts == Path("a.yml")
+    lab = api.experiment_spec(base, lab="other").cluster
+    assert (lab.kind, lab.lab, lab.hosts) == ("lab", "other", None)  # a lab has no SSH hosts
+
+
+def test_run_fault_takes_known_hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[Any] = []
+
+    def closed(cluster: Any, *args: Any) -> None:
+        opened.append(cluster)
+        raise ClusterError("hosts do not answer")
+
+    monkeypatch.setattr(backends, "open_cluster", closed)
+    with pytest.raises(ClusterError):
+        api.run_fault(inventory=Path("h.yml"), known_hosts=Path("/kh"), runs_dir=tmp_path)
+    assert opened[0].known_hosts == Path("/kh")
 
 
 def test_a_fault_section_and_an_inventory() -> None:
@@ -110,6 +135,58 @@ def test_an_interrupted_run_exits_130_and_never_passes(tmp_path: Path) -> None:
         api.assert_passed(made)
 
 
+HELPERS: list[tuple[str, Any]] = [
+    ("assert_availability", lambda r: api.assert_availability(r, at_least=0.5)),
+    ("assert_availability window", lambda r: api.assert_availability(r, at_least=0.5, window=1.0)),
+    ("assert_detected_within", lambda r: api.assert_detected_within(r, 30)),
+    ("assert_recovered_within", lambda r: api.assert_recovered_within(r, 60)),
+    ("assert_no_findings", lambda r: api.assert_no_findings(r, kinds=["collateral"])),
+    ("assert_passed", api.assert_passed),
+]
+
+
+@pytest.mark.parametrize("interrupted_at", [15.0, 35.0])
+@pytest.mark.parametrize(("helper", "check"), HELPERS, ids=[h for h, _ in HELPERS])
+def test_every_helper_refuses_an_interrupted_run(tmp_path: Path, interrupted_at: float, helper: str,
+                                                 check: Any) -> None:
+    """Interrupted in its steady phase a run has availability 1.0 and no findings; at 35 s node3 was seen lost
+    at 30 s: each figure would pass, the run must not."""
+    folder = write_run(tmp_path / "run", synthetic_run(slo=PASSING_SLOS, interrupted_at=interrupted_at))
+    with pytest.raises(AssertionError, match=rf"^run interrupted \(run {re.escape(str(folder))}\)$"):
+        check(api.result_of(folder))
+
+
+@pytest.mark.parametrize(("helper", "check"), HELPERS, ids=[h for h, _ in HELPERS])
+def test_every_helper_refuses_a_failed_run(tmp_path: Path, helper: str, check: Any) -> None:
+    made = synthetic_run(slo=PASSING_SLOS)
+    made.meta.status, made.meta.error = "failed", "FaultError: revert failed: eth0 still down"
+    folder = write_run(tmp_path / "run", made)
+    with pytest.raises(AssertionError, match=r"^run failed: FaultError: revert failed: eth0 still down \(run "):
+        check(api.result_of(folder))
+
+
+@pytest.mark.parametrize(("helper", "check"), HELPERS, ids=[h for h, _ in HELPERS])
+def test_every_helper_refuses_a_run_that_never_converged(result: api.RunResult, helper: str, check: Any) -> None:
+    summary = replace(result.summary, phases=replace(result.summary.phases, converged=None))
+    made = api.RunResult(result.folder, summary, check_slos(summary, PASSING_SLOS))
+    with pytest.raises(AssertionError, match=r"^run never converged: converged: the cluster did not converge"):
+        check(made)
+
+
+def test_availability_is_none_where_a_fault_started_and_no_request_was_due_after(result: api.RunResult) -> None:
+    """Not the whole run's figure: its steady phase says nothing of the fault."""
+    no_faulted = replace(result.summary.availability, faulted=None)
+    made = api.RunResult(result.folder, replace(result.summary, availability=no_faulted), result.slos)
+    assert made.availability is None
+    with pytest.raises(AssertionError, match=r"^availability over the fault and recovery: no figure"):
+        api.assert_availability(made, at_least=0.5)
+    no_fault = replace(result.summary.fault, start=None)
+    whole = api.RunResult(result.folder, replace(made.summary, fault=no_fault), result.slos)
+    assert whole.availability == result.summary.availability.overall
+    with pytest.raises(AssertionError, match=r"^availability over the run 0\.8888 < 0\.99"):
+        api.assert_availability(whole)
+
+
 def test_assert_availability(result: api.RunResult) -> None:
     api.assert_availability(result, at_least=0.8)
     api.assert_availability(result, at_least=0.65, window=1.0)
@@ -133,7 +210,10 @@ def test_assert_detected_and_recovered_within(result: api.RunResult) -> None:
 
 def test_never_detected_and_never_recovered_say_so(tmp_path: Path) -> None:
     folder = write_run(tmp_path / "run", synthetic_run(slo=PASSING_SLOS, interrupted_at=25.0))
-    made = api.result_of(folder)  # cut short before node3 was seen Down, still failing at the end
+    cut = api.result_of(folder)  # cut short before node3 was seen Down, still failing at the end
+    # read as if it had completed there, so the helpers look at its figures rather than refuse it
+    made = api.RunResult(folder, replace(cut.summary, status="complete"),
+                         [s for s in cut.slos if s.name != "run_completed"])
     with pytest.raises(AssertionError, match=r"^not detected during the fault \(node3 never seen lost\); bound 30 s"):
         api.assert_detected_within(made, 30)
     with pytest.raises(AssertionError, match=r"^requests never healthy again after the fault start; bound 30 s"):

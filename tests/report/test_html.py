@@ -116,16 +116,24 @@ def _table(html: str, table_id: str) -> str:
 def test_the_worst_windows_are_a_table_and_a_curve_per_entry(tmp_path: Path) -> None:
     html = _render_run(tmp_path, run(stream(200.0, 30.0, fail=_node3_then_all)))
     assert 'id="windowed"' in html and 'id="worst-1s"' in html and 'id="error-seconds"' in html
-    rows = re.findall(r"<tr><td>([^<]+)</td><td><b>([^<]+)</b>", _table(html, "windowed"))
+    rows = re.findall(r"<tr><td>([^<]+)</td><td><b>([^<]+)</b>", _table(html, "windowed-table"))
     assert rows[:3] == [("1s", "50.00%"), ("10s", "88.35%"), ("60s", "\u2013")]
     assert ("error seconds", "3") in rows
-    one_second = _table(html, "windowed").split("<tr>")[2]
+    one_second = _table(html, "windowed-table").split("<tr>")[2]
     assert re.findall(r"<td>([\d.]+%|\u2013)</td>", one_second) == ["50.00%", "48.48%", "0.00%"]  # node1..3
-    assert "12.01s &rarr; 14.00s" in _table(html, "windowed")  # the degraded span, from the fault start on
+    assert "12.01s &rarr; 14.00s" in _table(html, "windowed-table")  # the degraded span, from the fault start on
     curve = html[html.index('getElementById("windowed")'):]
     curve = curve[:curve.index("</script>")]
     for name in ("all entries", "node1", "node2", "node3"):
         assert f'"name":"{name}"' in curve, name
+
+
+def test_every_id_in_the_report_is_unique(tmp_path: Path) -> None:
+    """Duplicate ids are invalid HTML: getElementById and `#id` selectors (scripts/screenshots.py) take the first."""
+    html = _render_run(tmp_path, run(stream(200.0, 30.0, fail=_node3_then_all)))
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert "windowed" in ids and "windowed-table" in ids
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
 
 
 def test_outage_windows_are_per_entry_by_start_with_every_entry_down_apart(tmp_path: Path) -> None:
