@@ -13,6 +13,7 @@ from rich.table import Table
 
 from pulltheplug.cli.app import app
 from pulltheplug.cluster.seam import NodeStatus
+from pulltheplug.errors import SpecError
 from pulltheplug.lab import lab as labmod
 from pulltheplug.lab.state import LabState, load_state
 
@@ -26,12 +27,12 @@ NameOpt = typer.Option(labmod.DEFAULT_NAME, "--name", "-n", help="Lab name (1-8 
 
 def status_table(rows: list[NodeStatus], title: str) -> Table:
     table = Table(title=title)
-    for col in ("NODE", "ROLE", "ADDRESS", "STATUS", "AVAILABILITY", "MANAGER STATUS", "DAEMON"):
+    for col in ("NODE", "ROLE", "ADDRESS", "STATUS", "AVAILABILITY", "MANAGER STATUS", "DAEMON", "ENGINE"):
         table.add_column(col)
     for r in rows:
         state = f"[green]{r.state}[/]" if r.state == "ready" else f"[red]{r.state}[/]"
         table.add_row(r.name, r.role, r.address, state, r.availability, r.manager.capitalize(),
-                      "[green]alive[/]" if r.daemon else "[red]dead[/]")
+                      "[green]alive[/]" if r.daemon else "[red]dead[/]", r.engine)
     return table
 
 
@@ -55,10 +56,16 @@ def up(
                               "this kernel); vm: a QEMU machine per node, each with its own kernel, over SSH."),
     memory: str = typer.Option("1g", "--memory", help="--kind vm: each machine's memory (QEMU's -m)."),
     cpus: int = typer.Option(1, "--cpus", help="--kind vm: each machine's vCPUs."),
+    engine: str = typer.Option("bookworm", "--engine", help="The container engine of every node, by Debian "
+                               "release: bookworm (this machine's docker.io, Docker 20.10) or trixie (Docker 26.1, "
+                               "fetched once with mmdebstrap); per node: node4=trixie,node5=trixie."),
 ) -> None:
     """Make the lab (the network, the nodes, the probe image, the swarm) and wait until every node is Ready."""
     if kind == Kind.vm:
         from pulltheplug.vmlab import lab as vmlab
+
+        if engine != "bookworm":
+            raise SpecError("--engine with --kind vm: the VM lab's image is Debian 12's (bookworm) only so far")
 
         with console.status("lab up") as spinner:
             state = vmlab.up(name, nodes, managers, memory, cpus, progress=lambda m: spinner.update(f"lab up: {m}"))
@@ -67,8 +74,9 @@ def up(
         console.print(f"inventory for `cluster check|show` and runs: {vmlab.inventory_path(state.plan)}")
         return
     with console.status("lab up") as spinner:
-        lab = labmod.up(name, nodes, managers, progress=lambda m: spinner.update(f"lab up: {m}"))
-    console.print(status_table(lab.status(), f"lab {name}: {lab.plan.subnet}, docker {lab.state.engine_version}"))
+        lab = labmod.up(name, nodes, managers, progress=lambda m: spinner.update(f"lab up: {m}"), engine=engine)
+    versions = sorted(set(lab.state.engines.values())) or [lab.state.engine_version]
+    console.print(status_table(lab.status(), f"lab {name}: {lab.plan.subnet}, docker {' and '.join(versions)}"))
 
 
 @lab_app.command("down")

@@ -47,6 +47,7 @@ class NodeStatus:
     availability: str
     manager: str  # leader | reachable | unreachable | ""
     daemon: bool
+    engine: str = ""  # the engine's version, as the swarm's node list says (its last report)
 
     @property
     def leader(self) -> bool:
@@ -195,6 +196,10 @@ class Cluster(Protocol):
         """The engine started again after a crash; returns once it answers."""
         ...
 
+    def swap_engine(self, node: str, release: str) -> Evidence:
+        """The stopped node's engine, from its next boot on, is that Debian release's (an upgrade's swap)."""
+        ...
+
     # --- the whole cluster -------------------------------------------------------------------------------
     def status(self) -> list[NodeStatus]:
         """Each node as the live swarm sees it, plus whether its engine runs."""
@@ -208,8 +213,9 @@ class Cluster(Protocol):
         """Undo what a fault left (a run killed mid-fault); returns what was done, one line each."""
         ...
 
-    def rebuild(self) -> None:
-        """Make the cluster whole from scratch (the lab: down and up again); raises where it cannot."""
+    def rebuild(self, engine: str | None = None) -> None:
+        """Make the cluster whole from scratch (the lab: down and up again, every node on `engine`'s release
+        when given); raises where it cannot."""
         ...
 
     def note_fault(self, fault: dict[str, object] | None) -> None:

@@ -7,6 +7,7 @@ from pulltheplug.cluster.seam import Cluster
 from pulltheplug.errors import FaultError
 from pulltheplug.faults.base import Fault, FaultContext
 from pulltheplug.faults.engine_crash import EngineCrash
+from pulltheplug.faults.engine_upgrade import EngineUpgrade
 from pulltheplug.faults.freeze import Freeze
 from pulltheplug.faults.nic_down import NicDown
 from pulltheplug.faults.node_power import PowerLoss, Reboot
@@ -16,7 +17,7 @@ from pulltheplug.faults.traffic import Flap, Loss, Partition
 from pulltheplug.spec import FaultSpec
 
 KINDS: dict[str, type[Fault]] = {k.kind: k for k in (NicDown, Reboot, PowerLoss, Freeze, Partition, Loss, Flap,
-                                                     EngineCrash, TaskKill, QuorumLoss)}
+                                                     EngineCrash, TaskKill, QuorumLoss, EngineUpgrade)}
 
 
 def make_fault(kind: str, cluster: Cluster, node: str, duration: float, spec: FaultSpec | None = None,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from pulltheplug.errors import LabError
-from pulltheplug.lab import daemon, image, network
+from pulltheplug.lab import daemon, engines, image, network
 from pulltheplug.lab.plan import NodePlan
 from pulltheplug.lab.state import LabState, save_state
 from pulltheplug.swarm import form as swarm_form
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 def build(state: LabState, progress: Callable[[str], None]) -> None:
     plan = state.plan
+    engines.ensure([n.engine for n in plan.nodes], progress)
     progress(f"network {plan.subnet}, starting {len(plan.nodes)} dockerd")
     network.create_hub(plan)
     for n in plan.nodes:  # each daemon starts as soon as its node's network exists
@@ -53,6 +54,7 @@ def build(state: LabState, progress: Callable[[str], None]) -> None:
             join(n, tokens["manager"])
         for f in [*imports, *joins]:
             f.result()
+        state.engines = {n.name: ready[n.name].result() for n in plan.nodes}
     progress("waiting for every node Ready")
     swarm_form.wait_converged(clients[first.name],
                               [swarm_form.Member(n.name, n.address, n.role) for n in plan.nodes])

@@ -14,7 +14,7 @@ import docker
 import requests
 
 from pulltheplug.errors import LabError
-from pulltheplug.lab import cgroups
+from pulltheplug.lab import cgroups, engines
 from pulltheplug.lab.mounts import unmount_under
 from pulltheplug.lab.network import NETNS_DIR
 from pulltheplug.lab.plan import NodePlan
@@ -37,6 +37,7 @@ def dockerd_args(node: NodePlan) -> list[str]:
         "--cgroup-parent", "/" + node.cgroup,
         "--log-level", "warn",
         "--storage-driver", "overlay2",
+        *engines.dockerd_extra_args(node.engine),
     ]
 
 
@@ -60,6 +61,8 @@ def boot(node: NodePlan) -> int:
     env = dict(os.environ)
     env["DOCKER_SERVICE_PREFER_OFFLINE_IMAGE"] = "1"  # never try a registry when the image is local
     env.pop("DOCKER_HOST", None)
+    if (engine_bin := engines.bin_dir(node.engine)) is not None:  # the release's engine, found first
+        env["PATH"] = f"{engine_bin}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
     with open(node.log, "ab") as log:
         proc = subprocess.Popen(
             ["nsenter", f"--net={NETNS_DIR / node.netns}", "unshare", "--uts", "sh", "-c", script],

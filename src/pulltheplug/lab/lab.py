@@ -19,11 +19,11 @@ from pulltheplug.cluster.local_files import LocalFiles
 from pulltheplug.cluster.seam import DEADMAN_MARGIN, ClusterNode, Evidence, Listener, NodeStatus, all_whole
 from pulltheplug.cluster.traffic import TABLE
 from pulltheplug.errors import ClusterError, FaultError, LabError, MissingToolError, NotRootError
-from pulltheplug.lab import cgroups, daemon, deadman, flap, network
+from pulltheplug.lab import cgroups, daemon, deadman, engines, flap, network
 from pulltheplug.lab.build import build
 from pulltheplug.lab.edge import LabEdge
 from pulltheplug.lab.node_actions import LabNodes, file_lock
-from pulltheplug.lab.plan import LabPlan, check_name, pick_subnet, plan_lab
+from pulltheplug.lab.plan import LabPlan, check_name, check_shape, node_names, pick_subnet, plan_lab
 from pulltheplug.lab.state import LabState, load_state, require_state, save_state
 from pulltheplug.lab.teardown import teardown
 from pulltheplug.swarm import settings as swarm_settings
@@ -66,7 +66,7 @@ class Lab(LabNodes):
 
     kind = "lab"
     fault_kinds = frozenset({"nic-down", "reboot", "power-loss", "freeze", "partition", "loss", "flap",
-                             "engine-crash", "task-kill", "quorum-loss"})
+                             "engine-crash", "task-kill", "quorum-loss", "engine-upgrade"})
 
     def __init__(self, state: LabState) -> None:
         self.state = state
@@ -88,7 +88,8 @@ class Lab(LabNodes):
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "kind": "lab", "engine_version": self.state.engine_version,
                 "subnet": self.plan.subnet,
-                "nodes": [{"name": n.name, "address": n.address, "role": n.role} for n in self.plan.nodes]}
+                "nodes": [{"name": n.name, "address": n.address, "role": n.role, "engine": n.engine,
+                           "engine_version": self.state.engines.get(n.name, "")} for n in self.plan.nodes]}
 
     def nodes(self) -> list[ClusterNode]:
         return [ClusterNode(n.name, n.address, n.role) for n in self.plan.nodes]
@@ -131,11 +132,13 @@ class Lab(LabNodes):
     def is_whole(self) -> bool:
         return all_whole(self.status())
 
-    def rebuild(self) -> None:
-        """Down and up again with the same plan's size; this object then speaks for the new lab."""
+    def rebuild(self, engine: str | None = None) -> None:
+        """Down and up again with the same plan's size and engines (or every node on `engine`); this object
+        then speaks for the new lab."""
         nodes, managers = len(self.plan.nodes), len(self.plan.managers)
+        chosen = engine or ",".join(f"{n.name}={n.engine}" for n in self.plan.nodes)
         down(self.name)
-        made = up(self.name, nodes, managers)
+        made = up(self.name, nodes, managers, engine=chosen)
         self.state, self.plan = made.state, made.plan
 
     @property
@@ -269,6 +272,7 @@ class Lab(LabNodes):
                     name=n.name, role=r.get("role", n.role), address=n.address,
                     state=r.get("state", "unknown"), availability=r.get("availability", ""),
                     manager=r.get("manager", ""), daemon=alive[n.name],
+                    engine=r.get("engine") or self.state.engines.get(n.name, ""),
                 )
             )
         return out
@@ -284,13 +288,17 @@ class Lab(LabNodes):
         return [*cmd, *argv], env
 
 
-def up(name: str = DEFAULT_NAME, nodes: int = 5, managers: int = 3, progress: Progress = _quiet) -> Lab:
-    """Make the whole lab; on any failure (Ctrl-C included) take down what was made, then re-raise."""
+def up(name: str = DEFAULT_NAME, nodes: int = 5, managers: int = 3, progress: Progress = _quiet,
+       engine: str = engines.HOST_RELEASE) -> Lab:
+    """Make the whole lab; on any failure (Ctrl-C included) take down what was made, then re-raise. `engine`:
+    the Debian release whose engine every node runs, or per node (`node4=trixie,node5=trixie`)."""
     require_root()
     if load_state(name) is not None:
         raise LabError(f"lab {name!r} is already up: use it, or run `pulltheplug lab down --name {name}` first")
     require_tools()
-    plan = plan_lab(name, nodes, managers, pick_subnet(network.host_networks()))
+    check_shape(nodes, managers)
+    chosen = engines.parse_engines(engine, node_names(nodes))
+    plan = plan_lab(name, nodes, managers, pick_subnet(network.host_networks()), engines=chosen)
     state = LabState(plan=plan, created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
     return Lab(make(state, build, progress))
 

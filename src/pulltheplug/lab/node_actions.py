@@ -13,7 +13,7 @@ from pathlib import Path
 from pulltheplug.cluster.seam import Evidence
 from pulltheplug.cluster.traffic import TABLE, TrafficRules, ruleset
 from pulltheplug.errors import FaultError
-from pulltheplug.lab import cgroups, daemon, flap, network, services
+from pulltheplug.lab import cgroups, daemon, engines, flap, network, services
 from pulltheplug.lab.plan import LabPlan
 from pulltheplug.lab.state import LabState, save_state
 
@@ -69,7 +69,11 @@ class LabNodes:
             if pid is None:  # after an engine crash its containers still run: a start without live-restore ends them
                 daemon.end_orphans(plan, set(self.state.service_pids.get(node, {}).values()))
                 pid = daemon.boot(plan)
-            daemon.wait_ready(plan, pid)
+            version = daemon.wait_ready(plan, pid)
+        with self._lock:
+            if self.state.engines.get(node) != version:  # an engine swapped while the node was down
+                self.state.engines[node] = version
+                save_state(self.state)
         with self._lock:  # a quorum loss boots several nodes at once
             pids = self.state.service_pids.setdefault(node, {})
             for name, argv in self.state.services.get(node, {}).items():  # started at boot, as systemd would
@@ -163,6 +167,16 @@ class LabNodes:
 
     def start_engine(self, node: str) -> Evidence:
         return self.boot(node)
+
+    def swap_engine(self, node: str, release: str) -> Evidence:
+        n = self.plan.node(node)
+        if daemon.is_up(n):
+            raise FaultError(f"{node}: its engine still runs: stop the node before swapping its engine")
+        engines.ensure([release], lambda message: log.info("%s: %s", node, message))  # built once, cached
+        with self._lock:
+            before, n.engine = n.engine, release
+            save_state(self.state)
+        return {"engine_before": before, "engine": release}
 
 
 @contextlib.contextmanager

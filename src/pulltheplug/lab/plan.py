@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -33,6 +33,7 @@ class NodePlan(BaseModel):
     hub_link: str  # the veth end on the lab bridge (in the hub namespace)
     dir: str
     cgroup: str  # relative cgroup path, the same in every hierarchy
+    engine: str = "bookworm"  # the Debian release whose container engine the node runs (lab/engines.py)
 
     @property
     def socket(self) -> str:
@@ -120,7 +121,8 @@ def node_names(count: int) -> list[str]:
 
 
 def plan_lab(
-    name: str, nodes: int, managers: int, subnet: ipaddress.IPv4Network, root: Path = LAB_ROOT
+    name: str, nodes: int, managers: int, subnet: ipaddress.IPv4Network, root: Path = LAB_ROOT,
+    engines: Mapping[str, str] | None = None,
 ) -> LabPlan:
     """Name every piece of the lab. Managers come first, so node1 is where the swarm starts."""
     check_name(name)
@@ -139,6 +141,7 @@ def plan_lab(
             hub_link=f"{node}",
             dir=str(lab_dir / node),
             cgroup=f"{CGROUP_PREFIX}/{name}/{node}",
+            engine=(engines or {}).get(node, "bookworm"),
         )
         for i, node in enumerate(node_names(nodes), start=1)
     ]

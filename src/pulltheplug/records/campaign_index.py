@@ -25,6 +25,7 @@ class CampaignEntry:
     rebuilt_before: bool
     door: str = "nodes"  # older index lines have none: they went straight to the nodes
     settings: str = ""  # the swarm settings' label in a sweep
+    engine: str = ""  # the engine every node ran, where the campaign compares engines
 
 
 def read_index(folder: Path) -> list[CampaignEntry]:

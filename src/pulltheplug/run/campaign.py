@@ -44,15 +44,24 @@ def run_campaign(
     plan = plan_runs(spec)
     events = events or RunEvents()
     note = events.noted
+    engine = ""  # the engine the cluster runs, once the campaign gave it one
     for run in plan:
         rebuilt = False
+        if run.engine and run.engine != engine:
+            note(f"run {run.number}: rebuilding {cluster.name} with engine {run.engine} on every node")
+            try:
+                cluster.rebuild(engine=run.engine)
+            except PulltheplugError as exc:
+                note(f"cluster {cluster.name} cannot be rebuilt with engine {run.engine} ({exc}): stopping")
+                break
+            engine, rebuilt = run.engine, True
         if not wait_whole(cluster, spec.healthy_timeout):
             if not spec.rebuild_lab:
                 note(f"cluster not whole before run {run.number}: stopping (rebuild_lab is off)")
                 break
             note(f"cluster not whole before run {run.number}: rebuilding it")
             try:
-                cluster.rebuild()
+                cluster.rebuild(engine=engine or None)
             except PulltheplugError as exc:
                 note(f"cluster {cluster.name} cannot be rebuilt ({exc}): stopping")
                 break
@@ -73,7 +82,7 @@ def run_campaign(
             made = sorted(folder.glob(f"*-{exp.name}"))
             status, converged, name = "failed", False, made[-1].name if made else ""
         entry = CampaignEntry(run.number, run.scenario, run.fault, run.target, run.repetition,
-                              name, status, converged, rebuilt, run.door, run.settings)
+                              name, status, converged, rebuilt, run.door, run.settings, run.engine)
         with open(folder / INDEX, "a") as f:
             f.write(json.dumps(asdict(entry)) + "\n")
         if status == "interrupted":

@@ -68,7 +68,9 @@ class _DurationSchema:
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0), _DurationSchema()]
 FaultKind = Literal["nic-down", "reboot", "power-loss", "freeze", "partition", "loss", "flap", "engine-crash",
-                    "task-kill", "quorum-loss", "none"]
+                    "task-kill", "quorum-loss", "engine-upgrade", "none"]
+# The container engines a lab node can run, by the Debian release they come from (lab/engines.py).
+EngineRelease = Literal["bookworm", "trixie"]
 FAULT_KINDS: tuple[str, ...] = ("nic-down", "reboot", "power-loss", "freeze", "none")
 SEED_FAULTS: tuple[FaultKind, ...] = ("nic-down", "reboot", "power-loss")  # the seed's three experiments
 TARGET_KEYWORDS: tuple[str, ...] = ("random", "random-worker", "random-manager", "leader", "follower", "door")

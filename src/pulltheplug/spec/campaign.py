@@ -9,7 +9,16 @@ from pydantic import (
     field_validator,
 )
 
-from pulltheplug.spec.base import SEED_FAULTS, Duration, EntryKind, FaultKind, Strict, read_text, validated
+from pulltheplug.spec.base import (
+    SEED_FAULTS,
+    Duration,
+    EngineRelease,
+    EntryKind,
+    FaultKind,
+    Strict,
+    read_text,
+    validated,
+)
 from pulltheplug.spec.experiment import ExperimentSpec, SwarmSettingsSpec, known_targets
 
 
@@ -30,6 +39,9 @@ class CampaignSpec(Strict):
                                               "each (e.g. dispatcher_heartbeat 1s, 5s, 15s).")
     doors: list[EntryKind] = Field(default_factory=lambda: list[EntryKind](["nodes"]), min_length=1,
                                    description="Front doors to compare: every fault and target through each.")
+    engines: list[EngineRelease] = Field(default_factory=list, description="Engines to compare: every fault and "
+                                         "target on each, the lab rebuilt with that engine on every node first "
+                                         "(bookworm: Docker 20.10, trixie: Docker 26.1). Empty: the lab's own.")
     repetitions: int = Field(5, ge=1, le=100)
     lab: CampaignLabSpec = Field(default_factory=CampaignLabSpec)
     rebuild_lab: bool = Field(True, description="Rebuild the lab when a run leaves it unconverged.")

@@ -33,11 +33,12 @@ class PlannedRun:
     doors: int = 1  # how many doors the campaign compares: with more than one, each scenario names its door
     setting: int = 0  # which of the campaign's swarm settings
     settings: str = ""  # its label, when the campaign sweeps more than one
+    engine: str = ""  # the engine of every node, when the campaign compares engines
 
     @property
     def scenario(self) -> str:
         return (f"{self.fault}@{self.target}" + (f" via {self.door}" if self.doors > 1 else "")
-                + (f" ({self.settings})" if self.settings else ""))
+                + (f" ({self.settings})" if self.settings else "") + (f" on {self.engine}" if self.engine else ""))
 
 
 DEMO_DOORS: tuple[EntryKind, ...] = ("nodes", "haproxy", "vip")
@@ -72,22 +73,26 @@ def demo_spec(quick: bool) -> CampaignSpec:
 
 def plan_runs(spec: CampaignSpec) -> list[PlannedRun]:
     """Repetition-major order, so a slow drift of the machine spreads over every scenario alike; the doors
-    of one fault and target run one after the other, so they are compared on the same machine state."""
+    of one fault and target run one after the other, so they are compared on the same machine state. Engines
+    outermost: the lab is rebuilt once per engine."""
     out: list[PlannedRun] = []
     sweep = len(spec.settings) > 1
-    for rep in range(1, spec.repetitions + 1):
-        for fault in spec.faults:
-            for target in spec.targets:
-                for door in spec.doors:
-                    for i, setting in enumerate(spec.settings):
-                        out.append(PlannedRun(len(out) + 1, rep, fault, target, door, len(spec.doors), i,
-                                              setting.label if sweep else ""))
+    engines: list[str] = list(spec.engines) or [""]
+    for engine in engines:
+        for rep in range(1, spec.repetitions + 1):
+            for fault in spec.faults:
+                for target in spec.targets:
+                    for door in spec.doors:
+                        for i, setting in enumerate(spec.settings):
+                            out.append(PlannedRun(len(out) + 1, rep, fault, target, door, len(spec.doors), i,
+                                                  setting.label if sweep else "", engine))
     return out
 
 
 def run_spec(spec: CampaignSpec, run: PlannedRun) -> ExperimentSpec:
     via = f"-{run.door}" if run.doors > 1 else ""
-    name = f"{run.number:03d}-{run.fault}-{run.target}{via}-r{run.repetition}"
+    on = f"-{run.engine}" if run.engine else ""
+    name = f"{run.number:03d}-{run.fault}-{run.target}{via}{on}-r{run.repetition}"
     fault = spec.base.fault.model_copy(update={"kind": run.fault, "target": run.target})
     entry = spec.base.workload.entry.model_copy(update={"kind": run.door})
     workload = spec.base.workload.model_copy(update={"entry": entry})

@@ -21,6 +21,7 @@ from pulltheplug.spec.base import (
     PROBE_IMAGE,
     TARGET_KEYWORDS,
     Duration,
+    EngineRelease,
     EntryKind,
     FaultKind,
     Strict,
@@ -207,6 +208,20 @@ class FlapSpec(Strict):
         return self
 
 
+class UpgradeSpec(Strict):
+    """kind engine-upgrade: each node's engine stopped gracefully, swapped to another release's, started again,
+    and waited for until Ready, one node at a time."""
+
+    to: EngineRelease = Field("trixie", description="The Debian release whose engine the nodes get.")
+    drain: bool = Field(False, description="Drain each node first (its tasks moved away), and make it active "
+                        "again once it is back.")
+    rolling: bool = Field(False, description="After the target, every other node whose engine differs: workers, "
+                          "then followers, then the leader.")
+    order: list[str] = Field(default_factory=list, description="The nodes after the target, in this order "
+                             "(instead of rolling's).")
+    ready_timeout: Duration = Field(180.0, gt=0, description="Longest wait for each node to be Ready again.")
+
+
 class FaultSpec(Strict):
     kind: FaultKind = "nic-down"
     target: str = "random"
@@ -216,6 +231,7 @@ class FaultSpec(Strict):
     loss: float = Field(20.0, gt=0, le=100, description="kind loss: percent of the target's packets dropped, "
                         "each way.")
     flap: FlapSpec = Field(default_factory=FlapSpec)
+    upgrade: UpgradeSpec = Field(default_factory=UpgradeSpec)
 
     @field_validator("target")
     @classmethod

@@ -229,6 +229,10 @@ class SshCluster:
             raise FaultError(f"{node}: its engine did not answer within {BACK_TIMEOUT:.0f}s of its start")
         return {**dataclasses.asdict(seen), "engine_answering": True}
 
+    def swap_engine(self, node: str, release: str) -> Evidence:
+        """Not over SSH: a host's engine is its package manager's (an upgrade runs on a lab)."""
+        raise FaultError(f"{node}: engine-upgrade runs on a lab: a host's engine is upgraded by its package manager")
+
     def disarm_revert(self, node: str) -> None:
         """Nothing: the controller's own nic-up and thaw cancel the dead-man once they took effect."""
 
@@ -342,7 +346,7 @@ class SshCluster:
             r = rows.get(n.name, {})
             out.append(NodeStatus(name=n.name, role=r.get("role", n.role), address=n.address,
                                   state=r.get("state", "unknown"), availability=r.get("availability", ""),
-                                  manager=r.get("manager", ""), daemon=alive[n.name]))
+                                  manager=r.get("manager", ""), daemon=alive[n.name], engine=r.get("engine", "")))
         return out
 
     def is_whole(self) -> bool:
@@ -368,7 +372,7 @@ class SshCluster:
             done.append("swarm settings put back: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
         return done
 
-    def rebuild(self) -> None:
+    def rebuild(self, engine: str | None = None) -> None:
         raise ClusterError(f"an SSH cluster cannot be rebuilt by pulltheplug: heal its hosts, then "
                            f"`pulltheplug cluster check {self.source}`")
 

@@ -30,6 +30,7 @@ def node_row(n: dict[str, Any]) -> dict[str, str] | None:
             "availability": str(n["Spec"]["Availability"]),
             "manager": "leader" if ms.get("Leader") else str(ms.get("Reachability", "")),
             "addr": str(n["Status"].get("Addr", "")),
+            "engine": str((n["Description"].get("Engine") or {}).get("EngineVersion", "")),
         }
     except (KeyError, TypeError, AttributeError):
         return None

@@ -239,7 +239,8 @@ def status(name: str) -> list[NodeStatus]:
     return [NodeStatus(name=n.name, role=rows.get(n.name, {}).get("role", n.role), address=n.address,
                        state=rows.get(n.name, {}).get("state", "unknown"),
                        availability=rows.get(n.name, {}).get("availability", ""),
-                       manager=rows.get(n.name, {}).get("manager", ""), daemon=alive[n.name])
+                       manager=rows.get(n.name, {}).get("manager", ""), daemon=alive[n.name],
+                       engine=rows.get(n.name, {}).get("engine", ""))
             for n in plan.nodes]
 
 
