@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pulltheplug.cluster.seam import NodeStatus, all_whole
-from pulltheplug.errors import ClusterError
+from pulltheplug.errors import ClusterError, SpecError
 from pulltheplug.records.campaign_index import read_index
 from pulltheplug.run import campaign, experiment
 from pulltheplug.run.campaign import run_campaign
@@ -102,3 +102,51 @@ def test_an_index_line_written_before_doors_reads_as_straight_to_the_nodes() -> 
     old = {"number": 1, "scenario": "nic-down@leader", "fault": "nic-down", "target": "leader", "repetition": 1,
            "folder": "x", "status": "complete", "converged": True, "rebuilt_before": False}
     assert CampaignEntry(**old).door == "nodes"  # type: ignore[arg-type]
+
+
+class EngineLab:
+    """A lab as a campaign of engines sees it: whole, its nodes' release, and the rebuilds asked of it."""
+
+    name, kind = "ptpt", "lab"
+
+    def __init__(self, engine: str) -> None:
+        self.engine = engine
+        self.rebuilds: list[str | None] = []
+
+    def is_whole(self) -> bool:
+        return True
+
+    def describe(self) -> dict[str, object]:
+        return {"nodes": [{"name": "node1", "engine": self.engine}, {"name": "node2", "engine": self.engine}]}
+
+    def rebuild(self, engine: str | None = None) -> None:
+        self.rebuilds.append(engine)
+        self.engine = engine or self.engine
+
+
+def test_a_campaign_of_engines_rebuilds_the_lab_once_per_engine_it_does_not_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[tuple[str, str]] = []
+
+    def execute(spec: ExperimentSpec, text: str, cluster: Any, runs_dir: Path, events: Any) -> Path:
+        ran.append((spec.name, cluster.engine))
+        raise ClusterError("not measured here")
+
+    monkeypatch.setattr(experiment, "execute", execute)
+    spec = CampaignSpec(name="eng", faults=["nic-down"], targets=["leader"], repetitions=2,
+                        engines=["bookworm", "trixie"])
+    lab: Any = EngineLab("bookworm")
+    folder = run_campaign(spec, lab, tmp_path, Notes([]))
+    assert lab.rebuilds == ["trixie"]  # already on bookworm: no rebuild for it
+    assert [engine for _, engine in ran] == ["bookworm", "bookworm", "trixie", "trixie"]
+    assert [(e.engine, e.rebuilt_before) for e in read_index(folder)] == [
+        ("bookworm", False), ("bookworm", False), ("trixie", True), ("trixie", False)]
+
+
+def test_a_campaign_of_engines_on_hosts_is_refused_before_it_starts(tmp_path: Path) -> None:
+    hosts: Any = EngineLab("bookworm")
+    hosts.kind = "ssh"
+    spec = CampaignSpec(name="eng", faults=["nic-down"], targets=["leader"], engines=["trixie"])
+    with pytest.raises(SpecError, match="only a lab's engines can be chosen"):
+        run_campaign(spec, hosts, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing half made

@@ -31,7 +31,7 @@ name: e2e-upgrade
 cluster: {lab: ptpeng}
 workload: {service: e2e-up, port: 8091, replicas: 3}
 load: {rate: 50, timeout: 500ms}
-fault: {kind: engine-upgrade, target: node3, duration: 0s, upgrade: {to: trixie, drain: true}}
+fault: {kind: engine-upgrade, target: node3, duration: 0s, upgrade: {to: trixie, drain: true, rolling: true}}
 phases: {steady: 3s, settle: 3s, timeout: 120s}
 """
 
@@ -61,27 +61,36 @@ def test_a_mixed_swarm_forms_and_each_node_runs_the_engine_asked(mixed: labmod.L
     client, nodes = answering_manager(mixed)
     client.close()
     rows = {r["name"]: r for r in node_rows(nodes)}
-    assert {n: (r["state"], r["engine"]) for n, r in rows.items()} == {n: ("ready", v) for n, v in versions.items()}
-    assert {r.name: r.engine for r in mixed.status()} == versions  # what `lab status` shows
+    assert {n: (r["state"], r["engine_version"]) for n, r in rows.items()} == \
+        {n: ("ready", v) for n, v in versions.items()}
+    assert {r.name: r.engine_version for r in mixed.status()} == versions  # what `lab status` shows
     described = {n["name"]: n for n in mixed.describe()["nodes"]}  # type: ignore[union-attr]
     assert [described[n]["engine"] for n in ("node1", "node2", "node3")] == ["bookworm", "trixie", "bookworm"]
 
 
-def test_a_workers_engine_upgraded_under_load_comes_back_ready_with_the_new_version(mixed: labmod.Lab,
+def test_a_rolling_upgrade_under_load_brings_each_node_back_ready_on_the_new_engine(mixed: labmod.Lab,
                                                                                    tmp_path: Path) -> None:
-    assert own_version(mixed, "node3").startswith(OLD)
+    """node3 (a worker, drained first), then node1 (the manager and leader); node2 already runs trixie's engine
+    and is left alone."""
+    assert own_version(mixed, "node3").startswith(OLD) and own_version(mixed, "node1").startswith(OLD)
     folder = experiment.execute(parse_spec(UPGRADE), UPGRADE, mixed, tmp_path)
     run = load_run(folder)
     summary = summarize(run)
     assert summary.status == "complete" and summary.phases.converged is not None, run.meta.error
     (injected,) = [e for e in of_type(run.events, FaultEvent) if e.action == "injected"]
-    steps = injected.evidence["node3"]
-    assert steps["version_before"].startswith(OLD) and steps["version_after"].startswith(NEW), steps
-    assert steps["tasks_gone_after"] is not None and steps["ready_after"] > steps["stopped_after"] > 0
-    assert own_version(mixed, "node3") == steps["version_after"]  # the node's own engine agrees
-    assert wait_whole(mixed, 60.0)  # the swarm whole after: every node Ready, active, the manager reachable
+    evidence = injected.evidence or {}
+    assert evidence["order"] == ["node3", "node1"], evidence  # node2 skipped: already on the release
+    for node in ("node3", "node1"):
+        steps = evidence[node]
+        assert steps["version_before"].startswith(OLD) and steps["version_after"].startswith(NEW), steps
+        assert steps["ready_after"] > steps["stopped_after"] > 0
+        assert own_version(mixed, node) == steps["version_after"]  # the node's own engine, read by the test
+    assert 0 <= evidence["node3"]["tasks_gone_after"] < 60  # drained: its task left before its engine stopped
+    assert wait_whole(mixed, 60.0)  # every node Ready, its engine running, the manager reachable
     rows = {r.name: r for r in mixed.status()}
-    assert rows["node3"].availability == "active" and rows["node3"].engine == steps["version_after"]
-    assert labmod.Lab.open(NAME).plan.node("node3").engine == "trixie"  # and it stays so (state file)
-    # what users felt: requests were sent all along, and served again once the node was back
+    assert all(r.availability == "active" for r in rows.values()), rows  # drained nodes made active again
+    assert {n: r.engine_version[:5] for n, r in rows.items()} == dict.fromkeys(("node1", "node2", "node3"), NEW)
+    again = labmod.Lab.open(NAME)  # and the lab remembers it (state file): a reboot boots the new engine
+    assert [n.engine for n in again.plan.nodes] == ["trixie"] * 3
+    # what users felt: served again after the last node was back
     assert summary.recover.requests_healthy_after_fault_start is not None

@@ -75,6 +75,12 @@ def test_a_rolling_upgrade_takes_workers_then_followers_then_the_leader() -> Non
     assert fault.nodes == ["node4", "node5", "node1", "node3", "node2"]
 
 
+def test_a_target_already_on_the_release_is_refused_before_anything_stops() -> None:
+    on = dict.fromkeys(NODES, "bookworm") | {"node4": "trixie"}
+    with pytest.raises(SpecError, match="node4 already runs trixie's engine"):
+        _ = _upgrade("node4", "{to: trixie}", on).nodes
+
+
 def test_a_rolling_upgrade_skips_nodes_already_on_the_release_and_keeps_its_order_once_planned() -> None:
     on = {"node1": "bookworm", "node2": "bookworm", "node3": "trixie", "node4": "bookworm", "node5": "trixie"}
     fault = _upgrade("node4", "{to: trixie, rolling: true}", on)
@@ -85,7 +91,7 @@ def test_a_rolling_upgrade_skips_nodes_already_on_the_release_and_keeps_its_orde
 
 def test_an_upgrade_takes_the_target_alone_or_the_order_given() -> None:
     assert _upgrade("node5", "{to: trixie}").nodes == ["node5"]
-    assert _upgrade("node5", "{to: trixie, order: [node1, node5, node2]}").nodes == ["node5", "node1", "node2"]
+    assert _upgrade("node5", "{to: trixie, order: [node1, node5, node2, node1]}").nodes == ["node5", "node1", "node2"]
     with pytest.raises(SpecError, match=r"upgrade\.order: no node 'node9'"):
         _ = _upgrade("node5", "{to: trixie, order: [node9]}").nodes
 

@@ -32,7 +32,7 @@ def status_table(rows: list[NodeStatus], title: str) -> Table:
     for r in rows:
         state = f"[green]{r.state}[/]" if r.state == "ready" else f"[red]{r.state}[/]"
         table.add_row(r.name, r.role, r.address, state, r.availability, r.manager.capitalize(),
-                      "[green]alive[/]" if r.daemon else "[red]dead[/]", r.engine)
+                      "[green]alive[/]" if r.daemon else "[red]dead[/]", r.engine_version)
     return table
 
 
@@ -75,7 +75,7 @@ def up(
         return
     with console.status("lab up") as spinner:
         lab = labmod.up(name, nodes, managers, progress=lambda m: spinner.update(f"lab up: {m}"), engine=engine)
-    versions = sorted(set(lab.state.engines.values())) or [lab.state.engine_version]
+    versions = sorted(set(lab.state.engine_versions.values())) or [lab.state.engine_version]
     console.print(status_table(lab.status(), f"lab {name}: {lab.plan.subnet}, docker {' and '.join(versions)}"))
 
 

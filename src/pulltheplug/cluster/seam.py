@@ -47,7 +47,7 @@ class NodeStatus:
     availability: str
     manager: str  # leader | reachable | unreachable | ""
     daemon: bool
-    engine: str = ""  # the engine's version, as the swarm's node list says (its last report)
+    engine_version: str = ""  # the engine's version, as the swarm's node list says (its last report)
 
     @property
     def leader(self) -> bool:
@@ -194,6 +194,10 @@ class Cluster(Protocol):
 
     def start_engine(self, node: str) -> Evidence:
         """The engine started again after a crash; returns once it answers."""
+        ...
+
+    def ready_engine(self, release: str) -> Evidence:
+        """That Debian release's engine ready to be swapped in (fetched once where it is not yet)."""
         ...
 
     def swap_engine(self, node: str, release: str) -> Evidence:

@@ -65,6 +65,11 @@ class Fault(ABC):
                                   self.nodes))
         return dict(zip(self.nodes, armed, strict=True))
 
+    def cancel(self) -> None:
+        """The run is stopping: a fault whose inject takes long (an upgrade of several nodes) stops between its
+        steps. Most faults inject at once and ignore it."""
+        return None
+
     def disarm(self) -> None:
         """The run reverts by itself: the dead-man is not needed any more."""
         for n in self.nodes:

@@ -54,7 +54,7 @@ def build(state: LabState, progress: Callable[[str], None]) -> None:
             join(n, tokens["manager"])
         for f in [*imports, *joins]:
             f.result()
-        state.engines = {n.name: ready[n.name].result() for n in plan.nodes}
+        state.engine_versions = {n.name: ready[n.name].result() for n in plan.nodes}
     progress("waiting for every node Ready")
     swarm_form.wait_converged(clients[first.name],
                               [swarm_form.Member(n.name, n.address, n.role) for n in plan.nodes])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shlex
 import shutil
@@ -20,6 +21,8 @@ from pulltheplug.lab.network import NETNS_DIR
 from pulltheplug.lab.plan import NodePlan
 from pulltheplug.waiting import wait_until
 
+log = logging.getLogger(__name__)
+
 API_VERSION = "1.41"  # docker.io 20.10 in Debian 12; newer engines accept it too
 
 
@@ -28,8 +31,9 @@ def client(node: NodePlan, timeout: float = 10) -> docker.DockerClient:
 
 
 def dockerd_args(node: NodePlan) -> list[str]:
+    found = engines.bin_dir(node.engine)
     return [
-        "dockerd",
+        str(found / "dockerd") if found else "dockerd",  # another release's by its path: never the host's by mistake
         "--data-root", node.data_root,
         "--exec-root", node.exec_root,
         "--pidfile", node.pidfile,
@@ -49,6 +53,8 @@ def boot(node: NodePlan) -> int:
     """
     if running_pid(node) is not None:
         raise LabError(f"node {node.name} is already running")
+    if not engines.ready(node.engine):  # its cache wiped, or a newer recipe: fetched again, never the host's
+        engines.ensure([node.engine], lambda message: log.info("%s: %s", node.name, message))
     unmount_under(node.exec_root)
     shutil.rmtree(node.exec_root, ignore_errors=True)
     Path(node.pidfile).unlink(missing_ok=True)

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import get_args
 
 from pulltheplug.errors import LabError, SpecError
+from pulltheplug.lab.mounts import unmount_under
+from pulltheplug.lab.state import list_labs, load_state
 from pulltheplug.spec.base import EngineRelease
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,12 @@ BUILD_TIMEOUT = 900.0  # s: mmdebstrap fetches about 60 MB of packages (26 s her
 TAKEN = {"dockerd": "usr/sbin/dockerd", "containerd": "usr/bin/containerd",
          "containerd-shim-runc-v2": "usr/bin/containerd-shim-runc-v2", "docker-proxy": "usr/sbin/docker-proxy"}
 HOST_RUNC = "/usr/sbin/runc"
+MMDEBSTRAP = ("mmdebstrap", "--variant=minbase", "--quiet", "--include=docker.io")  # then the release and dir
 
 
 def recipe_key(release: Release) -> str:
     taken = (f"{name}={inside}" for name, inside in sorted(TAKEN.items()))
-    text = "\n".join([release, "minbase", "docker.io", *taken, HOST_RUNC]).encode()
+    text = "\n".join([release, *MMDEBSTRAP, *taken, HOST_RUNC]).encode()
     return hashlib.sha256(text).hexdigest()[:12]
 
 
@@ -124,14 +127,13 @@ def _build(release: Release, made: Path, progress: Callable[[str], None]) -> Non
     if not Path(HOST_RUNC).exists():
         raise LabError(f"{HOST_RUNC} is missing: run `apt-get install runc` (or ./scripts/install)")
     for stale in made.parent.glob("*.build-*"):  # a build killed half way (we hold the build lock)
-        shutil.rmtree(stale, ignore_errors=True)
+        _remove(stale)
     work = made.with_name(made.name + f".build-{os.getpid()}")
     work.mkdir(parents=True)
     started = time.monotonic()
     try:
         progress(f"fetching Debian {release}'s docker.io (once, about 30 s)")
-        _run(["mmdebstrap", "--variant=minbase", "--quiet", "--include=docker.io", release, str(work / "root")],
-             BUILD_TIMEOUT)
+        _run([*MMDEBSTRAP, release, str(work / "root")], BUILD_TIMEOUT)
         links = work / "bin"
         links.mkdir()
         for name, inside in TAKEN.items():
@@ -140,15 +142,40 @@ def _build(release: Release, made: Path, progress: Callable[[str], None]) -> Non
                 raise LabError(f"Debian {release}'s docker.io has no {inside}: the engine cannot be taken")
             (links / name).symlink_to(target)
         (links / "runc").symlink_to(HOST_RUNC)
-        shutil.rmtree(made, ignore_errors=True)
+        _remove(made)
         work.rename(made)
-        (made / "versions").write_text(versions(release, cache=made.parent))
+        said = versions(release, cache=made.parent)
+        if "?" in said:  # a part that does not run here (a library this machine lacks): not an engine
+            _remove(made)
+            raise LabError(f"Debian {release}'s engine does not run here ({said}): see `{made}/root`")
+        (made / "versions").write_text(said + "\n")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove(work)
     log.info("engine %s built in %s in %.0f s", release, made, time.monotonic() - started)
-    for old in made.parent.glob(f"{release}-*"):  # an older recipe's tree
-        if old != made and ".build-" not in old.name:
-            shutil.rmtree(old, ignore_errors=True)
+    used = _in_use()
+    for old in made.parent.glob(f"{release}-*"):  # an older recipe's tree, once no lab is up on that release
+        if old != made and ".build-" not in old.name and release not in used:
+            _remove(old)
+
+
+def _remove(tree: Path) -> None:
+    """A tree gone, mounts first: mmdebstrap killed half way leaves /proc, /sys and /dev mounted inside."""
+    if tree.exists():
+        unmount_under(str(tree))
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def _in_use() -> set[str]:
+    """The releases some lab that is up runs on one of its nodes (its shims are found through their tree)."""
+    used: set[str] = set()
+    for name in list_labs():
+        try:
+            state = load_state(name)
+        except LabError:
+            continue
+        if state is not None:
+            used.update(n.engine for n in state.plan.nodes)
+    return used
 
 
 def versions(release: str, cache: Path = CACHE) -> str:
@@ -171,10 +198,17 @@ def versions(release: str, cache: Path = CACHE) -> str:
 
 
 def _run(argv: list[str], timeout: float) -> None:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise LabError(f"{argv[0]} did not finish within {timeout:.0f} s") from exc
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            proc.terminate()  # SIGTERM: mmdebstrap unmounts what it mounted before it exits
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            raise LabError(f"{argv[0]} did not finish within {timeout:.0f} s") from exc
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        last = (err.strip().splitlines() or ["no output"])[-1]
         raise LabError(f"{argv[0]} failed ({proc.returncode}): {last}")

@@ -27,7 +27,7 @@ from pulltheplug.lab.plan import LabPlan, check_name, check_shape, node_names, p
 from pulltheplug.lab.state import LabState, load_state, require_state, save_state
 from pulltheplug.lab.teardown import teardown
 from pulltheplug.swarm import settings as swarm_settings
-from pulltheplug.swarm.api import answering_manager, node_rows
+from pulltheplug.swarm.api import answering_manager, node_rows, set_availability
 
 log = logging.getLogger(__name__)
 IPVS = Path("/proc/net/ip_vs")  # present once the kernel's IP_VS is loaded (dockerd would load it)
@@ -86,10 +86,12 @@ class Lab(LabNodes):
 
     # --- Cluster interface -------------------------------------------------------------------------
     def describe(self) -> dict[str, object]:
-        return {"name": self.name, "kind": "lab", "engine_version": self.state.engine_version,
+        versions = self.state.engine_versions
+        return {"name": self.name, "kind": "lab",
+                "engine_version": " and ".join(sorted(set(versions.values()))) or self.state.engine_version,
                 "subnet": self.plan.subnet,
                 "nodes": [{"name": n.name, "address": n.address, "role": n.role, "engine": n.engine,
-                           "engine_version": self.state.engines.get(n.name, "")} for n in self.plan.nodes]}
+                           "engine_version": versions.get(n.name, "")} for n in self.plan.nodes]}
 
     def nodes(self) -> list[ClusterNode]:
         return [ClusterNode(n.name, n.address, n.role) for n in self.plan.nodes]
@@ -243,6 +245,13 @@ class Lab(LabNodes):
             if not daemon.is_up(n):
                 self.boot_node(n.name)
                 done.append(f"{n.name}: booted")
+        for row in self.status():  # an upgrade killed while a node was drained (nothing else drains lab nodes)
+            if row.availability == "drain" and row.daemon:
+                try:
+                    set_availability(self, row.name, "active")
+                    done.append(f"{row.name}: active again")
+                except ClusterError as exc:
+                    log.warning("%s stays drained: %s", row.name, exc)
         self.note_fault(None)
         settings, pid = self.noted_settings(), self._settings_note().get("deadman")
         if settings is not None:  # last: the swarm takes an update only once the nodes are back and it has a leader
@@ -272,7 +281,7 @@ class Lab(LabNodes):
                     name=n.name, role=r.get("role", n.role), address=n.address,
                     state=r.get("state", "unknown"), availability=r.get("availability", ""),
                     manager=r.get("manager", ""), daemon=alive[n.name],
-                    engine=r.get("engine") or self.state.engines.get(n.name, ""),
+                    engine_version=r.get("engine_version") or self.state.engine_versions.get(n.name, ""),
                 )
             )
         return out

@@ -71,8 +71,8 @@ class LabNodes:
                 pid = daemon.boot(plan)
             version = daemon.wait_ready(plan, pid)
         with self._lock:
-            if self.state.engines.get(node) != version:  # an engine swapped while the node was down
-                self.state.engines[node] = version
+            if self.state.engine_versions.get(node) != version:  # an engine swapped while the node was down
+                self.state.engine_versions[node] = version
                 save_state(self.state)
         with self._lock:  # a quorum loss boots several nodes at once
             pids = self.state.service_pids.setdefault(node, {})
@@ -168,14 +168,21 @@ class LabNodes:
     def start_engine(self, node: str) -> Evidence:
         return self.boot(node)
 
+    def ready_engine(self, release: str) -> Evidence:
+        engines.ensure([release], lambda message: log.info("engine %s: %s", release, message))  # built once
+        return {"release": release, "versions": engines.versions(release)}
+
     def swap_engine(self, node: str, release: str) -> Evidence:
         n = self.plan.node(node)
-        if daemon.is_up(n):
-            raise FaultError(f"{node}: its engine still runs: stop the node before swapping its engine")
-        engines.ensure([release], lambda message: log.info("%s: %s", node, message))  # built once, cached
-        with self._lock:
-            before, n.engine = n.engine, release
-            save_state(self.state)
+        if not engines.ready(release):
+            raise FaultError(f"{node}: engine {release} is not built (ready_engine first)")
+        # under the node's boot lock: a `lab heal` booting it meanwhile would boot the engine it read before
+        with file_lock(Path(n.dir) / "boot.lock"):
+            if daemon.is_up(n):
+                raise FaultError(f"{node}: its engine still runs: stop the node before swapping its engine")
+            with self._lock:
+                before, n.engine = n.engine, release
+                save_state(self.state)
         return {"engine_before": before, "engine": release}
 
 

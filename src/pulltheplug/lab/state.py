@@ -22,8 +22,8 @@ class LabState(BaseModel):
     status: str = "creating"  # creating | up
     vm: dict[str, str | int] = Field(default_factory=dict)  # kind vm: memory, cpus, accel, image
     pids: dict[str, int] = Field(default_factory=dict)  # node -> dockerd pid (the one we started)
-    engine_version: str = ""  # node1's dockerd, as its API says (every node's: `engines`)
-    engines: dict[str, str] = Field(default_factory=dict)  # node -> its dockerd's version, as its API says
+    engine_version: str = ""  # node1's dockerd when the lab was made, as its API said (every node's now: below)
+    engine_versions: dict[str, str] = Field(default_factory=dict)  # node -> its dockerd's version, as its API says
     services: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # node -> name -> argv (at boot)
     service_pids: dict[str, dict[str, int]] = Field(default_factory=dict)  # node -> name -> pid now
     created_at: str = ""

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from pulltheplug.cluster.seam import Cluster
-from pulltheplug.errors import PulltheplugError
+from pulltheplug.errors import PulltheplugError, SpecError
 from pulltheplug.records.campaign_index import CAMPAIGN, INDEX, CampaignEntry
 from pulltheplug.records.folder import load_meta
 from pulltheplug.run import experiment
@@ -37,6 +37,8 @@ def run_campaign(
     """Run the whole matrix on `cluster`; returns the campaign folder. Ctrl-C stops after saving the current
     run. `events` hears each run's events (as in `experiment.execute`), each run's start and the campaign's
     notes."""
+    if spec.engines and cluster.kind != "lab":
+        raise SpecError(f"engines: {cluster.name} is not a lab: only a lab's engines can be chosen (drop `engines:`)")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = runs_dir / f"{stamp}-campaign-{spec.name}"
     folder.mkdir(parents=True)
@@ -44,24 +46,23 @@ def run_campaign(
     plan = plan_runs(spec)
     events = events or RunEvents()
     note = events.noted
-    engine = ""  # the engine the cluster runs, once the campaign gave it one
     for run in plan:
         rebuilt = False
-        if run.engine and run.engine != engine:
+        if run.engine and _engines(cluster) != {run.engine}:  # the lab on another engine (or a run changed one)
             note(f"run {run.number}: rebuilding {cluster.name} with engine {run.engine} on every node")
             try:
                 cluster.rebuild(engine=run.engine)
             except PulltheplugError as exc:
                 note(f"cluster {cluster.name} cannot be rebuilt with engine {run.engine} ({exc}): stopping")
                 break
-            engine, rebuilt = run.engine, True
+            rebuilt = True
         if not wait_whole(cluster, spec.healthy_timeout):
             if not spec.rebuild_lab:
                 note(f"cluster not whole before run {run.number}: stopping (rebuild_lab is off)")
                 break
             note(f"cluster not whole before run {run.number}: rebuilding it")
             try:
-                cluster.rebuild(engine=engine or None)
+                cluster.rebuild(engine=run.engine or None)
             except PulltheplugError as exc:
                 note(f"cluster {cluster.name} cannot be rebuilt ({exc}): stopping")
                 break
@@ -89,3 +90,9 @@ def run_campaign(
             note("interrupted: the campaign stops here; what ran is kept")
             break
     return folder
+
+
+def _engines(cluster: Cluster) -> set[str]:
+    """The releases the cluster's nodes run now, as it describes them."""
+    nodes = cluster.describe().get("nodes")
+    return {str(n.get("engine", "")) for n in nodes if isinstance(n, dict)} if isinstance(nodes, list) else set()

@@ -131,7 +131,8 @@ def _execute(spec: ExperimentSpec, spec_text: str, cluster: Cluster, runs_dir: P
                 writer.write_meta()
                 # noted, with a dead-man, before the update: a killed run's settings are put back like its faults
                 meta.cluster["swarm_settings_deadman"] = cluster.guard_settings(
-                    swarm_settings.before(applied), _settings_lifetime(spec, meta, applied))
+                    swarm_settings.before(applied),
+                    _settings_lifetime(spec, meta, applied, max((f.fault.deadman for f in faults), default=0.0)))
                 swarm_settings.apply(cluster, applied)
                 # nodes learn a new heartbeat period in their next heartbeat's answer: one old period on, every
                 # node is on the new one, and the fault meets the setting the run asked for
@@ -191,9 +192,12 @@ def _run_until_stopped(stops: StopSignals, main: Coroutine[object, object, None]
         main.close()  # never awaited when the signal came before it started: no warning for that
 
 
-def _settings_lifetime(spec: ExperimentSpec, meta: Meta, applied: dict[str, dict[str, float | int | None]]) -> float:
-    """How long the run keeps the swarm's settings changed, at most: its dead-man puts them back after that."""
-    return (swarm_settings.settle_time(applied) + spec.phases.steady + float(meta.plan["fault"]) + spec.phases.timeout
+def _settings_lifetime(spec: ExperimentSpec, meta: Meta, applied: dict[str, dict[str, float | int | None]],
+                       faults_horizon: float) -> float:
+    """How long the run keeps the swarm's settings changed, at most: its dead-man puts them back after that. A
+    fault may last longer than its duration (an upgrade of several nodes): its own dead-man's horizon counts."""
+    fault = max(float(meta.plan["fault"]), faults_horizon)
+    return (swarm_settings.settle_time(applied) + spec.phases.steady + fault + spec.phases.timeout
             + spec.phases.settle + swarm_settings.RESTORE_SLACK)
 
 

@@ -182,6 +182,8 @@ async def run_faults(spec: ExperimentSpec, faults: list[FaultState], clock: Call
     try:
         await asyncio.gather(*tasks.values())
     finally:
+        for fs in faults:  # an inject still running in its thread stops between its steps
+            fs.fault.cancel()
         for t in tasks.values():
             t.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)

@@ -269,6 +269,8 @@ class RandomScheduleSpec(Strict):
     def _no_none(cls, ks: list[FaultKind]) -> list[FaultKind]:
         if "none" in ks:
             raise ValueError("kinds: none is not a fault to draw")
+        if "engine-upgrade" in ks:
+            raise ValueError("kinds: engine-upgrade is not a fault to draw (it lasts minutes and stays): run it alone")
         return ks
 
 

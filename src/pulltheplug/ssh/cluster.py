@@ -229,6 +229,9 @@ class SshCluster:
             raise FaultError(f"{node}: its engine did not answer within {BACK_TIMEOUT:.0f}s of its start")
         return {**dataclasses.asdict(seen), "engine_answering": True}
 
+    def ready_engine(self, release: str) -> Evidence:
+        raise FaultError("engine-upgrade runs on a lab: a host's engine is upgraded by its package manager")
+
     def swap_engine(self, node: str, release: str) -> Evidence:
         """Not over SSH: a host's engine is its package manager's (an upgrade runs on a lab)."""
         raise FaultError(f"{node}: engine-upgrade runs on a lab: a host's engine is upgraded by its package manager")
@@ -346,7 +349,8 @@ class SshCluster:
             r = rows.get(n.name, {})
             out.append(NodeStatus(name=n.name, role=r.get("role", n.role), address=n.address,
                                   state=r.get("state", "unknown"), availability=r.get("availability", ""),
-                                  manager=r.get("manager", ""), daemon=alive[n.name], engine=r.get("engine", "")))
+                                  manager=r.get("manager", ""), daemon=alive[n.name],
+                                  engine_version=r.get("engine_version", "")))
         return out
 
     def is_whole(self) -> bool:

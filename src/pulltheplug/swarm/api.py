@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import docker
@@ -30,7 +31,7 @@ def node_row(n: dict[str, Any]) -> dict[str, str] | None:
             "availability": str(n["Spec"]["Availability"]),
             "manager": "leader" if ms.get("Leader") else str(ms.get("Reachability", "")),
             "addr": str(n["Status"].get("Addr", "")),
-            "engine": str((n["Description"].get("Engine") or {}).get("EngineVersion", "")),
+            "engine_version": str((n["Description"].get("Engine") or {}).get("EngineVersion", "")),
         }
     except (KeyError, TypeError, AttributeError):
         return None
@@ -70,3 +71,31 @@ def answering_manager(cluster: Cluster, timeout: float = 10) -> tuple[docker.Doc
             errors.append(f"{n.name}: {str(exc).strip()[:120]}")
             c.close()
     raise ClusterError(f"no manager of {cluster.name} answers ({'; '.join(errors)}): check `pulltheplug lab status`")
+
+
+UPDATE_TRIES = 5  # a node update right after the node re-registered can be "out of sequence": read again, retry
+
+
+def set_availability(cluster: Cluster, node: str, availability: str) -> None:
+    """The node active, paused or drained, through a manager that answers; ClusterError when none could."""
+    last: Exception | None = None
+    for _ in range(UPDATE_TRIES):
+        try:
+            client, listed = answering_manager(cluster, timeout=10)
+        except ClusterError as exc:
+            last = exc
+            time.sleep(1.0)
+            continue
+        try:
+            found = [n for n in listed if (n.get("Description") or {}).get("Hostname") == node]
+            if not found:
+                raise ClusterError(f"the swarm does not list {node}")
+            spec = dict(found[0]["Spec"], Availability=availability)
+            client.api.update_node(found[0]["ID"], found[0]["Version"]["Index"], spec)
+            return
+        except API_ERRORS as exc:  # "update out of sequence": the node changed since it was read
+            last = exc
+            time.sleep(0.5)
+        finally:
+            client.close()
+    raise ClusterError(f"cannot set {node} {availability}: {last}")

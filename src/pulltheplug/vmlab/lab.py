@@ -240,7 +240,7 @@ def status(name: str) -> list[NodeStatus]:
                        state=rows.get(n.name, {}).get("state", "unknown"),
                        availability=rows.get(n.name, {}).get("availability", ""),
                        manager=rows.get(n.name, {}).get("manager", ""), daemon=alive[n.name],
-                       engine=rows.get(n.name, {}).get("engine", ""))
+                       engine_version=rows.get(n.name, {}).get("engine_version", ""))
             for n in plan.nodes]
 
 
