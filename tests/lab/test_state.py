@@ -29,3 +29,19 @@ def test_corrupt_state_says_how_to_clean_up(tmp_path: Path) -> None:
     (tmp_path / "bad" / "state.json").write_text("{not json")
     with pytest.raises(LabError, match="lab down --name bad"):
         load_state("bad", tmp_path)
+
+
+def test_a_state_file_written_before_engines_reads_as_this_machines_engine(tmp_path: Path) -> None:
+    """A lab made by an older version (no engine per node) is still read, its nodes on bookworm's engine."""
+    import json
+
+    plan = plan_lab("old", nodes=2, managers=1, subnet=ipaddress.ip_network("10.213.4.0/24"), root=tmp_path)
+    data = LabState(plan=plan, engine_version="20.10.24+dfsg1").model_dump(mode="json")
+    for node in data["plan"]["nodes"]:
+        del node["engine"]
+    del data["engine_versions"]
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "state.json").write_text(json.dumps(data))
+    back = load_state("old", tmp_path)
+    assert back is not None and [n.engine for n in back.plan.nodes] == ["bookworm", "bookworm"]
+    assert back.engine_versions == {} and back.engine_version == "20.10.24+dfsg1"

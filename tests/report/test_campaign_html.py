@@ -178,3 +178,13 @@ def test_report_on_a_campaign_folder_remakes_every_run_then_the_comparison(campa
     proc = cli("report", str(campaign), "--format", "json", cwd=campaign)
     assert proc.returncode == 2 and "is a campaign folder" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_campaign_over_two_engines_names_both_versions(campaign: Path) -> None:
+    """The header says every engine the runs ran on, not the first run's alone."""
+    first = sorted(p for p in campaign.iterdir() if (p / "meta.json").exists())[0]
+    meta = json.loads((first / "meta.json").read_text())
+    meta["cluster"]["engine_version"] = "26.1.5+dfsg1"
+    (first / "meta.json").write_text(json.dumps(meta))
+    assert campaign_results(campaign).engines == ("26.1.5+dfsg1", "28.0.0")
+    assert "docker 26.1.5+dfsg1 and 28.0.0" in render_campaign(campaign).read_text()

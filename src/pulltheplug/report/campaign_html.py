@@ -70,6 +70,7 @@ class CampaignResults:
     findings: dict[str, dict[str, FindingCount]]  # scenario -> rule -> how many of its counted runs found it
     cluster: dict[str, Any]  # the first run's Meta.cluster: the lab as it really was
     faults: FaultComparison | None = None  # every fault of the counted runs by kind@target
+    engines: tuple[str, ...] = ()  # every engine version the runs ran on (a campaign may compare engines)
 
     @property
     def planned(self) -> int:
@@ -100,13 +101,16 @@ def campaign_results(folder: Path) -> CampaignResults:
     spec = load_campaign(folder / CAMPAIGN)
     runs: list[CampaignRun] = []
     cluster: dict[str, Any] = {}
+    engines: set[str] = set()
     for entry in sorted(read_index(folder), key=lambda e: e.number):
         run, meta_cluster = _read_run(folder, entry)
         runs.append(run)
         cluster = cluster or meta_cluster
+        engines.update(v for v in str(meta_cluster.get("engine_version") or "").split(" and ") if v)
     counted = [(r.entry.scenario, r.summary) for r in runs if r.counted and r.summary is not None]
     counts = finding_counts((scenario, summary.findings) for scenario, summary in counted)
-    return CampaignResults(folder, spec, runs, compare(counted), counts, cluster, compare_faults(counted))
+    return CampaignResults(folder, spec, runs, compare(counted), counts, cluster, compare_faults(counted),
+                           tuple(sorted(engines)))
 
 
 def _plot(metric: Metric, scenarios: tuple[str, ...], stats: dict[str, Stats]) -> str:
@@ -201,7 +205,7 @@ def render_html(res: CampaignResults) -> str:
         lab_name=spec.base.cluster.lab,
         cluster_nodes=len(nodes),
         cluster_managers=sum(1 for n in nodes if isinstance(n, dict) and n.get("role") == "manager"),
-        engine=res.cluster.get("engine_version") or "-",
+        engine=" and ".join(res.engines) or res.cluster.get("engine_version") or "-",
         planned=res.planned,
         recorded=len(res.runs),
         counted=sum(r.counted for r in res.runs),
