@@ -39,11 +39,10 @@ from pulltheplug.analysis.windowed import windowed_figures
 from pulltheplug.cluster.seam import Cluster
 from pulltheplug.errors import PulltheplugError, RunError, SpecError
 from pulltheplug.records.folder import load_run
-from pulltheplug.records.model import Run
 from pulltheplug.report.campaign_html import CampaignResults, campaign_results, write_campaign_report
 from pulltheplug.report.html import write_html
 from pulltheplug.run import campaign, experiment
-from pulltheplug.run.events import EventRegistry, RunEvents
+from pulltheplug.run.events import EventRegistry, Folders, ReportOnResults, RunEvents
 from pulltheplug.spec import CampaignSpec, ClusterSpec, ExperimentSpec, load_campaign, load_spec, parse_spec
 from pulltheplug.spec.base import validated
 
@@ -273,23 +272,6 @@ def _base(spec: SpecLike | None) -> ExperimentSpec:
     return parse_spec(yaml.safe_dump(dict(spec), sort_keys=False), "dict")
 
 
-class _Folders(RunEvents):
-    """The folders runs made, in order: a failed run is still judged from its folder."""
-
-    def __init__(self) -> None:
-        self.made: list[Path] = []
-
-    def folder_made(self, folder: Path) -> None:
-        self.made.append(folder)
-
-
-class _Html(RunEvents):
-    """report.html beside summary.json (the runner renders no report itself)."""
-
-    def results_written(self, run: Run, summary: Summary, slos: list[SloResult]) -> None:
-        write_html(run, summary, slos)
-
-
 def result_of(folder: Path) -> RunResult:
     """A run folder read back (summary.json, else made from its records): to assert on a run made earlier."""
     if not folder.is_dir():
@@ -312,8 +294,8 @@ def run(spec: SpecLike | None = None, *, lab: str | None = None, inventory: Path
     exp = experiment_spec(spec, lab=lab, inventory=inventory, known_hosts=known_hosts, name=name, **overrides)
     text = yaml.safe_dump(exp.model_dump(mode="json"), sort_keys=False)
     cluster = backends.open_cluster(exp.cluster, *exp.fault_plan())
-    folders = _Folders()
-    handlers = EventRegistry(folders, *([_Html()] if html else []), *([events] if events else []))
+    folders = Folders()
+    handlers = EventRegistry(folders, *([ReportOnResults(write_html)] if html else []), *([events] if events else []))
     try:
         folder = experiment.execute(exp, text, cluster, runs_dir, handlers)
     except Exception as exc:
@@ -370,7 +352,7 @@ def run_campaign(spec: CampaignSpec | Path | Mapping[str, Any], *, lab: str | No
     not its end; the cluster is waited for (or a lab rebuilt) between runs."""
     made = campaign_spec(spec, lab=lab, repetitions=repetitions)
     cluster = backends.open_cluster(made.base.cluster, made.faults, made.targets)
-    handlers = EventRegistry(*([_Html()] if html else []), *([events] if events else []))
+    handlers = EventRegistry(*([ReportOnResults(write_html)] if html else []), *([events] if events else []))
     try:
         folder = campaign.run_campaign(made, cluster, runs_dir, handlers)
     finally:

@@ -16,7 +16,7 @@ from pulltheplug.analysis.findings import RULES
 from pulltheplug.backends import open_cluster
 from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
-from pulltheplug.cli.handlers import HtmlReport, LiveFollow, Terminal
+from pulltheplug.cli.handlers import LiveFollow, Terminal
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.errors import PulltheplugError
 from pulltheplug.lab import lab as labmod
@@ -29,8 +29,9 @@ from pulltheplug.report.campaign_html import (
     mean_ci,
     write_campaign_report,
 )
+from pulltheplug.report.html import write_html
 from pulltheplug.run.campaign import run_campaign
-from pulltheplug.run.events import EventRegistry
+from pulltheplug.run.events import EventRegistry, ReportOnResults
 from pulltheplug.spec import CampaignSpec, load_campaign
 from pulltheplug.spec.campaign_plan import DEMO_LAB, demo_spec
 
@@ -159,7 +160,7 @@ def execute_campaign(spec: CampaignSpec, runs_dir: Path,
 
         # the terminal first: it names the run the live page then follows
         events = EventRegistry(Terminal(display), LiveFollow(server, lambda: Text.from_markup(display.title).plain),
-                               HtmlReport())
+                               ReportOnResults(write_html))
         try:
             folder = run_campaign(spec, cluster, runs_dir, events)
         except BaseException as exc:  # re-raised below, once what ran is reported

@@ -1,16 +1,13 @@
-"""The CLI's subscribers to a run's events (run/events.py): the terminal, the HTML report, the live page."""
+"""The CLI's subscribers to a run's events (run/events.py): the terminal and the live page (the folders made
+and the HTML report: `run.events.Folders`, `ReportOnResults(write_html)`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from pulltheplug.analysis import Summary
-from pulltheplug.analysis.verdict import SloResult
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.live.sidecar import LiveServer
-from pulltheplug.records.model import Run
-from pulltheplug.report.html import write_html
 from pulltheplug.run.events import RunEvents
 from pulltheplug.run.progress import RunProgress
 from pulltheplug.spec.campaign_plan import PlannedRun
@@ -32,23 +29,6 @@ class Terminal(RunEvents):
 
     def noted(self, message: str) -> None:
         self.display.note(f"[yellow]{message}[/]")
-
-
-class HtmlReport(RunEvents):
-    """report.html beside summary.json, from the same reading of the records."""
-
-    def results_written(self, run: Run, summary: Summary, slos: list[SloResult]) -> None:
-        write_html(run, summary, slos)
-
-
-class Folders(RunEvents):
-    """The run folders made, in order: a failed run is still judged from its folder."""
-
-    def __init__(self) -> None:
-        self.made: list[Path] = []
-
-    def folder_made(self, folder: Path) -> None:
-        self.made.append(folder)
 
 
 class LiveFollow(RunEvents):

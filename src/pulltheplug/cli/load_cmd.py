@@ -10,14 +10,14 @@ from rich.console import Console
 from pulltheplug.analysis.verdict import exit_code
 from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
-from pulltheplug.cli.handlers import HtmlReport, LiveFollow, Terminal
+from pulltheplug.cli.handlers import LiveFollow, Terminal
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.cli.render import render_summary
 from pulltheplug.errors import SpecError
 from pulltheplug.load.workers import default_workers
-from pulltheplug.report.html import REPORT
+from pulltheplug.report.html import REPORT, write_html
 from pulltheplug.run import load_test
-from pulltheplug.run.events import EventRegistry
+from pulltheplug.run.events import EventRegistry, ReportOnResults
 from pulltheplug.spec import parse_duration
 
 console = Console()
@@ -55,7 +55,7 @@ def load(
     assert watch is not None  # given by with_watch_options
     with live_opts.watching(watch, console) as server:
         with ProgressDisplay(console) as display:
-            events = EventRegistry(LiveFollow(server, lambda: "load"), Terminal(display), HtmlReport())
+            events = EventRegistry(LiveFollow(server, lambda: "load"), Terminal(display), ReportOnResults(write_html))
             folder = load_test.execute(
                 urls, rate, seconds, each, runs_dir, events=events, folder=out, keep_alive=keep_alive,
                 workers=default_workers() if workers is None else workers)

@@ -14,15 +14,15 @@ from pulltheplug.analysis.verdict import exit_code
 from pulltheplug.backends import open_cluster
 from pulltheplug.cli import live_opts
 from pulltheplug.cli.app import app
-from pulltheplug.cli.handlers import Folders, HtmlReport, LiveFollow, Terminal
+from pulltheplug.cli.handlers import LiveFollow, Terminal
 from pulltheplug.cli.progress import ProgressDisplay
 from pulltheplug.cli.render import render_summary
 from pulltheplug.errors import SpecError
 from pulltheplug.live.sidecar import LiveServer
 from pulltheplug.report import write_junit
-from pulltheplug.report.html import REPORT
+from pulltheplug.report.html import REPORT, write_html
 from pulltheplug.run import experiment, preparation
-from pulltheplug.run.events import EventRegistry
+from pulltheplug.run.events import EventRegistry, Folders, ReportOnResults
 from pulltheplug.spec import ExperimentSpec, load_spec, parse_spec
 
 console = Console()
@@ -93,7 +93,7 @@ def _run(spec: ExperimentSpec, text: str, runs_dir: Path, junit: Path | None, se
     try:
         with ProgressDisplay(console) as display:
             events = EventRegistry(folders, LiveFollow(server, lambda: f"run {spec.name}"), Terminal(display),
-                                   HtmlReport())
+                                   ReportOnResults(write_html))
             folder = experiment.execute(spec, text, cluster, runs_dir, events, prepared)
     except Exception:
         # a failed run still has its verdict for CI (run_completed fails), when it got as far as a summary

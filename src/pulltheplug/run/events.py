@@ -8,6 +8,7 @@ that cannot be written is an error the caller must see).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pulltheplug.analysis import Summary
@@ -35,6 +36,27 @@ class RunEvents:
 
     def noted(self, message: str) -> None:
         """A campaign's note: a rebuild, a failed run, a stop."""
+
+
+class Folders(RunEvents):
+    """The run folders made, in order: a failed run is still judged from its folder."""
+
+    def __init__(self) -> None:
+        self.made: list[Path] = []
+
+    def folder_made(self, folder: Path) -> None:
+        self.made.append(folder)
+
+
+class ReportOnResults(RunEvents):
+    """A report beside summary.json, from the same reading of the records, by the renderer the caller passes in
+    (runners never render reports themselves: `report.html.write_html` for the HTML one)."""
+
+    def __init__(self, render: Callable[[Run, Summary, list[SloResult]], object]) -> None:
+        self.render = render
+
+    def results_written(self, run: Run, summary: Summary, slos: list[SloResult]) -> None:
+        self.render(run, summary, slos)
 
 
 class EventRegistry(RunEvents):
